@@ -1,0 +1,290 @@
+"""`secfwt`: list workloads and links, run sweeps as real 2PC runs, write reports.
+
+Bad input (unknown workload, parameter, link, provider or profile; non-positive
+sizes; unparsable values) prints one line on stderr, exits with code 2 and writes
+nothing.  A run whose parties fail is stored with status 'error' and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import workloads
+from .links import PROFILES as LINK_PROFILES
+from .links import parse_link, parse_links
+from .mpc.parties import PROVIDERS, SECURITY
+
+EXIT_USAGE = 2
+
+
+class UsageError(ValueError):
+    """Bad input from the user: reported in one line, exit code 2."""
+
+
+def _parse_params(items: list[str], multi: bool = True) -> dict[str, list[str]]:
+    grid: dict[str, list[str]] = {}
+    for item in items or []:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise UsageError(f"--param {item!r}: expected NAME=VALUE[,VALUE...]")
+        vals = [v for v in values.split(",")]
+        if any(not v.strip() for v in vals):
+            raise UsageError(f"--param {item!r}: empty value")
+        if not multi and len(vals) > 1:
+            raise UsageError(f"--param {item!r}: one value only here")
+        grid.setdefault(name.strip(), []).extend(vals)
+    return grid
+
+
+def _table(records: list[dict]) -> str:
+    from .report import records_frame
+
+    df = records_frame(records)
+    keep = [c for c in df.columns if c not in ("git_sha", "cpu", "security", "world_size", "seed")]
+    return df[keep].to_string(index=False)
+
+
+def _emit(records: list[dict], fmt: str) -> None:
+    if fmt == "json":
+        json.dump(records, sys.stdout, indent=1, sort_keys=True)
+        sys.stdout.write("\n")
+    elif fmt == "csv":
+        from .report import records_frame
+
+        records_frame(records).to_csv(sys.stdout, index=False)
+    else:
+        print(_table(records))
+
+
+def cmd_list(args) -> int:
+    if args.profile:
+        from .profiles import get_profile
+
+        prof = get_profile(args.profile)
+        info = {"profile": args.profile, "description": prof["description"], "links": prof["links"],
+                "sweeps": [{"workload": s.workload, "grid": s.grid, "runs": s.size()} for s in prof["sweeps"]]}
+        if args.format == "json":
+            print(json.dumps(info, indent=1))
+        else:
+            print(f"profile {args.profile}: {prof['description']}")
+            for s in info["sweeps"]:
+                print(f"  {s['workload']}: {s['runs']} runs over {s['grid']}")
+        return 0
+    items = [{"workload": w.name, "description": w.description,
+              "params": [{"name": p.name, "type": p.kind.__name__, "default": p.default, "help": p.help,
+                          **({"choices": list(p.choices)} if p.choices else {})} for p in w.params]}
+             for w in workloads.REGISTRY.values()]
+    if args.format == "json":
+        print(json.dumps(items, indent=1))
+        return 0
+    for w in items:
+        print(f"{w['workload']}: {w['description']}")
+        for p in w["params"]:
+            choices = f" {{{', '.join(map(str, p['choices']))}}}" if "choices" in p else ""
+            print(f"    {p['name']:<10} {p['type']:<5} default {p['default']!s:<14} {p['help']}{choices}")
+    return 0
+
+
+def cmd_links(args) -> int:
+    links = [parse_link(s) for s in args.links.split(",")] if args.links else list(LINK_PROFILES.values())
+    if args.format == "json":
+        print(json.dumps([ln.as_dict() for ln in links], indent=1))
+    else:
+        for ln in links:
+            print(f"{ln.name:<10} {ln.bandwidth_bps / 1e6:>9.1f} Mbit/s  {ln.latency_s * 1e3:>7.2f} ms")
+        print("est_s = compute_s + rounds * latency_s + bytes * 8 / bandwidth_bps")
+    return 0
+
+
+def _validated_grid(workload: str, raw: dict[str, list[str]]):
+    wl = workloads.get(workload)
+    grid = {}
+    for name, values in raw.items():
+        param = wl.param(name)
+        grid[name] = list(dict.fromkeys(param.parse(v) for v in values))
+    return grid
+
+
+def cmd_run(args) -> int:
+    from .results import Store, record_key
+    from .runner import expand_grid, run_grid
+
+    grid = _validated_grid(args.workload, _parse_params(args.param))
+    links = parse_links(args.links)
+    if args.world_size < 2:
+        raise UsageError("--world-size must be at least 2")
+    store = Store(args.out) if args.out else None
+    if store is not None:
+        _check_writable(Path(args.out))
+    records = list(run_grid(args.workload, grid, links, provider=args.provider, store=store,
+                            progress=not args.no_progress and sys.stderr.isatty() or args.progress,
+                            world_size=args.world_size))
+    if store is not None:  # report the whole grid, including records an earlier sweep stored
+        wanted = {record_key(args.workload, p, args.provider, args.world_size)
+                  for p in expand_grid(args.workload, grid)}
+        latest = {}
+        for r in store.load():
+            key = record_key(r["workload"], r["params"], r["provider"], r["world_size"])
+            if key in wanted:
+                latest[key] = r
+        records = list(latest.values())
+    _emit(records, args.format)
+    failed = [r for r in records if r["status"] == "error"]
+    for r in failed:
+        print(f"secfwt: {r['workload']} {r['params']}: {r['error'].splitlines()[0]}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _check_writable(path: Path) -> None:
+    if path.exists() and path.is_dir():
+        raise UsageError(f"--out {path}: is a directory")
+    if not path.parent.exists():
+        raise UsageError(f"--out {path}: folder {path.parent} does not exist")
+
+
+def cmd_bench(args) -> int:
+    """Run a profile's sweeps into a resumable work file, then publish records and the report."""
+    from .profiles import get_profile
+    from .report import write_report
+    from .results import Store
+    from .runner import run_grid
+
+    prof = get_profile(args.profile)
+    links = parse_links(prof["links"])
+    final = Path(args.records or f"reports/records/{args.profile}.jsonl")
+    work = final.with_name(final.name + ".partial")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(work)
+    n_err = 0
+    for sweep in prof["sweeps"]:
+        for r in run_grid(sweep.workload, sweep.grid, links, provider=args.provider, store=store,
+                          progress=not args.no_progress):
+            n_err += r["status"] == "error"
+            print(f"{r['workload']:<10} {_short(r['params'], sweep.grid)} {r['status']:<10} "
+                  f"rounds={r.get('rounds')} bytes={r.get('bytes')}", file=sys.stderr)
+    if n_err:
+        print(f"secfwt: {n_err} run(s) failed; see {work} (rerun resumes)", file=sys.stderr)
+        return 1
+    work.replace(final)
+    for path in write_report(final, args.report_dir):
+        print(path)
+    return 0
+
+
+def _short(params: dict, grid: dict) -> str:
+    return " ".join(f"{k}={params[k]}" for k in grid)
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    path = Path(args.records)
+    if not path.exists():
+        raise UsageError(f"no records at {path}; run `make bench` first")
+    for out in write_report(path, args.out):
+        print(out)
+    return 0
+
+
+def cmd_party(args) -> int:
+    """One party of a multi-host run: the same code path the local launcher uses."""
+    from .mpc.parties import Task, party_main
+    from .runner import fold_parties
+
+    wl = workloads.get(args.workload)
+    raw = _parse_params(args.param, multi=False)
+    params = wl.resolve({k: v[0] for k, v in raw.items()})
+    gathered = party_main(args.rank, args.world_size, args.master, args.provider,
+                          Task("secfwt.runner:measure", {"workload": args.workload, "params": params}))
+    if args.rank == 0:
+        scopes = fold_parties(gathered)
+        print(json.dumps({"workload": args.workload, "params": params, "provider": args.provider,
+                          "world_size": args.world_size, "checks": gathered[0]["checks"],
+                          "scopes": scopes}, indent=1))
+    return 0
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (exit 2), without the usage block."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _OneLineErrors(prog="secfwt", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="workloads and their parameters (or what a profile runs)")
+    p.add_argument("--profile")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("links", help="link profiles and the time model")
+    p.add_argument("--links", help="comma-separated names or inline BANDWIDTH:LATENCY")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_links)
+
+    p = sub.add_parser("run", help="run a workload over a parameter grid as real 2PC processes")
+    p.add_argument("workload")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2",
+                   help="parameter values (repeatable); the grid is their product")
+    p.add_argument("--links", default="lan,wan200,wan100")
+    p.add_argument("--provider", default="ttp", type=str.lower, choices=PROVIDERS,
+                   help="; ".join(f"{k}: {v}" for k, v in SECURITY.items()))
+    p.add_argument("--world-size", type=int, default=2)
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--out", help="JSON-lines file: records appended as they finish; finished ones skipped")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--progress", action="store_true", help="progress bar even when stderr is not a terminal")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", help="run a profile and write its records and report")
+    p.add_argument("--profile", default=os.environ.get("SECFWT_PROFILE", "quick"))
+    p.add_argument("--provider", default="ttp", type=str.lower, choices=PROVIDERS)
+    p.add_argument("--records", help="records file (default reports/records/PROFILE.jsonl)")
+    p.add_argument("--report-dir", default="reports")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("report", help="tables and figures from stored records (no MPC run)")
+    p.add_argument("--records", default="reports/records/quick.jsonl")
+    p.add_argument("--out", default="reports")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("party", help="run one party of a multi-host run (rank world_size is the dealer)")
+    p.add_argument("workload")
+    p.add_argument("--rank", type=int, required=True)
+    p.add_argument("--world-size", type=int, default=2)
+    p.add_argument("--master", required=True, help="HOST:PORT where rank 0 listens")
+    p.add_argument("--provider", default="ttp", type=str.lower, choices=PROVIDERS)
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.set_defaults(func=cmd_party)
+    return ap
+
+
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its one-line usage error
+        return int(exc.code or 0)
+    try:
+        return args.func(args)
+    except (UsageError, ValueError) as exc:
+        print(f"secfwt: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("secfwt: interrupted; finished records are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Link profiles and the one time model of the suite.
+
+    est_s = compute_s + rounds * latency_s + bytes * 8 / bandwidth_bps
+
+``rounds`` are sequential online communication rounds, ``bytes`` the online bytes
+sent by all computing parties together, ``compute_s`` the measured local compute
+time (wall minus time inside communication calls).  Named profiles are the
+paper's (SecFwT, arXiv 2506.15307); inline ones read ``<bandwidth>:<latency>``,
+e.g. ``1gbit:10ms``, ``3gbps:0.8ms``, ``500mbit:25ms``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    bandwidth_bps: float
+    latency_s: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES = {
+    "lan": Link("lan", 3e9, 0.8e-3),
+    "wan200": Link("wan200", 200e6, 40e-3),
+    "wan100": Link("wan100", 100e6, 80e-3),
+}
+
+_BANDWIDTH_UNITS = {"bit": 1, "bps": 1, "kbit": 1e3, "kbps": 1e3, "mbit": 1e6, "mbps": 1e6,
+                    "gbit": 1e9, "gbps": 1e9}
+_LATENCY_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+_INLINE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([a-z]+)\s*:\s*([0-9]*\.?[0-9]+)\s*([a-z]+)\s*$")
+
+
+def parse_link(spec: str) -> Link:
+    """A named profile (``lan``, ``wan200``, ``wan100``) or an inline ``1gbit:10ms``."""
+    key = spec.strip().lower()
+    if key in PROFILES:
+        return PROFILES[key]
+    m = _INLINE.match(key)
+    if not m or m.group(2) not in _BANDWIDTH_UNITS or m.group(4) not in _LATENCY_UNITS:
+        raise ValueError(
+            f"unknown link {spec!r}: use one of {', '.join(PROFILES)} or BANDWIDTH:LATENCY such as 1gbit:10ms"
+        )
+    bandwidth = float(m.group(1)) * _BANDWIDTH_UNITS[m.group(2)]
+    latency = float(m.group(3)) * _LATENCY_UNITS[m.group(4)]
+    if bandwidth <= 0:
+        raise ValueError(f"link {spec!r}: bandwidth must be positive")
+    return Link(key, bandwidth, latency)
+
+
+def parse_links(specs: str | list[str]) -> list[Link]:
+    items = specs.split(",") if isinstance(specs, str) else specs
+    links = [parse_link(s) for s in items if s.strip()]
+    if not links:
+        raise ValueError("no link given")
+    return links
+
+
+def estimate_seconds(compute_s: float, rounds: float, nbytes: float, link: Link) -> float:
+    """The time model: local compute, plus one latency per round, plus serialisation of the bytes."""
+    return compute_s + rounds * link.latency_s + nbytes * 8.0 / link.bandwidth_bps

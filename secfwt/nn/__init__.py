@@ -1,0 +1,1 @@
+"""Transformer building blocks evaluated on CrypTen tensors, with plaintext twins."""

@@ -1,0 +1,107 @@
+"""Record schema, JSON-lines storage and environment metadata.
+
+A record is one measured run of one workload with one parameter set.  Metadata
+lives in fields (never in file names).  Counts are integers; ``bytes`` are the
+online bytes sent by all computing parties together, ``offline_bytes`` the
+dealer's traffic (TTP only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+#: Fields every record carries (tests and the report validate against this).
+RECORD_FIELDS = (
+    "workload", "params", "world_size", "provider", "security", "rounds", "bytes", "offline_rounds",
+    "offline_bytes", "compute_s", "wall_s", "est_s", "links", "max_abs_err", "tolerance", "status",
+    "scopes", "env",
+)
+STATUSES = ("ok", "inaccurate", "error")
+
+
+def record_key(workload: str, params: dict, provider: str, world_size: int) -> str:
+    """Identity of a measurement, used to skip finished work when a sweep is rerun."""
+    return json.dumps([workload, params, provider, world_size], sort_keys=True)
+
+
+@lru_cache(maxsize=1)
+def environment() -> dict:
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    try:
+        here = Path(__file__).resolve().parent
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                             timeout=5).stdout.strip()
+        sha = sha if len(sha) == 40 else None
+    except (OSError, subprocess.SubprocessError):
+        sha = None
+    return {
+        "git_sha": sha,
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "crypten": version("crypten"),
+        "transformers": version("transformers"),
+        "secfwt": version("secfwt"),
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class Store:
+    """Append-only JSON-lines file of records; each record is flushed as it finishes."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def load(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        out = []
+        for n, line in enumerate(self.path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                # a sweep killed mid-write leaves a torn line: skip it, it will be rerun
+                continue
+        return out
+
+    def finished_keys(self) -> set[str]:
+        return {
+            record_key(r["workload"], r["params"], r["provider"], r["world_size"])
+            for r in self.load() if r.get("status") in ("ok", "inaccurate")
+        }
+
+    def append(self, record: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        torn = self.path.exists() and self.path.stat().st_size > 0 and not self.path.read_bytes().endswith(b"\n")
+        with self.path.open("a") as f:
+            if torn:
+                f.write("\n")
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())

@@ -1,0 +1,125 @@
+"""Run workloads over parameter grids as real two-party CrypTen runs; build records.
+
+``measure`` is what every party process executes; ``run_one`` launches the
+parties and folds their per-party meters into one record; ``run_grid`` sweeps a
+parameter grid with a progress bar, appending each record as it finishes and
+skipping those a previous (possibly interrupted) sweep already stored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+from . import workloads
+from .links import Link, estimate_seconds
+from .mpc.parties import SECURITY, PartyError, Task, run_parties
+from .results import Store, environment, record_key
+
+
+def measure(workload: str, params: dict) -> dict:
+    """Party-side: set up, run under the meter, check against plaintext.  Returns this party's view."""
+    import torch
+
+    from .mpc.compat import crypten
+    from .mpc.meter import Meter
+
+    wl = workloads.get(workload)
+    torch.manual_seed(params.get("seed", 0))
+    crypten.cfg.communicator.verbose = True
+    comm = crypten.communicator.get()
+    state = wl.setup(params)
+    before = comm.get_communication_stats()
+    with Meter() as meter:
+        out = wl.run(state)
+    after = comm.get_communication_stats()
+    checks = wl.check(state, out)
+    return {
+        "rank": comm.get_rank(),
+        "scopes": meter.summary(),
+        "trace": meter.trace(),
+        "checks": checks,
+        "crypten_counters": {"rounds": after["rounds"] - before["rounds"],
+                             "bytes": after["bytes"] - before["bytes"]},
+    }
+
+
+def fold_parties(parties: list[dict]) -> dict:
+    """Per-scope totals over parties: rounds and times are the max over parties (they run in
+    parallel); online bytes are the sum of the parties' logs halved (each byte is logged by its
+    sender and by its receiver); offline bytes are summed (the dealer logs nothing)."""
+    scopes = {}
+    for path in parties[0]["scopes"]:
+        views = [p["scopes"].get(path, {}) for p in parties]
+        scopes[path] = {
+            "rounds": max(v.get("rounds", 0) for v in views),
+            "bytes": int(round(sum(v.get("bytes", 0) for v in views) / 2)),
+            "offline_rounds": max(v.get("offline_rounds", 0) for v in views),
+            "offline_bytes": int(round(sum(v.get("offline_bytes", 0) for v in views))),
+            "compute_s": max(v.get("compute_s", 0.0) for v in views),
+            "wall_s": max(v.get("wall_s", 0.0) for v in views),
+        }
+    return scopes
+
+
+def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp",
+            world_size: int = 2, timeout: float | None = None) -> dict:
+    """One real multi-process run of one parameter set; returns its record (status 'error' on failure)."""
+    wl = workloads.get(workload)
+    params = wl.resolve(params)
+    record = {
+        "workload": workload, "params": params, "world_size": world_size, "provider": provider,
+        "security": SECURITY[provider], "links": {link.name: link.as_dict() for link in links},
+        "tolerance": wl.tolerance, "env": environment(),
+    }
+    t0 = time.perf_counter()
+    try:
+        parties = run_parties(Task("secfwt.runner:measure", {"workload": workload, "params": params}),
+                              world_size=world_size, provider=provider,
+                              timeout=timeout if timeout is not None else wl.timeout_s)
+    except PartyError as exc:
+        record.update(status="error", error=str(exc), run_s=time.perf_counter() - t0)
+        return record
+    scopes = fold_parties(parties)
+    total = scopes[""]
+    checks = parties[0]["checks"]
+    err = checks.get("max_abs_err")
+    record.update(
+        rounds=total["rounds"], bytes=total["bytes"], offline_rounds=total["offline_rounds"],
+        offline_bytes=total["offline_bytes"], compute_s=total["compute_s"], wall_s=total["wall_s"],
+        run_s=time.perf_counter() - t0,
+        est_s={link.name: estimate_seconds(total["compute_s"], total["rounds"], total["bytes"], link)
+               for link in links},
+        **checks,
+        status="ok" if err is not None and err <= wl.tolerance else "inaccurate",
+        scopes=scopes,
+        per_party={str(p["rank"]): {"crypten_counters": p["crypten_counters"], "total": p["scopes"][""]}
+                   for p in parties},
+    )
+    return record
+
+
+def expand_grid(workload: str, grid: dict[str, list]) -> list[dict]:
+    """Validated parameter sets, one per combination of the given values (defaults elsewhere)."""
+    wl = workloads.get(workload)
+    names = list(grid)
+    combos = itertools.product(*(grid[n] for n in names))
+    return [wl.resolve(dict(zip(names, values))) for values in combos]
+
+
+def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: str = "ttp",
+             store: Store | None = None, progress: bool = True, world_size: int = 2):
+    """Run every combination; yield records as they finish.  With a store, records are appended
+    as they finish and combinations already stored (ok or inaccurate) are skipped."""
+    from tqdm import tqdm
+
+    combos = expand_grid(workload, grid)
+    done = store.finished_keys() if store is not None else set()
+    todo = [p for p in combos if record_key(workload, p, provider, world_size) not in done]
+    bar = tqdm(todo, desc=workload, unit="run", disable=not progress or len(todo) < 2, leave=False)
+    for params in bar:
+        bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in params.items() if k in grid))
+        record = run_one(workload, params, links, provider=provider, world_size=world_size)
+        if store is not None:
+            store.append(record)
+        yield record

@@ -1,0 +1,181 @@
+"""The workload registry: name -> typed parameters -> (setup, run, check).
+
+A workload is defined once here and used by every face (CLI, asv, pytest-benchmark).
+Inside each party process, :func:`secfwt.runner.measure` calls
+
+* ``setup(params)``: seeded plaintext inputs and their secret sharing (not metered;
+  inputs come from party 0, the data owner, by pseudo-random zero sharing, which
+  costs no communication);
+* ``run(state)``: the measured MPC computation, under the meter;
+* ``check(state, out)``: opens the output (not metered) and compares it with the
+  plaintext PyTorch computation on the same inputs.  Returns error fields.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .mpc.compat import crypten
+from .mpc.util import reveal_float
+from .nn import attention as attn
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: type
+    default: object
+    help: str
+    choices: tuple = ()
+    positive: bool = False
+    aliases: dict = field(default_factory=dict)
+
+    def parse(self, raw) -> object:
+        """Convert one value from the command line (or Python) and validate it."""
+        value = raw
+        if isinstance(raw, str):
+            text = self.aliases.get(raw.strip(), raw.strip())
+            try:
+                value = self.kind(text) if self.kind is not int else int(text, 10)
+            except ValueError:
+                raise ValueError(f"parameter {self.name}: cannot read {raw!r} as {self.kind.__name__}") from None
+        elif self.kind is float and isinstance(raw, int):
+            value = float(raw)
+        if not isinstance(value, self.kind) or isinstance(value, bool):
+            raise ValueError(f"parameter {self.name}: expected {self.kind.__name__}, got {raw!r}")
+        value = self.aliases.get(value, value) if isinstance(value, str) else value
+        if self.choices and value not in self.choices:
+            raise ValueError(f"parameter {self.name}: {raw!r} is not one of {', '.join(map(str, self.choices))}")
+        if self.positive and not value > 0:
+            raise ValueError(f"parameter {self.name}: must be positive, got {raw!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    params: tuple
+    setup: Callable
+    run: Callable
+    check: Callable
+    tolerance: float  # max_abs_err above this marks the record 'inaccurate'
+    timeout_s: float = 900.0
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise ValueError(f"workload {self.name} has no parameter {name!r} "
+                         f"(it has: {', '.join(p.name for p in self.params)})")
+
+    def resolve(self, given: dict) -> dict:
+        """Full, validated parameter set: defaults filled in, aliases canonicalised."""
+        out = {p.name: p.default for p in self.params}
+        for key, raw in given.items():
+            out[key] = self.param(key).parse(raw)
+        return out
+
+
+REGISTRY: dict[str, Workload] = {}
+
+
+def register(w: Workload) -> Workload:
+    REGISTRY[w.name] = w
+    return w
+
+
+def get(name: str) -> Workload:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown workload {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+
+
+def _share(x: torch.Tensor):
+    return crypten.cryptensor(x.float(), src=0)
+
+
+def _max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
+    err = (a.double() - b.double()).abs().max().item()
+    return err if math.isfinite(err) else float("inf")
+
+
+# -- attention ----------------------------------------------------------------------------------
+def _attention_setup(p):
+    q, k, v = attn.attention_inputs(p["batch"], p["heads"], p["seq"], p["head_dim"], seed=p["seed"])
+    w = attn.random_features(p["head_dim"], p["features"], seed=p["seed"] + 1)
+    return {"p": p, "plain": (q, k, v), "w": w, "enc": tuple(_share(t) for t in (q, k, v))}
+
+
+def _attention_run(s):
+    with crypten.no_grad():
+        return attn.mpc_attention(s["p"]["impl"], *s["enc"], w=s["w"])
+
+
+def _attention_check(s, out):
+    got = reveal_float(out)
+    q, k, v = s["plain"]
+    twin = attn.plain_attention(s["p"]["impl"], q, k, v, s["w"])
+    exact = attn.plain_softmax_attention(q, k, v)
+    return {"max_abs_err": _max_abs(got, twin), "approx_err": _max_abs(got, exact)}
+
+
+register(Workload(
+    name="attention",
+    description="core of one multi-head attention on secret-shared Q, K, V (scores/features, "
+                "normaliser, context); error against the plaintext twin of the same variant "
+                "(max_abs_err) and against exact softmax attention (approx_err)",
+    params=(
+        Param("impl", str, "softmax-stock", "attention variant", choices=attn.VARIANTS, aliases=attn.ALIASES),
+        Param("seq", int, 64, "sequence length L", positive=True),
+        Param("heads", int, 4, "attention heads", positive=True),
+        Param("head_dim", int, 32, "dimension per head", positive=True),
+        Param("features", int, 32, "random features D (RFA only; phi has 2D entries)", positive=True),
+        Param("batch", int, 1, "batch size", positive=True),
+        Param("seed", int, 0, "seed of inputs and random features"),
+    ),
+    setup=_attention_setup, run=_attention_run, check=_attention_check, tolerance=5e-2,
+))
+
+
+# -- single operations (meter cross-checks, micro-benchmarks) ----------------------------------
+def _op_setup(p):
+    g = torch.Generator().manual_seed(p["seed"])
+    n = p["size"]
+    shape = (n, n)
+    x, y = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+    return {"p": p, "plain": (x, y), "enc": (_share(x), _share(y))}
+
+
+_OPS = {
+    "mul": (lambda x, y: x * y, lambda x, y: x * y),
+    "matmul": (lambda x, y: x.matmul(y), lambda x, y: x @ y),
+    "softmax": (lambda x, y: x.softmax(-1), lambda x, y: torch.softmax(x, -1)),
+}
+
+
+def _op_run(s):
+    with crypten.no_grad():
+        return _OPS[s["p"]["op"]][0](*s["enc"])
+
+
+def _op_check(s, out):
+    want = _OPS[s["p"]["op"]][1](*(t.double() for t in s["plain"]))
+    return {"max_abs_err": _max_abs(reveal_float(out), want)}
+
+
+register(Workload(
+    name="op",
+    description="one CrypTen operation on secret-shared size x size inputs (meter cross-checks)",
+    params=(
+        Param("op", str, "mul", "operation", choices=tuple(_OPS)),
+        Param("size", int, 16, "side of the square inputs", positive=True),
+        Param("seed", int, 0, "input seed"),
+    ),
+    setup=_op_setup, run=_op_run, check=_op_check, tolerance=1e-2,
+))

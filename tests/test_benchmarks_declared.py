@@ -1,0 +1,38 @@
+"""asv conventions: params and param_names declared together and consistent."""
+
+import importlib
+import inspect
+import pkgutil
+
+import benchmarks
+
+
+def benchmark_classes():
+    for mod in pkgutil.iter_modules(benchmarks.__path__):
+        module = importlib.import_module(f"benchmarks.{mod.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__ and any(
+                    n.startswith(("time_", "track_", "mem_", "peakmem_")) for n in dir(cls)):
+                yield cls
+
+
+def test_there_are_benchmarks():
+    assert len(list(benchmark_classes())) >= 2
+
+
+def test_params_and_param_names_match():
+    for cls in benchmark_classes():
+        params, names = getattr(cls, "params", None), getattr(cls, "param_names", None)
+        assert (params is None) == (names is None), cls
+        if params is not None:
+            assert isinstance(params, tuple) and len(params) == len(names), cls
+            for values in params:
+                assert len(values) == len(set(values)) > 0, cls
+
+
+def test_benchmark_workload_parameters_exist():
+    from secfwt import workloads
+
+    for cls in benchmark_classes():
+        for name in getattr(cls, "param_names", []):
+            assert any(name in [p.name for p in w.params] for w in workloads.REGISTRY.values()), (cls, name)

@@ -1,0 +1,31 @@
+import pytest
+
+from secfwt.links import PROFILES, Link, estimate_seconds, parse_link, parse_links
+
+
+def test_named_profiles_are_the_papers():
+    assert PROFILES["lan"] == Link("lan", 3e9, 0.8e-3)
+    assert PROFILES["wan200"] == Link("wan200", 200e6, 40e-3)
+    assert PROFILES["wan100"] == Link("wan100", 100e6, 80e-3)
+
+
+@pytest.mark.parametrize("spec,bw,lat", [
+    ("1gbit:10ms", 1e9, 10e-3), ("3Gbps:0.8ms", 3e9, 0.8e-3), ("500mbit:25ms", 500e6, 25e-3),
+    ("10kbit:1s", 10e3, 1.0), ("100mbps:250us", 100e6, 250e-6),
+])
+def test_inline_profiles(spec, bw, lat):
+    link = parse_link(spec)
+    assert link.bandwidth_bps == pytest.approx(bw) and link.latency_s == pytest.approx(lat)
+
+
+@pytest.mark.parametrize("spec", ["moon", "1gbit", "1gbit:", "fastgbit:1ms", "1zbit:1ms", "1gbit:1h", "0gbit:1ms", ""])
+def test_bad_links_are_rejected(spec):
+    with pytest.raises(ValueError):
+        parse_links(spec)
+
+
+def test_time_model_formula():
+    link = Link("x", 1e9, 0.01)
+    # 2 s compute + 100 rounds * 10 ms + 1.25e9 bytes * 8 / 1e9 = 2 + 1 + 10
+    assert estimate_seconds(2.0, 100, 1.25e9, link) == pytest.approx(13.0)
+    assert estimate_seconds(0.0, 0, 0, link) == 0.0

@@ -1,0 +1,60 @@
+"""The meter agrees exactly with CrypTen's own counters; counts are pinned exactly."""
+
+import pytest
+
+from secfwt.links import PROFILES
+from secfwt.runner import run_one
+
+LINKS = list(PROFILES.values())
+
+# (op, size) -> (online rounds, online bytes); deterministic for CrypTen 0.4.1, 2 parties.
+# mul/matmul: one Beaver opening of two 16x16 masked operands: 2 * 256 elements * 8 bytes
+# sent by each party = 8192 bytes in total, in 1 round.
+EXPECTED = {("mul", 16): (1, 8192), ("matmul", 16): (1, 8192), ("softmax", 16): (95, 431872)}
+
+
+@pytest.fixture(scope="module", params=sorted(EXPECTED))
+def op_record(request):
+    op, size = request.param
+    return op, size, run_one("op", {"op": op, "size": size}, LINKS, provider="ttp")
+
+
+def test_counts_are_exact(op_record):
+    op, size, rec = op_record
+    assert rec["status"] == "ok", rec.get("error")
+    assert (rec["rounds"], rec["bytes"]) == EXPECTED[(op, size)]
+
+
+def test_meter_matches_crypten_counters_per_party(op_record):
+    _, _, rec = op_record
+    for rank, view in rec["per_party"].items():
+        total, crypten_count = view["total"], view["crypten_counters"]
+        assert total["rounds"] + total["offline_rounds"] == crypten_count["rounds"]
+        assert total["bytes"] + total["offline_bytes"] == crypten_count["bytes"]
+    # two parties: each logs what it sends plus what it receives, so one party's online
+    # count equals the total sent by both, and both parties log the same
+    assert rec["per_party"]["0"]["total"]["bytes"] == rec["per_party"]["1"]["total"]["bytes"] == rec["bytes"]
+
+
+def test_ttp_dealer_traffic_is_offline_and_only_party0_talks_to_it(op_record):
+    _, _, rec = op_record
+    assert rec["offline_bytes"] > 0 and rec["offline_rounds"] > 0
+    assert rec["per_party"]["1"]["total"]["offline_bytes"] == 0
+    assert rec["max_abs_err"] < 1e-2
+
+
+def test_tfp_has_no_dealer_traffic_and_the_same_online_counts():
+    rec = run_one("op", {"op": "mul", "size": 16}, LINKS, provider="tfp")
+    assert rec["status"] == "ok"
+    assert (rec["rounds"], rec["bytes"], rec["offline_bytes"]) == (1, 8192, 0)
+    assert "INSECURE" in rec["security"]
+
+
+def test_scopes_are_nested_and_inclusive():
+    rec = run_one("attention", {"impl": "softmax-stock", "seq": 16, "heads": 1, "head_dim": 8}, LINKS)
+    scopes = rec["scopes"]
+    parts = ["scores", "softmax", "context"]
+    assert set(parts) <= set(scopes)
+    for key in ("rounds", "bytes", "offline_bytes"):
+        assert sum(scopes[p][key] for p in parts) == scopes[""][key]
+    assert scopes["softmax"]["bytes"] > scopes["scores"]["bytes"]

@@ -1,0 +1,64 @@
+"""The launcher: real processes over TCP, failures surface fast, nothing is left behind."""
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from secfwt.mpc.parties import PartyError, Task, run_parties
+
+
+def _processes_with(marker: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker.encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.mark.parametrize("provider", ["ttp", "tfp"])
+def test_every_party_returns_and_rank0_gathers(party_tasks_on_path, provider):
+    marker = uuid.uuid4().hex
+    out = run_parties(Task("party_tasks:echo_rank", {"marker": marker}), provider=provider, timeout=60)
+    assert out == [{"rank": 0, "marker": marker}, {"rank": 1, "marker": marker}]
+    assert _processes_with(marker) == []
+
+
+def test_a_party_that_raises_fails_the_run_with_its_traceback(party_tasks_on_path):
+    marker = uuid.uuid4().hex
+    t0 = time.monotonic()
+    with pytest.raises(PartyError) as info:
+        run_parties(Task("party_tasks:raise_on_rank1", {"marker": marker}), timeout=120)
+    assert time.monotonic() - t0 < 30
+    msg = str(info.value)
+    assert "party 1 failed" in msg and "ValueError: boom from the test" in msg and "Traceback" in msg
+    assert _processes_with(marker) == []
+
+
+def test_a_party_killed_mid_run_fails_the_run_within_30s(party_tasks_on_path):
+    marker = uuid.uuid4().hex
+    t0 = time.monotonic()
+    with pytest.raises(PartyError) as info:
+        run_parties(Task("party_tasks:die_mid_run", {"marker": marker}), timeout=120)
+    assert time.monotonic() - t0 < 30
+    assert "party 1 failed (killed by signal SIGKILL)" in str(info.value)
+    assert _processes_with(marker) == []
+
+
+def test_a_hung_run_times_out_and_is_reaped(party_tasks_on_path):
+    marker = uuid.uuid4().hex
+    with pytest.raises(PartyError, match="timed out after 8 s"):
+        run_parties(Task("party_tasks:hang", {"marker": marker}), timeout=8)
+    assert _processes_with(marker) == []
+
+
+def test_bad_arguments_are_rejected_before_anything_starts():
+    with pytest.raises(ValueError, match="unknown provider"):
+        run_parties(Task("x:y", {}), provider="ttq")
+    with pytest.raises(ValueError, match="at least two"):
+        run_parties(Task("x:y", {}), world_size=1)

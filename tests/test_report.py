@@ -1,0 +1,77 @@
+"""Figures and tables are pure functions of a DataFrame: assert on the data they plot."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from secfwt import report
+from secfwt.results import RECORD_FIELDS, Store
+
+
+def synthetic_records():
+    recs = []
+    for impl, power in (("softmax-stock", 2), ("rfa-builtin", 1)):
+        for seq in (32, 64, 128):
+            b = 1000 * seq**power
+            recs.append({
+                "workload": "attention", "provider": "ttp", "status": "ok", "world_size": 2, "security": "s",
+                "params": {"impl": impl, "seq": seq, "heads": 4, "head_dim": 32, "features": 32, "batch": 1, "seed": 0},
+                "rounds": 100, "bytes": b, "offline_bytes": b // 3, "offline_rounds": 300, "compute_s": 0.1, "wall_s": 0.5,
+                "est_s": {"lan": 0.1 + b * 8 / 3e9, "wan200": 1.0, "wan100": 2.0 + b * 8 / 1e8},
+                "links": {}, "max_abs_err": 0.001, "approx_err": 0.1, "tolerance": 0.05, "scopes": {}, "env": {"git_sha": "x"},
+            })
+    recs.append({**recs[0], "status": "error", "rounds": None, "bytes": None})
+    return recs
+
+
+def test_scaling_data_is_sorted_per_variant_and_drops_failed_runs():
+    df = report.records_frame(synthetic_records())
+    data = report.attention_scaling_data(df)
+    assert list(data["impl"]) == ["rfa-builtin"] * 3 + ["softmax-stock"] * 3
+    assert list(data["seq"]) == [32, 64, 128] * 2
+    soft = data[data["impl"] == "softmax-stock"]["bytes"].tolist()
+    assert soft == [1000 * 32**2, 1000 * 64**2, 1000 * 128**2]
+
+
+def test_plot_draws_one_line_per_variant_with_the_records_values():
+    fig = report.plot_attention_scaling(report.records_frame(synthetic_records()))
+    ax = fig.axes[0]
+    lines = {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata())) for ln in ax.get_lines()}
+    assert lines["rfa-builtin"] == ([32, 64, 128], [32000, 64000, 128000])
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+
+
+def test_missing_columns_are_reported_before_plotting():
+    df = pd.DataFrame({"workload": ["attention"], "impl": ["x"]})
+    with pytest.raises(ValueError, match="lack column"):
+        report.plot_attention_scaling(df)
+
+
+def test_write_report_writes_figures_and_tables(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in synthetic_records()))
+    written = report.write_report(path, tmp_path / "out")
+    names = sorted(p.name for p in written)
+    assert names == ["attention.csv", "attention.md", "attention_scaling.png", "attention_scaling.svg"]
+    table = pd.read_csv(tmp_path / "out" / "tables" / "attention.csv")
+    assert len(table) == 7 and set(table["status"]) == {"ok", "error"}
+
+
+def test_store_tolerates_a_torn_last_line_and_appends_after_it(tmp_path):
+    store = Store(tmp_path / "s.jsonl")
+    store.append({"a": 1})
+    with store.path.open("a") as f:
+        f.write('{"a": 2, "b"')
+    store.append({"a": 3})
+    assert store.load() == [{"a": 1}, {"a": 3}]
+
+
+def test_record_contract_fields_are_present_in_a_real_record():
+    from secfwt.links import PROFILES
+    from secfwt.runner import run_one
+
+    rec = run_one("op", {"size": 4}, list(PROFILES.values()))
+    assert set(RECORD_FIELDS) <= set(rec)
+    assert {"git_sha", "torch", "crypten", "transformers", "cpu", "date"} <= set(rec["env"])
+    assert rec["env"]["torch"].startswith("2.13.0") and rec["env"]["crypten"] == "0.4.1"
