@@ -58,6 +58,10 @@ def plot_attention_scaling(df: pd.DataFrame, links=("lan", "wan100")):
     for ax, (col, label) in zip(axes, panels):
         for impl, g in data.groupby("impl"):
             ax.plot(g["seq"], g[col], marker="o", label=impl)
+        bad = data[data["status"] != "ok"]
+        if len(bad):  # runs whose error exceeds the tolerance stay visible, crossed out
+            ax.plot(bad["seq"], bad[col], "x", color="red", markersize=11, mew=2, linestyle="none",
+                    label="error above tolerance")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("sequence length L")
