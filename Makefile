@@ -31,7 +31,7 @@ bench: $(STAMP) ## run the quick benchmark profile (real 2PC runs) and write rep
 	$(PY) -m secfwt bench --profile $(PROFILE) --records $(RECORDS)
 
 report: $(STAMP) ## regenerate reports/ figures and tables from stored records (no MPC)
-	$(PY) -m secfwt report --records $(RECORDS) --out reports
+	$(PY) -m secfwt report --out reports
 
 asv-run: $(STAMP) ## run the asv suite on the current checkout (existing environment)
 	$(VENV)/bin/asv machine --yes >/dev/null

@@ -62,15 +62,17 @@ def _emit(records: list[dict], fmt: str) -> None:
 
 def cmd_list(args) -> int:
     if args.profile:
-        from .profiles import get_profile
+        from .profiles import estimated_minutes, get_profile
 
         prof = get_profile(args.profile)
         info = {"profile": args.profile, "description": prof["description"], "links": prof["links"],
+                "estimated_minutes": round(estimated_minutes(prof), 1),
                 "sweeps": [{"workload": s.workload, "grid": s.grid, "runs": s.size()} for s in prof["sweeps"]]}
         if args.format == "json":
             print(json.dumps(info, indent=1))
         else:
             print(f"profile {args.profile}: {prof['description']}")
+            print(f"  about {info['estimated_minutes']} min on 2 cores; links {', '.join(prof['links'])}")
             for s in info["sweeps"]:
                 print(f"  {s['workload']}: {s['runs']} runs over {s['grid']}")
         return 0
@@ -170,7 +172,7 @@ def cmd_bench(args) -> int:
         print(f"secfwt: {n_err} run(s) failed; see {work} (rerun resumes)", file=sys.stderr)
         return 1
     work.replace(final)
-    for path in write_report(final, args.report_dir):
+    for path in write_report(sorted(final.parent.glob("*.jsonl")), args.report_dir):
         print(path)
     return 0
 
@@ -182,10 +184,11 @@ def _short(params: dict, grid: dict) -> str:
 def cmd_report(args) -> int:
     from .report import write_report
 
-    path = Path(args.records)
-    if not path.exists():
-        raise UsageError(f"no records at {path}; run `make bench` first")
-    for out in write_report(path, args.out):
+    paths = [Path(p) for p in args.records] if args.records else sorted(Path("reports/records").glob("*.jsonl"))
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing or not paths:
+        raise UsageError(f"no records at {', '.join(missing) or 'reports/records/*.jsonl'}; run `make bench` first")
+    for out in write_report(paths, args.out):
         print(out)
     return 0
 
@@ -253,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("report", help="tables and figures from stored records (no MPC run)")
-    p.add_argument("--records", default="reports/records/quick.jsonl")
+    p.add_argument("--records", action="append", help="records file (repeatable; default reports/records/*.jsonl)")
     p.add_argument("--out", default="reports")
     p.set_defaults(func=cmd_report)
 

@@ -1,7 +1,9 @@
 """Tables and figures from stored records (pandas, matplotlib); no MPC is run here.
 
 Plots are pure functions of a DataFrame and validate its columns first, so tests
-can call them on small synthetic frames and assert on the data they plot.
+can call them on small synthetic frames and assert on the data they plot.  Every
+record file under ``reports/records/`` feeds the report; where two records measure
+the same workload, parameters and provider, the newer one is used.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .results import Store
+from .results import Store, record_key
 
-BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_bytes", "compute_s",
-                "wall_s", "max_abs_err")
+BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_rounds", "offline_bytes",
+                "compute_s", "wall_s", "max_abs_err")
+ATTN_CONFIG = ["heads", "head_dim", "batch"]
+VARIANT_ORDER = ["softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass"]
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
@@ -24,10 +28,21 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         row.update(r.get("params", {}))
         for link, seconds in (r.get("est_s") or {}).items():
             row[f"est_s_{link}"] = seconds
-        row["git_sha"] = (r.get("env") or {}).get("git_sha")
-        row["cpu"] = (r.get("env") or {}).get("cpu")
+        env = r.get("env") or {}
+        row.update(git_sha=env.get("git_sha"), cpu=env.get("cpu"), date=env.get("date"))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def latest_records(records: list[dict]) -> list[dict]:
+    """Drop superseded measurements: one record per (workload, params, provider, world size), the
+    newest that finished; a failed run only shows where nothing finished."""
+    latest = {}
+    for r in records:
+        key = record_key(r["workload"], r["params"], r["provider"], r["world_size"])
+        if r.get("status") != "error" or latest.get(key, {}).get("status", "error") == "error":
+            latest[key] = r
+    return list(latest.values())
 
 
 def require_columns(df: pd.DataFrame, columns, what: str) -> None:
@@ -36,71 +51,196 @@ def require_columns(df: pd.DataFrame, columns, what: str) -> None:
         raise ValueError(f"{what}: records lack column(s) {', '.join(missing)}")
 
 
-def attention_scaling_data(df: pd.DataFrame, links=("lan", "wan100")) -> pd.DataFrame:
-    """The points of the attention-scaling figure: per variant and seq, bytes, rounds and est time."""
-    cols = ["impl", "seq", "bytes", "rounds", "status"] + [f"est_s_{ln}" for ln in links]
-    sub = df[df["workload"] == "attention"] if "workload" in df else df
-    require_columns(sub, cols, "attention scaling")
-    sub = sub[sub["status"] != "error"]
-    return sub[cols].sort_values(["impl", "seq"]).reset_index(drop=True)
+def _measured(df: pd.DataFrame, workload: str) -> pd.DataFrame:
+    sub = df[df["workload"] == workload] if "workload" in df else df
+    return sub[sub["status"] != "error"] if "status" in sub else sub
 
 
-def plot_attention_scaling(df: pd.DataFrame, links=("lan", "wan100")):
-    """Online bytes and estimated time per link against sequence length, one line per variant."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _variant_sort(df: pd.DataFrame, *cols) -> pd.DataFrame:
+    key = {v: i for i, v in enumerate(VARIANT_ORDER)}
+    return df.sort_values(list(cols), key=lambda s: s.map(key).fillna(99) if s.name == "impl" else s)
+
+
+# -- attention: cost against sequence length ------------------------------------------------------
+def attention_scaling_data(df: pd.DataFrame, links=("lan", "wan100")) -> pd.DataFrame:
+    """The points of the scaling figure: per config, variant and seq: bytes, rounds, est time."""
+    cols = ["impl", "seq", "heads", "head_dim", "bytes", "rounds", "status"] + [f"est_s_{ln}" for ln in links]
+    sub = _measured(df, "attention")
+    require_columns(sub, cols, "attention scaling")
+    if "features" in sub:  # one feature count per config: the most common one
+        mode = sub.groupby(["heads", "head_dim"])["features"].agg(lambda s: s.mode().iloc[0])
+        sub = sub[[f == mode[(h, d)] for h, d, f in zip(sub["heads"], sub["head_dim"], sub["features"])]]
+    return _variant_sort(sub[cols], "heads", "head_dim", "impl", "seq").reset_index(drop=True)
+
+
+def plot_attention_scaling(df: pd.DataFrame, links=("lan", "wan100")):
+    """Online bytes, rounds and estimated time per link against L (log-log), a row per config."""
+    plt = _pyplot()
     data = attention_scaling_data(df, links)
-    fig, axes = plt.subplots(1, 1 + len(links), figsize=(4.2 * (1 + len(links)), 3.6), constrained_layout=True)
-    panels = [("bytes", "online bytes (all parties)")] + [(f"est_s_{ln}", f"est. seconds, {ln}") for ln in links]
-    for ax, (col, label) in zip(axes, panels):
-        for impl, g in data.groupby("impl"):
-            ax.plot(g["seq"], g[col], marker="o", label=impl)
-        bad = data[data["status"] != "ok"]
-        if len(bad):  # runs whose error exceeds the tolerance stay visible, crossed out
-            ax.plot(bad["seq"], bad[col], "x", color="red", markersize=11, mew=2, linestyle="none",
-                    label="error above tolerance")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("sequence length L")
-        ax.set_ylabel(label)
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend()
-    fig.suptitle("Attention core in 2PC: softmax vs random-feature attention")
+    configs = list(data.groupby(["heads", "head_dim"]).groups)
+    panels = [("bytes", "online bytes (all parties)"), ("rounds", "online rounds")]
+    panels += [(f"est_s_{ln}", f"est. seconds, {ln}") for ln in links]
+    fig, axes = plt.subplots(len(configs), len(panels), figsize=(3.9 * len(panels), 3.3 * len(configs)),
+                             constrained_layout=True, squeeze=False)
+    for row, (heads, head_dim) in enumerate(configs):
+        cfg = data[(data["heads"] == heads) & (data["head_dim"] == head_dim)]
+        for ax, (col, label) in zip(axes[row], panels):
+            for impl, g in cfg.groupby("impl", sort=False):
+                ax.plot(g["seq"], g[col], marker="o", label=impl)
+            bad = cfg[cfg["status"] != "ok"]
+            if len(bad):  # runs whose error exceeds the tolerance stay visible, crossed out
+                ax.plot(bad["seq"], bad[col], "x", color="red", markersize=11, mew=2, linestyle="none",
+                        label="error above tolerance")
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xlabel("sequence length L")
+            ax.set_ylabel(label)
+            ax.set_title(f"{heads} heads x {head_dim}", fontsize=9)
+            ax.grid(True, which="both", alpha=0.3)
+        axes[row][0].legend(fontsize=8)
+    fig.suptitle("Attention core in 2PC: softmax vs random-feature attention (log-log)")
     return fig
 
 
+# -- attention: error against the number of random features ----------------------------------------
+def rfa_error_data(df: pd.DataFrame) -> pd.DataFrame:
+    cols = ["impl", "features", "seq", "heads", "head_dim", "max_abs_err", "approx_err"]
+    sub = _measured(df, "attention")
+    require_columns(sub, cols, "RFA error against features")
+    sub = sub[sub["impl"].str.startswith("rfa")]
+    if sub.empty:
+        return sub[cols]
+    counts = sub.groupby(["seq", "heads", "head_dim"])["features"].nunique()
+    seq, heads, head_dim = counts.idxmax()  # the config with the widest feature sweep
+    sub = sub[(sub["seq"] == seq) & (sub["heads"] == heads) & (sub["head_dim"] == head_dim)]
+    return _variant_sort(sub[cols], "impl", "features").reset_index(drop=True)
+
+
+def plot_rfa_error(df: pd.DataFrame):
+    """Error against softmax attention (approximation + MPC) and against the RFA twin (MPC only)."""
+    plt = _pyplot()
+    data = rfa_error_data(df)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
+    for impl, g in data.groupby("impl", sort=False):
+        ax.plot(g["features"], g["approx_err"], marker="o", label=f"{impl}: vs softmax attention")
+        ax.plot(g["features"], g["max_abs_err"], marker="s", linestyle="--", label=f"{impl}: vs RFA twin (MPC)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("random features D")
+    ax.set_ylabel("max abs error")
+    if len(data):
+        r = data.iloc[0]
+        ax.set_title(f"L={r['seq']}, {r['heads']} heads x {r['head_dim']}", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig
+
+
+# -- tables -----------------------------------------------------------------------------------------
 def attention_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFrame:
     data = df[df["workload"] == "attention"]
     cols = ["impl", "seq", "heads", "head_dim", "features", "rounds", "bytes", "offline_bytes", "compute_s"]
     cols += [f"est_s_{ln}" for ln in links] + ["max_abs_err", "approx_err", "status"]
     require_columns(data, cols, "attention table")
-    out = data[cols].sort_values(["impl", "seq"]).reset_index(drop=True)
-    out["MB"] = out["bytes"] / 1e6
+    return _variant_sort(data[cols], "heads", "head_dim", "features", "impl", "seq").reset_index(drop=True)
+
+
+def attention_ratio_table(df: pd.DataFrame, seq: int | None = None, baseline: str = "softmax-stable",
+                          links=("lan", "wan200", "wan100")) -> pd.DataFrame:
+    """At the longest L (or ``seq``), each variant's cost and the baseline's cost divided by it."""
+    data = attention_scaling_data(df, links)
+    extra = _measured(df, "attention")
+    seq = seq or int(data["seq"].max())
+    data = data[data["seq"] == seq].copy()
+    errs = extra.set_index(["impl", "seq", "heads", "head_dim"])[["max_abs_err", "approx_err"]]
+    data = data.join(errs, on=["impl", "seq", "heads", "head_dim"])
+    rows = []
+    for (heads, head_dim), g in data.groupby(["heads", "head_dim"]):
+        base = g[g["impl"] == baseline]
+        for _, r in g.iterrows():
+            row = {"heads": heads, "head_dim": head_dim, "seq": seq, "impl": r["impl"], "rounds": r["rounds"],
+                   "MB": r["bytes"] / 1e6, **{f"est_s_{ln}": r[f"est_s_{ln}"] for ln in links},
+                   "max_abs_err": r["max_abs_err"], "approx_err": r["approx_err"], "status": r["status"]}
+            if len(base):
+                b = base.iloc[0]
+                row[f"bytes_x_vs_{baseline}"] = b["bytes"] / r["bytes"]
+                row[f"rounds_x_vs_{baseline}"] = b["rounds"] / r["rounds"]
+                row[f"lan_x_vs_{baseline}"] = b["est_s_lan"] / r["est_s_lan"] if "lan" in links else None
+            rows.append(row)
+    return _variant_sort(pd.DataFrame(rows), "heads", "head_dim", "impl") if rows else pd.DataFrame()
+
+
+def trig_table(df: pd.DataFrame, links=("lan",)) -> pd.DataFrame:
+    data = _measured(df, "trig")
+    cols = ["impl", "w", "range", "size", "provider", "rounds", "bytes", "offline_bytes", "max_abs_err", "status"]
+    require_columns(data, cols, "trig table")
+    out = data[cols].sort_values(["impl", "w", "size"]).reset_index(drop=True)
+    out["bytes_per_element"] = out["bytes"] / out["size"]
     return out
 
 
-def write_report(records_path: str | Path, out_dir: str | Path = "reports") -> list[Path]:
-    """Regenerate figures (PNG+SVG) and tables (CSV+markdown) from a records file."""
-    out_dir = Path(out_dir)
-    records = Store(records_path).load()
+def ops_table(df: pd.DataFrame) -> pd.DataFrame:
+    data = _measured(df, "op")
+    cols = ["op", "size", "provider", "rounds", "bytes", "offline_bytes", "max_abs_err", "status"]
+    require_columns(data, cols, "ops table")
+    return data[cols].sort_values(["op", "size"]).reset_index(drop=True)
+
+
+# -- writing -----------------------------------------------------------------------------------------
+FIGURES = {  # name -> (workload it needs, function of the frame)
+    "attention_scaling": ("attention", plot_attention_scaling),
+    "rfa_error_vs_features": ("attention", plot_rfa_error),
+}
+TABLES = {
+    "attention": ("attention", attention_table),
+    "attention_ratios": ("attention", attention_ratio_table),
+    "trig": ("trig", trig_table),
+    "ops": ("op", ops_table),
+}
+
+
+def load_records(paths) -> list[dict]:
+    records = []
+    for path in paths:
+        records += Store(path).load()
+    return latest_records(records)
+
+
+def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
+    """Regenerate figures (PNG+SVG) and tables (CSV+markdown) from record files; no MPC."""
+    paths = [records_paths] if isinstance(records_paths, (str, Path)) else list(records_paths)
+    records = load_records(paths)
     if not records:
-        raise ValueError(f"no records in {records_path}")
+        raise ValueError(f"no records in {', '.join(map(str, paths))}")
+    out_dir = Path(out_dir)
     df = records_frame(records)
-    written = []
     figs, tables = out_dir / "figures", out_dir / "tables"
     figs.mkdir(parents=True, exist_ok=True)
     tables.mkdir(parents=True, exist_ok=True)
-    if (df["workload"] == "attention").any():
-        fig = plot_attention_scaling(df)
-        for ext in ("png", "svg"):
-            path = figs / f"attention_scaling.{ext}"
-            fig.savefig(path, dpi=120)
-            written.append(path)
-        table = attention_table(df)
-        written += _write_table(table, tables / "attention")
+    written = []
+    present = set(df["workload"])
+    for name, (workload, plot) in FIGURES.items():
+        if workload in present:
+            fig = plot(df)
+            for ext in ("png", "svg"):
+                path = figs / f"{name}.{ext}"
+                fig.savefig(path, dpi=120)
+                written.append(path)
+            _pyplot().close(fig)
+    for name, (workload, make) in TABLES.items():
+        if workload in present:
+            table = make(df)
+            if len(table):
+                written += _write_table(table, tables / name)
     return written
 
 

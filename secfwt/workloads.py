@@ -179,3 +179,44 @@ register(Workload(
     ),
     setup=_op_setup, run=_op_run, check=_op_check, tolerance=1e-2,
 ))
+
+
+# -- trigonometric functions: SecFwT's one-round protocol vs CrypTen's cossin ------------------
+def _trig_setup(p):
+    g = torch.Generator().manual_seed(p["seed"])
+    x = (torch.rand(p["size"], generator=g, dtype=torch.float64) * 2 - 1) * p["range"]
+    return {"p": p, "plain": x, "enc": _share(x)}
+
+
+def _trig_run(s):
+    from .mpc import cosine
+
+    x, w = s["enc"], s["p"]["w"]
+    with crypten.no_grad():
+        if s["p"]["impl"] == "onepass":
+            return cosine.cossin(x, w)
+        return (x * w if w != 1.0 else x).cossin()
+
+
+def _trig_check(s, out):
+    # the input as the parties hold it (fixed point), so the error is the protocol's own
+    x = s["plain"]
+    cos, sin = (reveal_float(t) for t in out)
+    w = s["p"]["w"]
+    return {"max_abs_err": max(_max_abs(cos, torch.cos(w * x)), _max_abs(sin, torch.sin(w * x)))}
+
+
+register(Workload(
+    name="trig",
+    description="cos and sin of w*x on secret-shared x ~ U(-range, range): SecFwT's one-round protocol "
+                "(impl=onepass) against CrypTen's cossin (impl=builtin)",
+    params=(
+        Param("impl", str, "onepass", "protocol", choices=("onepass", "builtin")),
+        Param("size", int, 4096, "number of input elements", positive=True),
+        Param("w", float, 1.0, "public frequency w (accepts pi, 2pi)", aliases={"pi": repr(math.pi),
+                                                                              "2pi": repr(2 * math.pi)}),
+        Param("range", float, 10.0, "x is drawn from U(-range, range)", positive=True),
+        Param("seed", int, 0, "input seed"),
+    ),
+    setup=_trig_setup, run=_trig_run, check=_trig_check, tolerance=1e-3,
+))

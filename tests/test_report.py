@@ -9,26 +9,27 @@ from secfwt import report
 from secfwt.results import RECORD_FIELDS, Store
 
 
-def synthetic_records():
+def synthetic_records(features=(32,)):
     recs = []
     for impl, power in (("softmax-stock", 2), ("rfa-builtin", 1)):
-        for seq in (32, 64, 128):
+        for seq, feat in [(s, f) for s in (32, 64, 128) for f in features]:
             b = 1000 * seq**power
             recs.append({
                 "workload": "attention", "provider": "ttp", "status": "ok", "world_size": 2, "security": "s",
-                "params": {"impl": impl, "seq": seq, "heads": 4, "head_dim": 32, "features": 32, "batch": 1, "seed": 0},
+                "params": {"impl": impl, "seq": seq, "heads": 4, "head_dim": 32, "features": feat, "batch": 1, "seed": 0},
                 "rounds": 100, "bytes": b, "offline_bytes": b // 3, "offline_rounds": 300, "compute_s": 0.1, "wall_s": 0.5,
                 "est_s": {"lan": 0.1 + b * 8 / 3e9, "wan200": 1.0, "wan100": 2.0 + b * 8 / 1e8},
-                "links": {}, "max_abs_err": 0.001, "approx_err": 0.1, "tolerance": 0.05, "scopes": {}, "env": {"git_sha": "x"},
+                "links": {}, "max_abs_err": 0.001, "approx_err": 1.0 / feat, "tolerance": 0.05, "scopes": {}, "env": {"git_sha": "x"},
             })
-    recs.append({**recs[0], "status": "error", "rounds": None, "bytes": None})
+    recs.append({**recs[0], "params": {**recs[0]["params"], "seq": 256}, "status": "error", "rounds": None,
+                 "bytes": None})
     return recs
 
 
 def test_scaling_data_is_sorted_per_variant_and_drops_failed_runs():
     df = report.records_frame(synthetic_records())
     data = report.attention_scaling_data(df)
-    assert list(data["impl"]) == ["rfa-builtin"] * 3 + ["softmax-stock"] * 3
+    assert list(data["impl"]) == ["softmax-stock"] * 3 + ["rfa-builtin"] * 3  # the suite's variant order
     assert list(data["seq"]) == [32, 64, 128] * 2
     soft = data[data["impl"] == "softmax-stock"]["bytes"].tolist()
     assert soft == [1000 * 32**2, 1000 * 64**2, 1000 * 128**2]
@@ -53,7 +54,9 @@ def test_write_report_writes_figures_and_tables(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in synthetic_records()))
     written = report.write_report(path, tmp_path / "out")
     names = sorted(p.name for p in written)
-    assert names == ["attention.csv", "attention.md", "attention_scaling.png", "attention_scaling.svg"]
+    assert names == sorted([
+        "attention.csv", "attention.md", "attention_ratios.csv", "attention_ratios.md",
+        "attention_scaling.png", "attention_scaling.svg", "rfa_error_vs_features.png", "rfa_error_vs_features.svg"])
     table = pd.read_csv(tmp_path / "out" / "tables" / "attention.csv")
     assert len(table) == 7 and set(table["status"]) == {"ok", "error"}
 
@@ -75,3 +78,31 @@ def test_record_contract_fields_are_present_in_a_real_record():
     assert set(RECORD_FIELDS) <= set(rec)
     assert {"git_sha", "torch", "crypten", "transformers", "cpu", "date"} <= set(rec["env"])
     assert rec["env"]["torch"].startswith("2.13.0") and rec["env"]["crypten"] == "0.4.1"
+
+
+def test_ratio_table_divides_the_baseline_by_each_variant_at_the_longest_sequence():
+    table = report.attention_ratio_table(report.records_frame(synthetic_records()), baseline="softmax-stock")
+    assert list(table["seq"]) == [128, 128]
+    row = table[table["impl"] == "rfa-builtin"].iloc[0]
+    assert row["bytes_x_vs_softmax-stock"] == pytest.approx(128)  # 1000*128^2 / (1000*128)
+    assert row["rounds_x_vs_softmax-stock"] == 1
+
+
+def test_rfa_error_data_picks_the_feature_sweep():
+    df = report.records_frame(synthetic_records(features=(16, 64, 256)))
+    data = report.rfa_error_data(df)
+    assert set(data["impl"]) == {"rfa-builtin"}
+    assert list(data["features"]) == [16, 64, 256]
+    assert list(data["approx_err"]) == [1 / 16, 1 / 64, 1 / 256]
+
+
+def test_latest_record_wins():
+    old, new = synthetic_records()[0], {**synthetic_records()[0], "bytes": 1}
+    assert report.latest_records([old, new]) == [new]
+
+
+def test_a_failed_rerun_does_not_hide_a_finished_measurement():
+    ok = synthetic_records()[0]
+    failed = {**ok, "status": "error"}
+    assert report.latest_records([ok, failed]) == [ok]
+    assert report.latest_records([failed]) == [failed]

@@ -69,6 +69,7 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
     import torch
     import torch.distributed as dist
 
+    from . import cosine  # noqa: F401  registers the trig dealer material with the providers
     from .compat import crypten
 
     torch.set_num_threads(threads)

@@ -6,10 +6,19 @@ Shapes are ``[batch, heads, seq, head_dim]``.  Variants:
   reciprocal is accurate only on about [0.01, 10], so the denominator (a sum of up
   to ``seq`` exponentials) leaves that range as ``seq`` grows: the error is
   recorded, never hidden.
+* ``softmax-stable``: the same, but the denominator (between 1 and L after the max is
+  subtracted) is divided by the public L/4 before CrypTen's reciprocal and the result
+  rescaled after, so the reciprocal always sees [4/L, 4], inside its accurate range, at no
+  extra communication.  This is what makes it right at L = 512.
 * ``rfa-builtin``: Random Feature Attention (Peng et al., 2021) with CrypTen's own
-  ``cos``/``sin`` (28 rounds each).  phi(x) = [sin(W x), cos(W x)] / sqrt(D) of the
-  l2-normalised q and k, linear-time aggregation, and a normaliser scaled by the
-  public 1/seq so its reciprocal stays in CrypTen's accurate range.
+  ``cossin`` (exp(ix) by 10 squarings: 28 rounds).  phi(x) = [sin(W x), cos(W x)] / sqrt(D)
+  of the l2-normalised q and k, linear-time aggregation, and a normaliser scaled by the
+  public 1/L so its reciprocal stays in CrypTen's accurate range.
+* ``rfa-onepass``: the same RFA with SecFwT's one-round cosine/sine
+  (:mod:`secfwt.mpc.cosine`).
+
+The l2 normalisation is range-safe: ``inv_sqrt`` is applied to the mean square
+(sum / d, a public scale) and the public 1/sqrt(d) is folded back in afterwards.
 
 Where the cost is paid: softmax-stock pays O(L^2) non-linear work (max, exp,
 reciprocal over the L x L scores); RFA pays O(L * D) for the trig functions and
@@ -24,7 +33,7 @@ import torch
 
 from ..mpc.meter import scope
 
-VARIANTS = ("softmax-stock", "rfa-builtin")
+VARIANTS = ("softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass")
 ALIASES = {"softmax": "softmax-stock", "rfa": "rfa-builtin"}
 
 
@@ -37,42 +46,64 @@ def random_features(head_dim: int, features: int, seed: int, sigma: float = 1.0)
 # -- MPC --------------------------------------------------------------------------------------
 def mpc_attention(variant: str, q, k, v, w: torch.Tensor | None = None):
     """Attention core on CrypTen tensors; scopes name each component for the meter."""
-    if variant == "softmax-stock":
-        return _mpc_softmax_attention(q, k, v)
-    if variant == "rfa-builtin":
-        return _mpc_rfa_attention(q, k, v, w)
+    if variant in ("softmax-stock", "softmax-stable"):
+        return _mpc_softmax_attention(q, k, v, stable=variant == "softmax-stable")
+    if variant in ("rfa-builtin", "rfa-onepass"):
+        return _mpc_rfa_attention(q, k, v, w, onepass=variant == "rfa-onepass")
     raise ValueError(f"unknown attention variant {variant!r}")
 
 
-def _mpc_softmax_attention(q, k, v):
+def stable_softmax(x, dim: int = -1):
+    """Softmax whose reciprocal stays in CrypTen's accurate range at any length n along ``dim``:
+    after the max is subtracted the denominator lies in [1, n]; dividing it by the public
+    n/4 maps it into [4/n, 4]; the public factor is folded back into the result."""
+    from ..mpc.compat import crypten
+
+    n = x.size(dim)
+    c = max(n / 4.0, 1.0)
+    with scope("max"):
+        shifted = x - x.max(dim, keepdim=True)[0]
+    with scope("exp"):
+        num = shifted.exp()
+    with scope("reciprocal"), crypten.cfg.temp_override({"functions.reciprocal_all_pos": True}):
+        inv = num.sum(dim, keepdim=True).div(c).reciprocal().div(c)
+    return num * inv
+
+
+def _mpc_softmax_attention(q, k, v, stable: bool):
     d = q.size(-1)
     with scope("scores"):
         scores = q.matmul(k.transpose(-2, -1)).div(math.sqrt(d))
     with scope("softmax"):
-        probs = scores.softmax(-1)
+        probs = stable_softmax(scores, -1) if stable else scores.softmax(-1)
     with scope("context"):
         return probs.matmul(v)
 
 
 def _mpc_l2_normalise(x):
-    return x * x.square().sum(-1, keepdim=True).inv_sqrt()
+    d = x.size(-1)
+    mean_square = x.square().sum(-1, keepdim=True).div(d)  # O(1) for O(1) entries
+    return x * mean_square.inv_sqrt().div(math.sqrt(d))
 
 
-def _mpc_feature_map(x, w):
-    d_feat = w.size(-1)
-    proj = x.matmul(w.to(torch.float32))  # public matrix: local product + local truncation
-    cos, sin = proj.cossin()
+def _mpc_feature_map(x, w, onepass: bool):
+    from ..mpc import cosine
     from ..mpc.compat import crypten
 
-    return crypten.cat([sin, cos], dim=-1).div(math.sqrt(d_feat))
+    proj = x.matmul(w.to(torch.float32))  # public matrix: local product + local truncation
+    cos, sin = cosine.cossin(proj) if onepass else proj.cossin()
+    return crypten.cat([sin, cos], dim=-1).div(math.sqrt(w.size(-1)))
 
 
-def _mpc_rfa_attention(q, k, v, w):
-    seq = k.size(-2)
-    with scope("normalise"):
-        qn, kn = _mpc_l2_normalise(q), _mpc_l2_normalise(k)
+def _mpc_rfa_attention(q, k, v, w, onepass: bool):
+    from ..mpc.compat import crypten
+
+    seq_q, seq = q.size(-2), k.size(-2)
+    with scope("normalise"):  # q and k together: one pass of rounds for both
+        qk = _mpc_l2_normalise(crypten.cat([q, k], dim=-2))
     with scope("features"):
-        phi_q, phi_k = _mpc_feature_map(qn, w), _mpc_feature_map(kn, w)
+        phi = _mpc_feature_map(qk, w, onepass)
+        phi_q, phi_k = phi.narrow(-2, 0, seq_q), phi.narrow(-2, seq_q, seq)
     with scope("aggregate"):
         kv = phi_k.transpose(-2, -1).matmul(v)  # [B, H, 2D, d]
         z = phi_k.sum(-2).unsqueeze(-1)  # [B, H, 2D, 1]
@@ -100,16 +131,21 @@ def plain_softmax_attention(q, k, v):
     return torch.softmax(scores, -1) @ v.double()
 
 
-def plain_rfa_attention(q, k, v, w):
-    def phi(x):
-        x = x / x.norm(dim=-1, keepdim=True)
-        proj = x @ w
-        return torch.cat([torch.sin(proj), torch.cos(proj)], -1) / math.sqrt(w.size(-1))
+def plain_feature_map(x, w):
+    x = x.double() / x.double().norm(dim=-1, keepdim=True)
+    proj = x @ w
+    return torch.cat([torch.sin(proj), torch.cos(proj)], -1) / math.sqrt(w.size(-1))
 
-    phi_q, phi_k = phi(q.double()), phi(k.double())
+
+def plain_rfa_normaliser(q, k, w):
+    """phi(q) . sum_j phi(k_j): the RFA denominator, about seq * E[kernel] (can be small for few features)."""
+    return plain_feature_map(q, w) @ plain_feature_map(k, w).sum(-2).unsqueeze(-1)
+
+
+def plain_rfa_attention(q, k, v, w):
+    phi_q, phi_k = plain_feature_map(q, w), plain_feature_map(k, w)
     num = phi_q @ (phi_k.transpose(-2, -1) @ v.double())
-    den = phi_q @ phi_k.sum(-2).unsqueeze(-1)
-    return num / den
+    return num / plain_rfa_normaliser(q, k, w)
 
 
 def attention_inputs(batch: int, heads: int, seq: int, head_dim: int, seed: int, sigma: float = 1.0):

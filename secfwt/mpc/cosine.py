@@ -1,0 +1,135 @@
+"""The one-round secure cosine/sine of SecFwT, on CrypTen's two-party arithmetic shares.
+
+A ring element X of Z_{2^64} is read as the angle 2*pi*X / 2^64: the ring's wrap-around
+is exactly the period, and multiplying a share by a public integer is local.
+
+Protocol for fixed-point shares [x] (scale 2^f, f = 16 by default) and a public w:
+
+1. locally scale to an angle: [X'] = m * [x] with m = round(w * 2^(64-f) / (2*pi)),
+   so 2*pi*X'/2^64 = w*x (mod 2*pi);
+2. dealer material (offline): shares of a uniform ring element [T] and fixed-point
+   shares [cos t], [sin t] of its angle t = 2*pi*T/2^64;
+3. online, ONE round: open delta = X' + T (8 bytes sent per element by each party,
+   16 bytes per element in total, for cos and sin together);
+4. locally, with d = 2*pi*delta/2^64 public:
+   cos(wx) = cos(d) [cos t] + sin(d) [sin t],  sin(wx) = sin(d) [cos t] - cos(d) [sin t],
+   then one local truncation by 2^f (two-party CrypTen truncates locally).
+
+Precision (f = 16): CrypTen encodes x by truncation (error < 2^-16), so the angle is off by
+less than |w| * 1.53e-5;
+rounding m costs a relative 2^-47; cos(d), sin(d) and the dealer's cos t, sin t are each
+quantised to 2^-17 and truncation adds up to 2^-16, so |error| <= ~6e-5 + |w| * 1.53e-5
+(checked by tests: <= 1e-3 for x ~ U(-10, 10), w in {1, 2*pi}).  Before truncation the
+value has magnitude <= 2 * 2^(2f) = 2^33 (product scale 2^32, well under the 2^40 limit),
+so the local truncation fails with probability about 2^33 / 2^64 = 2^-31 per element.
+m must fit in int64: |w| < pi * 2^(f-1) (about 1e5 for f = 16).
+
+Dealer material travels through CrypTen's provider mechanism: under TTP it is a real
+request to the dealer process (CrypTen's ``TTPServer``), metered as offline traffic;
+under TFP party 0 makes it (insecure against party 0, like all of TFP).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .compat import crypten
+
+TWO_PI = 2.0 * math.pi
+RING = 2.0**64
+
+
+def ring_to_angle(ring: torch.Tensor) -> torch.Tensor:
+    """The angle 2*pi*X/2^64 of int64 ring elements, in float64."""
+    return ring.double() * (TWO_PI / RING)
+
+
+def angle_multiplier(w: float, precision_bits: int) -> int:
+    """The public integer m with m * x_encoded = w * x read as an angle (mod 2*pi)."""
+    m = round(w * 2.0 ** (64 - precision_bits) / TWO_PI)
+    if not -(2**63) < m < 2**63:
+        raise ValueError(f"|w| = {abs(w)} too large for a {precision_bits}-bit fixed-point input")
+    return int(m)
+
+
+def _encode(values: torch.Tensor, precision_bits: int) -> torch.Tensor:
+    return torch.round(values * 2.0**precision_bits).long()
+
+
+def _trig_table(t_ring: torch.Tensor, precision_bits: int) -> torch.Tensor:
+    """Fixed-point [cos t, sin t] of the mask's angle, stacked on a new first axis."""
+    angle = ring_to_angle(t_ring)
+    return _encode(torch.stack([torch.cos(angle), torch.sin(angle)]), precision_bits)
+
+
+# -- dealer material through CrypTen's providers ------------------------------------------------
+def _dealer_trig_mask(server, size, precision_bits):
+    """TTPServer side: T from the parties' shared PRSS, party 0's share of [cos t, sin t]."""
+    t = server._get_additive_PRSS(size)
+    table = _trig_table(t, precision_bits)
+    return table - server._get_additive_PRSS(table.size(), remove_rank=True)
+
+
+def _ttp_trig_mask(provider, size, precision_bits, device=None):
+    from crypten.common.rng import generate_random_ring_element
+    from crypten.mpc.provider.ttp_provider import TTPClient
+
+    client = TTPClient.get()
+    gen = client.get_generator(device=device)
+    t = generate_random_ring_element(size, generator=gen, device=device)
+    table_size = torch.Size((2, *size))
+    if crypten.communicator.get().get_rank() == 0:
+        table = client.ttp_request("secfwt_trig_mask", device, size, precision_bits)
+    else:
+        table = generate_random_ring_element(table_size, generator=gen, device=device)
+    return t, table
+
+
+def _tfp_trig_mask(provider, size, precision_bits, device=None):
+    from crypten.common.rng import generate_random_ring_element
+    from crypten.mpc.primitives import ArithmeticSharedTensor
+
+    t = generate_random_ring_element(size, device=device)  # party 0's value; shared below
+    t_sh = ArithmeticSharedTensor(t, precision=0, src=0).share
+    table_sh = ArithmeticSharedTensor(_trig_table(t, precision_bits), precision=0, src=0).share
+    return t_sh, table_sh
+
+
+def install() -> None:
+    """Register the trig mask with CrypTen's TTP and TFP providers (idempotent)."""
+    from crypten.mpc.provider import TrustedFirstParty, TrustedThirdParty, TTPServer
+
+    TTPServer.secfwt_trig_mask = _dealer_trig_mask
+    TrustedThirdParty.secfwt_trig_mask = _ttp_trig_mask
+    TrustedFirstParty.secfwt_trig_mask = _tfp_trig_mask
+
+
+install()
+
+
+# -- the online protocol -------------------------------------------------------------------------
+def cossin(x, w: float = 1.0):
+    """(cos(w*x), sin(w*x)) of a secret-shared CrypTen tensor in one online round."""
+    from crypten.mpc import MPCTensor
+    from crypten.mpc.primitives import ArithmeticSharedTensor
+
+    comm = crypten.communicator.get()
+    if comm.get_world_size() != 2:
+        raise NotImplementedError("the one-round trig protocol relies on two-party local truncation")
+    arith = x._tensor
+    bits = arith.encoder._precision_bits
+    size = arith.share.size()
+    provider = crypten.mpc.get_default_provider()
+    t_share, table_share = provider.secfwt_trig_mask(size, bits, device=arith.device)
+    masked = arith.share * angle_multiplier(w, bits) + t_share  # int64 arithmetic wraps mod 2^64
+    delta = ArithmeticSharedTensor.from_shares(masked, precision=0).reveal()  # the one round
+    d = ring_to_angle(delta)
+    cos_d, sin_d = _encode(torch.cos(d), bits), _encode(torch.sin(d), bits)
+    cos_t, sin_t = table_share[0], table_share[1]
+    cos_out = MPCTensor.from_shares(cos_d * cos_t + sin_d * sin_t, precision=bits)  # at scale 2^(2f)
+    sin_out = MPCTensor.from_shares(sin_d * cos_t - cos_d * sin_t, precision=bits)
+    cos_out._tensor.div_(2**bits)  # local truncation back to scale 2^f
+    sin_out._tensor.div_(2**bits)
+    return cos_out, sin_out
