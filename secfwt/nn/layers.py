@@ -1,0 +1,84 @@
+"""Transformer layers CrypTen lacks (LayerNorm, GeLU), built from CrypTen tensor ops.
+
+* GeLU uses the tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): CrypTen's
+  ``erf`` is wrong (erf(2) comes out far from 1).  The cube is taken of x clamped to
+  [-5, 5] (``hardtanh``, two comparisons): CrypTen's tanh goes through exp(-2|u|),
+  computed as (1 - 2|u|/256)^256, which is garbage once 2|u| > 256 (|x| > ~6.5 without
+  the clamp), and a cube of a large x also risks local-truncation failure.  For |x| > 5
+  the tanh is +-1 to within 5e-8, so the clamp changes nothing else.  The tanh form
+  differs from the exact erf GeLU by less than 1e-3 (tests check both).
+* LayerNorm needs ``inv_sqrt`` of the variance, which has no autograd in CrypTen 0.4.1;
+  :class:`AutogradInvSqrt` registers one (d/dx x^-1/2 = -x^-3/2 / 2).  CrypTen's inv_sqrt
+  is accurate on about [0.1, 100]; LayerNorm is scale-invariant, so each LayerNorm's
+  input is multiplied by a public ``scale`` (calibrated by the model owner on public
+  synthetic input, :func:`secfwt.nn.encoder.calibrate_layer_norms`) that centres its
+  variances in that range (a local multiplication).  This also keeps the squares
+  small, away from truncation failure.
+
+Where the cost is paid: GeLU = clamp (2 comparisons) + a cube (2 multiplications) +
+tanh (comparison, exp, reciprocal); LayerNorm = a square for the variance + inv_sqrt
+(exp + 3 Newton steps).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..mpc.compat import crypten
+from ..mpc.meter import scope
+
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def _register_inv_sqrt_autograd() -> None:
+    from crypten.gradients import FUNCTION_REGISTRY, AutogradFunction, register_function
+
+    if "inv_sqrt" in FUNCTION_REGISTRY:
+        return
+
+    @register_function("inv_sqrt")
+    class AutogradInvSqrt(AutogradFunction):  # noqa: F841 (registered by the decorator)
+        @staticmethod
+        def forward(ctx, input):
+            out = input.inv_sqrt()
+            ctx.save_for_backward(out)
+            return out
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (out,) = ctx.saved_tensors
+            return out.square().mul(out).mul(grad_output).div(-2)
+
+
+_register_inv_sqrt_autograd()
+
+
+GELU_CLAMP = 5.0
+
+
+def gelu(x):
+    """tanh-form GeLU on a CrypTen tensor (cube of the clamped input)."""
+    xc = x.hardtanh(-GELU_CLAMP, GELU_CLAMP)
+    inner = (xc + xc.square().mul(xc).mul(0.044715)).mul(SQRT_2_OVER_PI)
+    return x.mul(inner.tanh().add(1)).mul(0.5)
+
+
+def layer_norm(x, weight, bias, eps: float, scale: float = 1.0):
+    """LayerNorm over the last axis; ``weight``/``bias`` are CrypTen tensors of shape [H].
+    ``scale`` is the public pre-scale that keeps the variance in inv_sqrt's range."""
+    with scope("layernorm"):
+        if scale != 1.0:
+            x = x.mul(scale)  # public: local multiplication and truncation
+        centred = x - x.mean(-1, keepdim=True)
+        var = centred.square().mean(-1, keepdim=True)
+        return centred * (var + eps * scale * scale).inv_sqrt() * weight + bias
+
+
+def linear(x, weight_t, bias):
+    """x @ W^T + b with the weight stored transposed ([in, out])."""
+    out = x.matmul(weight_t)
+    return out + bias if bias is not None else out
+
+
+def cat(tensors, dim):
+    return crypten.cat(tensors, dim=dim)
