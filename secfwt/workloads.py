@@ -37,6 +37,11 @@ class Param:
     def parse(self, raw) -> object:
         """Convert one value from the command line (or Python) and validate it."""
         value = raw
+        if isinstance(raw, str) and self.kind is bool:
+            text = raw.strip().lower()
+            if text not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(f"parameter {self.name}: cannot read {raw!r} as a boolean (true/false)")
+            return text in ("true", "1", "yes")
         if isinstance(raw, str):
             text = self.aliases.get(raw.strip(), raw.strip())
             try:
@@ -45,7 +50,7 @@ class Param:
                 raise ValueError(f"parameter {self.name}: cannot read {raw!r} as {self.kind.__name__}") from None
         elif self.kind is float and isinstance(raw, int):
             value = float(raw)
-        if not isinstance(value, self.kind) or isinstance(value, bool):
+        if not isinstance(value, self.kind) or (isinstance(value, bool) and self.kind is not bool):
             raise ValueError(f"parameter {self.name}: expected {self.kind.__name__}, got {raw!r}")
         value = self.aliases.get(value, value) if isinstance(value, str) else value
         if self.choices and value not in self.choices:
@@ -219,4 +224,65 @@ register(Workload(
         Param("seed", int, 0, "input seed"),
     ),
     setup=_trig_setup, run=_trig_run, check=_trig_check, tolerance=1e-3,
+))
+
+
+# -- one tuning step of each method (SFT, prompt tuning, LoRA, forward-only CMA-ES) ---------------
+def _model_name(text: str) -> str:
+    from .nn.encoder import MODEL_NAMES
+
+    if text not in MODEL_NAMES and not text.endswith(".json") and "/" not in text:
+        raise ValueError(f"unknown model {text!r}: use one of {', '.join(MODEL_NAMES)} or a config.json path")
+    return text
+
+
+class _ModelParam(Param):
+    def parse(self, raw):
+        return _model_name(str(raw).strip())
+
+
+def _step_setup(p):
+    from .tuning import steps
+
+    return steps.setup(p)
+
+
+def _step_run(s):
+    from .tuning import steps
+
+    return steps.run(s)
+
+
+def _step_check(s, out):
+    from .tuning import steps
+
+    return steps.check(s, out)
+
+
+register(Workload(
+    name="step",
+    description="one tuning step in 2PC: sft (SGD/Adam in MPC), prompt (gradient prompt tuning), lora, "
+                "or fot (one CMA-ES generation of forward passes, logits opened to the data owner); "
+                "max_abs_err compares the label logits with the plaintext twin, grad_min_cosine the gradients",
+    params=(
+        Param("method", str, "fot", "tuning method", choices=("sft", "prompt", "lora", "fot")),
+        _ModelParam("model", str, "tiny", "tiny, small, base, large (RoBERTa), minilm (pretrained) or a config.json"),
+        Param("layers", int, 0, "encoder blocks to build (0: the model's own)"),
+        Param("seq", int, 32, "sequence length", positive=True),
+        Param("batch", int, 1, "examples per step", positive=True),
+        Param("prompt_tokens", int, 4, "soft-prompt vectors (prompt, fot)", positive=True),
+        Param("attention", str, "softmax-stable", "attention variant (rfa-* only with fot)",
+              choices=("softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass")),
+        Param("features", int, 64, "random features (RFA)", positive=True),
+        Param("optimizer", str, "adam", "optimizer in MPC (sft, prompt, lora)", choices=("sgd", "adam")),
+        Param("lora_rank", int, 8, "LoRA rank", positive=True),
+        Param("population", int, 4, "CMA-ES candidates per generation (fot)", positive=True),
+        Param("fot_mode", str, "batched", "fot: one forward over the whole population or one per candidate",
+              choices=("batched", "sequential")),
+        Param("intrinsic_dim", int, 500, "CMA-ES search dimension d (fot)", positive=True),
+        Param("classes", int, 2, "label words in the verbaliser", positive=True),
+        Param("loss_scale", float, 1024.0, "public factor on the loss gradient (16-bit fixed point)", positive=True),
+        Param("seed", int, 0, "seed of weights and inputs"),
+    ),
+    setup=_step_setup, run=_step_run, check=_step_check, tolerance=5e-2, timeout_s=3600.0,
 ))

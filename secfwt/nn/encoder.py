@@ -163,23 +163,19 @@ class MPCEncoder:
         self.head_dim = self.cfg.hidden_size // self.heads
         self.features = attn.random_features(self.head_dim, features, seed=seed + 1) if attention.startswith("rfa") else None
         self.weights = {}  # HF name -> CrypTen tensor (linear weights stored transposed)
+        self.transposed = set()
         for name, tensor in model.state_dict().items():
             if name.endswith(("decoder.weight", "decoder.bias")) or not tensor.is_floating_point():
                 continue  # decoder tied to the word embeddings; its bias is the head's bias
-            value = tensor.t() if tensor.dim() == 2 and not name.endswith("embeddings.weight") else tensor
+            value = tensor
+            if tensor.dim() == 2 and not name.endswith("embeddings.weight"):
+                value = tensor.t()
+                self.transposed.add(name)
             self.weights[name] = crypten.cryptensor(value.float().contiguous(), src=0, requires_grad=trainable(name))
-        self.lora = {}
         self.lora_scale = lora_alpha / lora_rank if lora_rank else 0.0
-        if lora_rank:
-            g = torch.Generator().manual_seed(seed + 7)
-            for i in range(self.cfg.num_hidden_layers):
-                for proj in ("q", "v"):
-                    name = block_names(self.cfg, i)[proj]
-                    h = self.cfg.hidden_size
-                    a = torch.randn(h, lora_rank, generator=g) / math.sqrt(h)  # stored transposed: [in, r]
-                    b = torch.zeros(lora_rank, h)  # LoRA starts at B = 0
-                    self.lora[name] = (crypten.cryptensor(a, src=0, requires_grad=True),
-                                       crypten.cryptensor(b, src=0, requires_grad=True))
+        self.lora = {name: (crypten.cryptensor(a.float(), src=0, requires_grad=True),
+                            crypten.cryptensor(b.float(), src=0, requires_grad=True))
+                     for name, (a, b) in lora_init(self.cfg, lora_rank, seed).items()}
 
     def parameters(self):
         """(name, tensor) of every trained tensor."""
@@ -211,7 +207,10 @@ class MPCEncoder:
             if p:
                 if prompt is None:
                     raise ValueError("the batch has prompt positions but no prompt was given")
-                prompts = crypten.cat([prompt.unsqueeze(0)] * bsz, dim=0) if bsz > 1 else prompt.unsqueeze(0)
+                if prompt.dim() == 3:  # one prompt per row (a batched FoT population)
+                    prompts = prompt
+                else:
+                    prompts = crypten.cat([prompt.unsqueeze(0)] * bsz, dim=0) if bsz > 1 else prompt.unsqueeze(0)
                 words = crypten.cat([words.narrow(1, 0, 1), prompts, words.narrow(1, 1, seq - 1 - p)], dim=1)
             pos = self.weights[f"{base}.embeddings.position_embeddings.weight"].index_select(
                 0, position_ids(self.cfg, seq))
@@ -254,6 +253,23 @@ class MPCEncoder:
         return self.head(h, batch)
 
 
+def lora_init(cfg, rank: int, seed: int) -> dict:
+    """Seeded LoRA adapters for the query and value projections: HF name -> (A^T [H, r], B^T [r, H]).
+    B is small random rather than LoRA's usual zero, so that every gradient in the parity
+    check is informative; the cost is the same."""
+    if not rank:
+        return {}
+    g = torch.Generator().manual_seed(seed + 7)
+    h = cfg.hidden_size
+    out = {}
+    for i in range(cfg.num_hidden_layers):
+        for proj in ("q", "v"):
+            a = torch.randn(h, rank, generator=g, dtype=torch.float64) / math.sqrt(h)
+            b = torch.randn(rank, h, generator=g, dtype=torch.float64) * 0.02
+            out[block_names(cfg, i)[proj]] = (a, b)
+    return out
+
+
 # -- plaintext twin ----------------------------------------------------------------------------
 def _plain_gelu(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
@@ -276,7 +292,8 @@ def calibrate_layer_norms(model, seq: int = 32, seed: int = 12345) -> dict:
 
 
 def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, attention: str = "softmax-stable",
-                  features: int = 64, seed: int = 0, hidden_only: bool = False, ln_stats: dict | None = None):
+                  features: int = 64, seed: int = 0, hidden_only: bool = False, ln_stats: dict | None = None,
+                  lora: dict | None = None, lora_scale: float = 0.0):
     """The MPC forward's mathematics in float64 on the HF model's weights (differentiable).
     With ``ln_stats`` (a dict), records each LayerNorm's smallest and largest token variance."""
     cfg = model.config
@@ -287,7 +304,11 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
     w_feat = attn.random_features(head_dim, features, seed=seed + 1) if attention.startswith("rfa") else None
 
     def lin(x, name):
-        return x @ sd[name + ".weight"].t() + sd[name + ".bias"]
+        out = x @ sd[name + ".weight"].t() + sd[name + ".bias"]
+        if lora and name in lora:
+            a, b = lora[name]
+            out = out + (x @ a) @ b * lora_scale
+        return out
 
     def ln(x, name):
         if ln_stats is not None:
@@ -300,7 +321,8 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
     bsz, seq = ids.shape
     words = sd[f"{base}.embeddings.word_embeddings.weight"][ids]
     if batch.prompt_tokens:
-        words = torch.cat([words[:, :1], prompt.unsqueeze(0).expand(bsz, -1, -1), words[:, 1 + batch.prompt_tokens:]], 1)
+        prompts = prompt if prompt.dim() == 3 else prompt.unsqueeze(0).expand(bsz, -1, -1)
+        words = torch.cat([words[:, :1], prompts, words[:, 1 + batch.prompt_tokens:]], 1)
     pos = sd[f"{base}.embeddings.position_embeddings.weight"][position_ids(cfg, seq)]
     typ = sd[f"{base}.embeddings.token_type_embeddings.weight"][0]
     h = ln(words + pos + typ, f"{base}.embeddings.LayerNorm")

@@ -1,0 +1,239 @@
+"""One tuning step of each method, on the same batch and sequence length.
+
+What each method trains, and where its cost is paid:
+
+* ``sft``: every weight of the encoder and head (embeddings included).  Forward, loss
+  gradient, backward through every block with weight gradients, then the optimizer
+  (SGD: local; Adam: square root and division in MPC on every parameter).
+* ``prompt``: only the P soft-prompt vectors (gradient prompt tuning, P-tuning style).
+  Backward still runs through every block (input gradients only: no weight gradients).
+* ``lora``: rank-r adapters A, B on the query and value projections of every block
+  (the paper leaves LoRA to future work).  Backward through every block; the first block
+  needs no input gradient.
+* ``fot``: nothing in MPC.  One CMA-ES generation: the data owner asks ``population``
+  candidate vectors z in R^d, maps each to a soft prompt with a fixed random matrix
+  (Black-Box Tuning), shares it; the servers run forward passes only; the label logits
+  are opened to the data owner (party 0) alone, who computes the loss in plaintext and
+  tells CMA-ES.  ``fot_mode=batched`` runs the population as one forward of
+  batch x population rows; ``sequential`` runs one forward per candidate.
+
+Fairness: every method sees the same template ([CLS] P prompt slots, text, <mask>,
+[SEP]; ``prompt_tokens`` slots are prompt vectors for prompt/fot and ordinary tokens'
+positions for sft/lora, which carry the prompt slots as word tokens), the same batch
+size, the same sequence length, the same verbaliser head and loss (mean cross-entropy
+over the C label words at the mask).  A FoT "step" in the paper's table is one
+candidate's forward over that batch; a generation is ``population`` of them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..mpc.compat import crypten
+from ..mpc.meter import scope
+from ..mpc.util import reveal_float
+from ..nn import encoder as enc
+from .optim import make_optimizer, plain_adam_update
+
+METHODS = ("sft", "prompt", "lora", "fot")
+FOT_MODES = ("batched", "sequential")
+LR = {"sgd": 1e-2, "adam": 1e-3}
+
+
+def _trainable(method: str):
+    if method == "sft":
+        return lambda name: True
+    return lambda name: False
+
+
+def setup(p: dict) -> dict:
+    """Plaintext model, batch and prompt (seeded, identical in every party), then shares."""
+    layers = p["layers"] or None
+    model = enc.hf_model(p["model"], layers=layers, seed=p["seed"], max_positions=max(514, p["seq"] + 2))
+    uses_prompt = p["method"] in ("prompt", "fot")
+    batch = enc.synthetic_batch(model.config, p["batch"], p["seq"], p["prompt_tokens"] if uses_prompt else 0,
+                                classes=p["classes"], seed=p["seed"] + 1)
+    hidden = model.config.hidden_size
+    g = torch.Generator().manual_seed(p["seed"] + 2)
+    prompt = torch.randn(p["prompt_tokens"], hidden, generator=g, dtype=torch.float64) * 0.05 if uses_prompt else None
+    attention = p["attention"]
+    if p["method"] != "fot" and attention in ("rfa-onepass", "rfa-builtin"):
+        raise ValueError(f"attention {attention} has no backward in CrypTen (cos/sin lack autograd): use it with fot")
+    mpc = enc.MPCEncoder(model, attention=attention, trainable=_trainable(p["method"]),
+                         lora_rank=p["lora_rank"] if p["method"] == "lora" else 0, features=p["features"],
+                         seed=p["seed"])
+    state = {"p": p, "model": model, "batch": batch, "prompt": prompt, "mpc": mpc}
+    if p["method"] == "prompt":
+        state["prompt_enc"] = crypten.cryptensor(prompt.float(), src=0, requires_grad=True)
+    if p["method"] == "fot":
+        base, _ = enc._prefixes(model.config)
+        emb_std = model.state_dict()[f"{base}.embeddings.word_embeddings.weight"].std().item()
+        state["fot"] = FotGeneration(p, hidden, emb_std)
+    return state
+
+
+def run(state: dict):
+    p = state["p"]
+    if p["method"] == "fot":
+        return state["fot"].run(state)
+    mpc, batch = state["mpc"], state["batch"]
+    params = mpc.parameters() if p["method"] != "prompt" else [("prompt", state["prompt_enc"])]
+    opt = make_optimizer(p["optimizer"], [t for _, t in params], lr=LR[p["optimizer"]], loss_scale=p["loss_scale"])
+    with scope("forward"):
+        logits = mpc.forward(batch, state.get("prompt_enc"))
+    with scope("loss"):  # d(mean CE)/d logits = (softmax - onehot) / B; the loss value is not needed
+        onehot = torch.nn.functional.one_hot(batch.labels, len(batch.label_token_ids)).float()
+        with crypten.no_grad():  # scaled by the public loss scale so gradients survive 16-bit fixed point
+            grad = (logits.softmax(-1) - onehot).mul(p["loss_scale"] / batch.input_ids.size(0))
+    with scope("backward"):
+        logits.backward(grad)
+    grads = {name: t.grad for name, t in params}
+    first = params[0][1].clone()  # local copy of shares, to measure the update in check()
+    with scope("optimizer"):
+        opt.step()
+    return {"logits": logits, "grads": grads, "first": (params[0][0], first, params[0][1])}
+
+
+def check(state: dict, out) -> dict:
+    """MPC against the plaintext twin on the same weights and inputs (logits; gradients as
+    cosine similarity per trained tensor; the optimizer's update for the first trained tensor)."""
+    p = state["p"]
+    if p["method"] == "fot":
+        return state["fot"].check(state)
+    model, batch = state["model"], state["batch"]
+    got_logits = reveal_float(out["logits"].detach())
+    plain = _plain_grads(state)
+    result = {"max_abs_err": (got_logits - plain["logits"]).abs().max().item()}
+    cos, zero = {}, {}
+    for name, g in out["grads"].items():
+        if g is None:
+            continue
+        ref = plain["grads"].get(name)
+        if ref is None:  # e.g. a tied parameter that HF lists under another name
+            continue
+        mine = reveal_float(g) / p["loss_scale"]
+        if mine.dim() == 2 and name in state["mpc"].transposed:
+            mine = mine.t()  # linear weights are stored transposed in MPC
+        if ref.abs().max() < 1e-9:  # e.g. the key bias: softmax is shift-invariant, its gradient is 0
+            zero[name] = mine.abs().max().item()
+            continue
+        cos[name] = torch.nn.functional.cosine_similarity(mine.flatten(), ref.flatten(), dim=0).item()
+    result["grad_cosine"] = cos
+    result["grad_zero_max_abs"] = max(zero.values()) if zero else None  # tensors whose true gradient is 0
+    result["grad_min_cosine"] = min(cos.values()) if cos else None
+    result["grad_tensors"] = len(cos)
+    name, before, after = out["first"]
+    update = reveal_float(before) - reveal_float(after)
+    g = reveal_float(out["grads"][name]) / p["loss_scale"]
+    want = plain_adam_update(g, LR["adam"], loss_scale=p["loss_scale"]) if p["optimizer"] == "adam" else LR["sgd"] * g
+    result["optimizer_err"] = (update - want).abs().max().item()  # given the MPC gradient
+    return result
+
+
+def _plain_grads(state: dict) -> dict:
+    """Torch autograd on the plaintext twin (float64): the reference gradients."""
+    p, model, batch = state["p"], state["model"], state["batch"]
+    model.zero_grad()
+    prompt = state["prompt"].clone().requires_grad_(True) if state["prompt"] is not None else None
+    mpc = state["mpc"]
+    lora = {n: (a.clone().requires_grad_(True), b.clone().requires_grad_(True))
+            for n, (a, b) in enc.lora_init(model.config, p["lora_rank"], p["seed"]).items()} \
+        if p["method"] == "lora" else {}
+    logits = enc.plain_forward(model, batch, prompt, attention=p["attention"], features=p["features"], seed=p["seed"],
+                               lora=lora, lora_scale=mpc.lora_scale)
+    loss = torch.nn.functional.cross_entropy(logits, batch.labels)
+    loss.backward()
+    grads = {}
+    if p["method"] == "sft":
+        grads = {name: t.grad for name, t in model.named_parameters() if t.grad is not None}
+    elif p["method"] == "prompt":
+        grads = {"prompt": prompt.grad}
+    elif p["method"] == "lora":
+        for n, (a, b) in lora.items():
+            grads[n + ".lora_A"], grads[n + ".lora_B"] = a.grad, b.grad
+    return {"logits": logits.detach(), "grads": grads}
+
+
+class FotGeneration:
+    """One CMA-ES generation of forward-only tuning (the data owner's loop + MPC forwards)."""
+
+    def __init__(self, p: dict, hidden: int, emb_std: float):
+        self.p = p
+        self.dim = p["intrinsic_dim"]
+        g = torch.Generator().manual_seed(p["seed"] + 3)
+        # Black-Box Tuning's fixed random projection R^d -> R^(P x H), scaled so that a candidate
+        # z ~ N(0, I) gives prompt vectors of the word embeddings' spread (the model owner
+        # publishes that one number)
+        self.projection = torch.randn(p["prompt_tokens"] * hidden, self.dim, generator=g,
+                                      dtype=torch.float64) * (emb_std / self.dim**0.5)
+        self.hidden = hidden
+        self.es = None
+        self.opened = None
+        self.candidates = None
+
+    def _ask(self):
+        import cma
+
+        is_owner = crypten.communicator.get().get_rank() == 0
+        n = self.p["population"]
+        if is_owner:
+            self.es = cma.CMAEvolutionStrategy(np.zeros(self.dim), 1.0, {"popsize": n, "seed": self.p["seed"] + 4,
+                                                                          "verbose": -9})
+            zs = self.es.ask()
+            prompts = [(self.projection @ torch.as_tensor(z)).reshape(self.p["prompt_tokens"], self.hidden) for z in zs]
+        else:  # party 1 never sees the candidates: it contributes shares of the right shape
+            zs, prompts = None, [torch.zeros(self.p["prompt_tokens"], self.hidden, dtype=torch.float64)] * n
+        return zs, prompts
+
+    def run(self, state: dict):
+        mpc, batch = state["mpc"], state["batch"]
+        zs, prompts = self._ask()
+        self.candidates = (zs, prompts)
+        n = len(prompts)
+        with scope("share_prompts"):
+            shared = [crypten.cryptensor(pr.float(), src=0) for pr in prompts]
+        logits = []
+        with crypten.no_grad():
+            if self.p["fot_mode"] == "batched":
+                big = _repeat_batch(batch, n)
+                rows = batch.input_ids.size(0)
+                per_row = crypten.cat([s.unsqueeze(0) for s in shared for _ in range(rows)], dim=0)  # [n*B, P, H]
+                with scope("forward"):
+                    out = mpc.forward(big, per_row)
+                with scope("open"):
+                    opened = out.reveal(dst=0)
+                logits = [opened[i * batch.input_ids.size(0):(i + 1) * batch.input_ids.size(0)] for i in range(n)] \
+                    if opened is not None else [None] * n
+            else:
+                for s in shared:
+                    with scope("forward"):
+                        out = mpc.forward(batch, s)
+                    with scope("open"):
+                        logits.append(out.reveal(dst=0))
+        with scope("owner_update"):  # plaintext, at the data owner
+            if zs is not None:
+                scale = float(out.encoder.scale)
+                losses = [torch.nn.functional.cross_entropy(lg.double() / scale, batch.labels).item() for lg in logits]
+                self.es.tell(zs, losses)
+                self.opened = (logits, scale, losses)
+        return out
+
+    def check(self, state: dict) -> dict:
+        """Party 0 compares its opened logits with the plaintext twin, for every candidate."""
+        if self.opened is None:
+            return {}
+        logits, scale, losses = self.opened
+        zs, prompts = self.candidates
+        model, batch, p = state["model"], state["batch"], self.p
+        errs = []
+        with torch.no_grad():
+            for lg, pr in zip(logits, prompts):
+                want = enc.plain_forward(model, batch, pr, attention=p["attention"], features=p["features"], seed=p["seed"])
+                errs.append((lg.double() / scale - want).abs().max().item())
+        return {"max_abs_err": max(errs), "fot_losses": losses}
+
+
+def _repeat_batch(batch, n: int):
+    return enc.Batch(batch.input_ids.repeat(n, 1), batch.mask_pos, batch.labels.repeat(n), batch.label_token_ids,
+                     batch.prompt_tokens)
