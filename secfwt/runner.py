@@ -9,12 +9,19 @@ skipping those a previous (possibly interrupted) sweep already stored.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 
 from . import workloads
 from .links import Link, estimate_seconds
 from .mpc.parties import SECURITY, PartyError, Task, run_parties
 from .results import Store, environment, record_key
+
+
+LAYER_SCOPE = re.compile(r"(?<![^.])layer\d+(?![^.])")
+COUNTERS = ("rounds", "bytes", "offline_rounds", "offline_bytes")
+CHECK_FIELDS = ("max_abs_err", "approx_err", "grad_min_cosine", "grad_tensors", "grad_zero_max_abs", "optimizer_err",
+                "fot_losses", "grad_cosine")
 
 
 def measure(workload: str, params: dict) -> dict:
@@ -62,11 +69,44 @@ def fold_parties(parties: list[dict]) -> dict:
     return scopes
 
 
+def aggregate_layers(scopes: dict) -> dict:
+    """Fold per-block scopes (``forward.layer3.attn``) into ``forward.layers.attn`` (summed)."""
+    out: dict = {}
+    for path, tally in scopes.items():
+        key = LAYER_SCOPE.sub("layers", path)
+        acc = out.setdefault(key, {k: 0 for k in tally})
+        for k, v in tally.items():
+            acc[k] += v
+    return out
+
+
+def extrapolate_scopes(one: dict, two: dict, layers: int) -> dict:
+    """cost(N) = cost(1) + (N - 1) * (cost(2) - cost(1)), per scope and counter.
+
+    Exact for rounds and bytes when every block after the first costs the same (true for
+    identical blocks: counts depend on shapes only); approximate for times."""
+    one, two = aggregate_layers(one), aggregate_layers(two)
+    if set(one) != set(two):
+        raise ValueError(f"extrapolation: scopes differ between 1 and 2 layers: {sorted(set(one) ^ set(two))}")
+    out = {}
+    for path in one:
+        out[path] = {}
+        for k, v1 in one[path].items():
+            v = v1 + (layers - 1) * (two[path][k] - v1)
+            out[path][k] = int(round(v)) if k in COUNTERS else max(float(v), 0.0)
+    return out
+
+
 def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp",
             world_size: int = 2, timeout: float | None = None) -> dict:
-    """One real multi-process run of one parameter set; returns its record (status 'error' on failure)."""
+    """One real multi-process run of one parameter set; returns its record (status 'error' on failure).
+
+    A workload with an ``extrapolate`` parameter set to true is measured at 1 and 2 layers and
+    extrapolated to its full depth (see :func:`extrapolate_scopes`)."""
     wl = workloads.get(workload)
     params = wl.resolve(params)
+    if params.get("extrapolate"):
+        return _run_extrapolated(wl, params, links, provider, world_size, timeout)
     record = {
         "workload": workload, "params": params, "world_size": world_size, "provider": provider,
         "security": SECURITY[provider], "links": {link.name: link.as_dict() for link in links},
@@ -81,22 +121,49 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
         record.update(status="error", error=str(exc), run_s=time.perf_counter() - t0)
         return record
     scopes = fold_parties(parties)
-    total = scopes[""]
     checks = parties[0]["checks"]
+    record.update(run_s=time.perf_counter() - t0,
+                  per_party={str(p["rank"]): {"crypten_counters": p["crypten_counters"], "total": p["scopes"][""]}
+                             for p in parties})
+    return _finish(record, scopes, checks, links, wl.tolerance)
+
+
+def _finish(record: dict, scopes: dict, checks: dict, links: list[Link], tolerance: float) -> dict:
+    total = scopes[""]
     err = checks.get("max_abs_err")
     record.update(
         rounds=total["rounds"], bytes=total["bytes"], offline_rounds=total["offline_rounds"],
         offline_bytes=total["offline_bytes"], compute_s=total["compute_s"], wall_s=total["wall_s"],
-        run_s=time.perf_counter() - t0,
         est_s={link.name: estimate_seconds(total["compute_s"], total["rounds"], total["bytes"], link)
                for link in links},
         **checks,
-        status="ok" if err is not None and err <= wl.tolerance else "inaccurate",
+        status="ok" if err is not None and err <= tolerance else "inaccurate",
         scopes=scopes,
-        per_party={str(p["rank"]): {"crypten_counters": p["crypten_counters"], "total": p["scopes"][""]}
-                   for p in parties},
     )
     return record
+
+
+def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
+    from .nn.encoder import model_config
+
+    layers = params["layers"] or model_config(params["model"]).num_hidden_layers
+    runs = []
+    for n in (1, 2):
+        rec = run_one(wl.name, {**params, "extrapolate": False, "layers": n}, links, provider, world_size, timeout)
+        if rec["status"] == "error":
+            return {**rec, "params": {**params, "layers": layers}}
+        runs.append(rec)
+    record = {k: runs[1][k] for k in ("workload", "world_size", "provider", "security", "links", "tolerance", "env")}
+    record["params"] = {**params, "layers": layers}
+    record["extrapolation"] = {
+        "measured_layers": [1, 2], "target_layers": layers,
+        "rule": "cost(N) = cost(1) + (N-1) * (cost(2) - cost(1)); exact for rounds and bytes, approximate for times",
+        "measured": [{k: r[k] for k in ("rounds", "bytes", "offline_bytes", "compute_s", "wall_s")} for r in runs],
+    }
+    record["run_s"] = sum(r["run_s"] for r in runs)
+    checks = {k: v for k, v in runs[1].items() if k in CHECK_FIELDS}  # errors of the 2-layer run
+    return _finish(record, extrapolate_scopes(runs[0]["scopes"], runs[1]["scopes"], layers), checks, links,
+                   wl.tolerance)
 
 
 def expand_grid(workload: str, grid: dict[str, list]) -> list[dict]:

@@ -282,6 +282,8 @@ register(Workload(
         Param("intrinsic_dim", int, 500, "CMA-ES search dimension d (fot)", positive=True),
         Param("classes", int, 2, "label words in the verbaliser", positive=True),
         Param("loss_scale", float, 1024.0, "public factor on the loss gradient (16-bit fixed point)", positive=True),
+        Param("extrapolate", bool, False, "measure 1 and 2 blocks and extrapolate to the full depth "
+                                          "(exact rounds/bytes, approximate times)"),
         Param("seed", int, 0, "seed of weights and inputs"),
     ),
     setup=_step_setup, run=_step_run, check=_step_check, tolerance=5e-2, timeout_s=3600.0,

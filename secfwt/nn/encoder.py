@@ -118,6 +118,21 @@ def synthetic_batch(cfg, batch: int, seq: int, prompt_tokens: int, classes: int 
     return Batch(ids, seq - 2, labels, torch.arange(10, 10 + classes), prompt_tokens)
 
 
+def minilm_tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(minilm_path())
+
+
+def sentence_batch(tokenizer, text: str, label: int, label_words=("terrible", "great"),
+                   template: str = "{text} It was {mask} .") -> Batch:
+    """One real sentence in a prompt template with a mask (batch of 1, no padding)."""
+    ids = tokenizer(template.format(text=text, mask=tokenizer.mask_token), return_tensors="pt")["input_ids"]
+    mask_pos = int((ids[0] == tokenizer.mask_token_id).nonzero()[0])
+    words = torch.tensor([tokenizer.convert_tokens_to_ids(w) for w in label_words])
+    return Batch(ids, mask_pos, torch.tensor([label]), words)
+
+
 # -- naming of Hugging Face parameters ---------------------------------------------------------
 def _prefixes(cfg):
     base = "roberta" if cfg.model_type == "roberta" else "bert"

@@ -1,0 +1,87 @@
+"""One tuning step of each method: gradient parity with PyTorch autograd, optimizer arithmetic,
+forward-only tuning, and exact extrapolation of rounds and bytes from 1 and 2 blocks."""
+
+import pytest
+
+from secfwt.links import PROFILES
+from secfwt.runner import aggregate_layers, run_one
+
+LINKS = [PROFILES["lan"], PROFILES["wan100"]]
+SMALL = {"model": "tiny", "seq": 16, "batch": 2}
+
+
+@pytest.fixture(scope="module")
+def grads():
+    runs = {m: run_one("step", {**SMALL, "method": m, "optimizer": "adam"}, LINKS) for m in ("sft", "prompt", "lora")}
+    runs["sft-sgd"] = run_one("step", {**SMALL, "method": "sft", "optimizer": "sgd"}, LINKS)
+    return runs
+
+
+@pytest.mark.parametrize("method", ["sft", "prompt", "lora", "sft-sgd"])
+def test_gradients_match_pytorch_autograd(grads, method):
+    rec = grads[method]
+    assert rec["status"] == "ok", rec.get("error")
+    assert rec["max_abs_err"] < 5e-3  # label logits against the plaintext twin
+    assert rec["grad_min_cosine"] >= 0.99, {k: v for k, v in rec["grad_cosine"].items() if v < 0.99}
+    assert rec["grad_tensors"] == {"sft": 40, "sft-sgd": 40, "prompt": 1, "lora": 8}[method]
+    if rec["grad_zero_max_abs"] is not None:  # the key biases: softmax is shift invariant
+        assert rec["grad_zero_max_abs"] < 1e-3
+
+
+@pytest.mark.parametrize("method", ["sft", "prompt", "lora", "sft-sgd"])
+def test_optimizer_update_matches_plaintext_given_the_mpc_gradient(grads, method):
+    assert grads[method]["optimizer_err"] < 1e-4
+
+
+def test_phases_are_metered_and_sgd_costs_no_communication(grads):
+    sft, sgd = grads["sft"], grads["sft-sgd"]
+    for rec in (sft, sgd):
+        assert {"forward", "loss", "backward", "optimizer"} <= set(rec["scopes"])
+    assert sgd["scopes"]["optimizer"]["bytes"] == 0 and sgd["scopes"]["optimizer"]["rounds"] == 0
+    assert sft["scopes"]["optimizer"]["bytes"] > 0  # Adam: square root and division in MPC
+    assert sft["scopes"]["forward"]["bytes"] == sgd["scopes"]["forward"]["bytes"]
+    # only sft computes weight gradients: its backward moves more than prompt tuning's
+    assert sft["scopes"]["backward"]["bytes"] > grads["prompt"]["scopes"]["backward"]["bytes"]
+
+
+@pytest.fixture(scope="module")
+def fot():
+    return {(mode, att): run_one("step", {**SMALL, "method": "fot", "fot_mode": mode, "attention": att,
+                                          "population": 3}, LINKS)
+            for mode in ("batched", "sequential") for att in ("softmax-stable", "rfa-onepass")}
+
+
+def test_fot_forward_matches_twin_and_opens_only_the_logits(fot):
+    for (mode, att), rec in fot.items():
+        assert rec["status"] == "ok", (mode, att, rec.get("error"))
+        assert rec["max_abs_err"] < 5e-3
+        assert len(rec["fot_losses"]) == 3
+        # opened: 3 candidates x 2 rows x 2 label logits, 8 bytes each, to the data owner only
+        assert rec["scopes"]["open"]["bytes"] == 3 * 2 * 2 * 8
+        assert "backward" not in rec["scopes"] and "optimizer" not in rec["scopes"]
+
+
+def test_batching_the_population_saves_rounds(fot):
+    for att in ("softmax-stable", "rfa-onepass"):
+        batched, seq = fot[("batched", att)], fot[("sequential", att)]
+        assert batched["rounds"] < seq["rounds"]
+        assert seq["scopes"]["forward"]["rounds"] == 3 * (batched["scopes"]["forward"]["rounds"])
+
+
+def test_rfa_needs_fot():
+    rec = run_one("step", {**SMALL, "method": "prompt", "attention": "rfa-onepass"}, LINKS)
+    assert rec["status"] == "error" and "has no backward" in rec["error"]
+
+
+@pytest.mark.parametrize("method", ["sft", "lora", "fot"])
+def test_extrapolated_counts_equal_a_full_run_exactly(method):
+    params = {**SMALL, "batch": 1, "method": method, "layers": 3}
+    full = run_one("step", params, LINKS)
+    extra = run_one("step", {**params, "extrapolate": True}, LINKS)
+    assert extra["extrapolation"]["measured_layers"] == [1, 2] and extra["params"]["layers"] == 3
+    counters = ("rounds", "bytes", "offline_rounds", "offline_bytes")
+    assert {c: extra[c] for c in counters} == {c: full[c] for c in counters}
+    folded = aggregate_layers(full["scopes"])
+    assert set(folded) == set(extra["scopes"])
+    for path, tally in folded.items():
+        assert {c: tally[c] for c in counters} == {c: extra["scopes"][path][c] for c in counters}, path
