@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .results import Store, record_key
+from .links import PROFILES as LINK_PROFILES
+from .links import estimate_seconds
+from .results import Store, aggregate_layers, record_key
 
 BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_rounds", "offline_bytes",
                 "compute_s", "wall_s", "max_abs_err")
@@ -30,8 +32,33 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             row[f"est_s_{link}"] = seconds
         env = r.get("env") or {}
         row.update(git_sha=env.get("git_sha"), cpu=env.get("cpu"), date=env.get("date"))
+        row.update(_scope_columns(r.get("scopes") or {}))
+        row["extrapolated"] = "extrapolation" in r
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+PHASES = ("forward", "loss", "backward", "optimizer", "open", "share_prompts", "owner_update")
+COMPONENTS = ("softmax", "gelu", "layernorm", "embeddings", "head")
+SCOPE_COUNTERS = ("rounds", "bytes", "compute_s")
+
+
+def _scope_columns(scopes: dict) -> dict:
+    """Per-phase totals (top-level scopes) and per-component totals inside the forward pass
+    (``fwd_softmax_bytes``...: every scope named like the component, summed over layers)."""
+    folded = aggregate_layers(scopes)
+    cols = {}
+    for phase in PHASES:
+        if phase in folded:
+            for c in SCOPE_COUNTERS:
+                cols[f"{phase}_{c}"] = folded[phase][c]
+    for comp in COMPONENTS:
+        paths = [p for p in folded if p.startswith("forward.") and p.rsplit(".", 1)[-1] == comp]
+        paths = [p for p in paths if not any(q != p and p.startswith(q + ".") for q in paths)]  # outermost only
+        if paths:
+            for c in SCOPE_COUNTERS:
+                cols[f"fwd_{comp}_{c}"] = sum(folded[p][c] for p in paths)
+    return cols
 
 
 def latest_records(records: list[dict]) -> list[dict]:
@@ -195,16 +222,170 @@ def ops_table(df: pd.DataFrame) -> pd.DataFrame:
     return data[cols].sort_values(["op", "size"]).reset_index(drop=True)
 
 
+# -- tuning steps: the paper's efficiency table and breakdown ------------------------------------
+#: SecFwT (arXiv 2506.15307): RoBERTa-large, L = 512, LAN 3 Gbps / 0.8 ms, per step.
+PAPER_STEP = {"SFT": (651.6, 970.7), "Prompt tuning": (882.1, 1116.2), "FoT (softmax)": (174.1, 205.4),
+              "FoT (RFA)": (55.2, 56.6)}
+PAPER_BREAKDOWN = {"backward_plus_optimizer_time_share": 0.73, "softmax_share_of_forward": 0.75}
+METHOD_LABELS = {("sft", "adam"): "SFT", ("sft", "sgd"): "SFT (SGD)", ("prompt", None): "Prompt tuning",
+                 ("lora", None): "LoRA", ("fot", "softmax"): "FoT (softmax)", ("fot", "rfa"): "FoT (RFA)"}
+
+
+def method_label(row) -> str:
+    if row["method"] == "sft":
+        return METHOD_LABELS[("sft", row["optimizer"])]
+    if row["method"] == "fot":
+        return METHOD_LABELS[("fot", "rfa" if str(row["attention"]).startswith("rfa") else "softmax")]
+    return METHOD_LABELS[(row["method"], None)]
+
+
+def step_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFrame:
+    """Cost of one step per method and configuration.  A FoT step is one candidate's forward
+    over the batch (a sequential generation divided by its population, exactly); the
+    generation's cost is given beside it."""
+    data = _measured(df, "step")
+    cols = ["method", "optimizer", "attention", "model", "seq", "batch", "layers", "population", "fot_mode",
+            "rounds", "bytes", "offline_bytes", "compute_s", "max_abs_err"] + [f"est_s_{ln}" for ln in links]
+    require_columns(data, cols, "step table")
+    rows = []
+    for _, r in data.iterrows():
+        per = r["population"] if r["method"] == "fot" and r["fot_mode"] == "sequential" else 1
+        row = {"method": method_label(r), "model": r["model"], "seq": r["seq"], "batch": r["batch"],
+               "layers": r["layers"], "extrapolated": bool(r.get("extrapolated", False)),
+               "rounds": r["rounds"] / per, "GB": r["bytes"] / per / 1e9, "offline_GB": r["offline_bytes"] / per / 1e9,
+               "compute_s": r["compute_s"] / per}
+        for ln in links:
+            row[f"{ln}_s"] = r[f"est_s_{ln}"] / per
+        if r["method"] == "fot":
+            row["generation"] = f"{r['population']} x {r['fot_mode']}: {r['bytes'] / 1e9:.3g} GB, " \
+                                f"{r['est_s_lan']:.4g} s lan"
+        row["max_abs_err"] = r["max_abs_err"]
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["model", "seq", "method"]).reset_index(drop=True)
+
+
+def paper_table(df: pd.DataFrame, model: str = "large", seq: int = 512, baseline: str = "SFT") -> pd.DataFrame:
+    """The paper's efficiency table (RoBERTa-large, L = 512) with this suite's figures beside it."""
+    table = step_table(df)
+    table = table[(table["model"] == model) & (table["seq"] == seq)]
+    if table.empty:
+        return table
+    base = table[table["method"] == baseline]
+    rows = []
+    for _, r in table.iterrows():
+        paper_s, paper_gb = PAPER_STEP.get(r["method"], (None, None))
+        row = {"method": r["method"], "lan_s": r["lan_s"], "GB": r["GB"], "rounds": r["rounds"],
+               "paper_lan_s": paper_s, "paper_GB": paper_gb,
+               "wan200_s": r["wan200_s"], "wan100_s": r["wan100_s"]}
+        if len(base):
+            b = base.iloc[0]
+            row["lan_speedup_vs_SFT"] = b["lan_s"] / r["lan_s"]
+            row["bytes_reduction_vs_SFT"] = b["GB"] / r["GB"]
+            row["wan100_speedup_vs_SFT"] = b["wan100_s"] / r["wan100_s"]
+            if paper_s is not None:
+                row["paper_speedup_vs_SFT"] = PAPER_STEP["SFT"][0] / paper_s
+                row["paper_bytes_reduction_vs_SFT"] = PAPER_STEP["SFT"][1] / paper_gb
+        rows.append(row)
+    order = ["SFT", "SFT (SGD)", "Prompt tuning", "LoRA", "FoT (softmax)", "FoT (RFA)"]
+    return pd.DataFrame(rows).sort_values("method", key=lambda s: s.map({m: i for i, m in enumerate(order)}))
+
+
+def _phase_seconds(row, phase: str, link) -> float:
+    return estimate_seconds(row.get(f"{phase}_compute_s", 0) or 0, row.get(f"{phase}_rounds", 0) or 0,
+                            row.get(f"{phase}_bytes", 0) or 0, link)
+
+
+def breakdown_data(df: pd.DataFrame, link: str = "lan") -> pd.DataFrame:
+    """Share of time (under ``link``) and bytes per phase, and the softmax share of the forward,
+    per method and configuration (the paper's Figure: backward + optimizer ~73% of SFT's time)."""
+    data = _measured(df, "step")
+    require_columns(data, ["method", "model", "seq", "forward_bytes"], "breakdown")
+    lk = LINK_PROFILES[link]
+    rows = []
+    for _, r in data.iterrows():
+        phases = [p for p in ("forward", "loss", "backward", "optimizer", "open") if pd.notna(r.get(f"{p}_bytes"))]
+        secs = {p: _phase_seconds(r, p, lk) for p in phases}
+        total_s, total_b = sum(secs.values()), sum(r[f"{p}_bytes"] for p in phases)
+        row = {"method": method_label(r), "model": r["model"], "seq": r["seq"]}
+        for p in phases:
+            row[f"{p}_time_share"] = secs[p] / total_s if total_s else None
+            row[f"{p}_bytes_share"] = r[f"{p}_bytes"] / total_b if total_b else None
+        if pd.notna(r.get("fwd_softmax_bytes")):
+            fwd_s = secs["forward"]
+            soft_s = estimate_seconds(r["fwd_softmax_compute_s"], r["fwd_softmax_rounds"], r["fwd_softmax_bytes"], lk)
+            row["softmax_share_of_forward_time"] = soft_s / fwd_s if fwd_s else None
+            row["softmax_share_of_forward_bytes"] = r["fwd_softmax_bytes"] / r["forward_bytes"]
+        if pd.notna(r.get("fwd_gelu_bytes")):
+            row["gelu_share_of_forward_bytes"] = r["fwd_gelu_bytes"] / r["forward_bytes"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_breakdown(df: pd.DataFrame, link: str = "lan", model: str | None = None, seq: int | None = None):
+    """Stacked shares of time (under ``link``) and bytes per phase, one bar per method."""
+    plt = _pyplot()
+    data = breakdown_data(df, link)
+    model = model or data["model"].iloc[-1]
+    seq = seq or int(data[data["model"] == model]["seq"].max())
+    data = data[(data["model"] == model) & (data["seq"] == seq)].reset_index(drop=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    colours = {"forward": "#4c72b0", "loss": "#999999", "backward": "#dd8452", "optimizer": "#c44e52", "open": "#55a868"}
+    for ax, kind in zip(axes, ("time", "bytes")):
+        bottom = [0.0] * len(data)
+        for phase, colour in colours.items():
+            col = f"{phase}_{kind}_share"
+            if col not in data:
+                continue
+            vals = data[col].fillna(0).tolist()
+            ax.bar(data["method"], vals, bottom=bottom, color=colour, label=phase)
+            bottom = [b + v for b, v in zip(bottom, vals)]
+        ax.set_ylabel(f"share of {'estimated ' + link + ' time' if kind == 'time' else 'online bytes'}")
+        ax.set_ylim(0, 1)
+        ax.tick_params(axis="x", rotation=20)
+    axes[0].legend(fontsize=8, loc="lower left")
+    fig.suptitle(f"Where one tuning step pays: {model}, L={seq}")
+    return fig
+
+
+def plot_step_costs(df: pd.DataFrame, model: str | None = None, seq: int | None = None,
+                    links=("lan", "wan200", "wan100")):
+    """Estimated seconds per step under each link and GB per step, per method (log scale)."""
+    plt = _pyplot()
+    table = step_table(df, links)
+    model = model or table["model"].iloc[-1]
+    seq = seq or int(table[table["model"] == model]["seq"].max())
+    table = table[(table["model"] == model) & (table["seq"] == seq)].reset_index(drop=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    width = 0.8 / len(links)
+    for i, ln in enumerate(links):
+        axes[0].bar([x + i * width for x in range(len(table))], table[f"{ln}_s"], width=width, label=ln)
+    axes[0].set_xticks([x + width * (len(links) - 1) / 2 for x in range(len(table))], table["method"], rotation=20)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("estimated seconds per step")
+    axes[0].legend(fontsize=8)
+    axes[1].bar(table["method"], table["GB"], color="#8172b3")
+    axes[1].set_yscale("log")
+    axes[1].set_ylabel("online GB per step")
+    axes[1].tick_params(axis="x", rotation=20)
+    fig.suptitle(f"One tuning step in 2PC: {model}, L={seq}")
+    return fig
+
+
 # -- writing -----------------------------------------------------------------------------------------
 FIGURES = {  # name -> (workload it needs, function of the frame)
     "attention_scaling": ("attention", plot_attention_scaling),
     "rfa_error_vs_features": ("attention", plot_rfa_error),
+    "step_costs": ("step", plot_step_costs),
+    "step_breakdown": ("step", plot_breakdown),
 }
 TABLES = {
     "attention": ("attention", attention_table),
     "attention_ratios": ("attention", attention_ratio_table),
     "trig": ("trig", trig_table),
     "ops": ("op", ops_table),
+    "steps": ("step", step_table),
+    "step_breakdown": ("step", breakdown_data),
+    "paper_table": ("step", paper_table),
 }
 
 
@@ -249,3 +430,5 @@ def _write_table(table: pd.DataFrame, stem: Path) -> list[Path]:
     table.to_csv(csv, index=False)
     md.write_text(table.to_markdown(index=False, floatfmt=".4g") + "\n")
     return [csv, md]
+
+

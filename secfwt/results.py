@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -24,6 +25,20 @@ RECORD_FIELDS = (
     "scopes", "env",
 )
 STATUSES = ("ok", "inaccurate", "error")
+
+
+LAYER_SCOPE = re.compile(r"(?<![^.])layer\d+(?![^.])")
+
+
+def aggregate_layers(scopes: dict) -> dict:
+    """Fold per-block scopes (``forward.layer3.attn``) into ``forward.layers.attn`` (summed)."""
+    out: dict = {}
+    for path, tally in scopes.items():
+        key = LAYER_SCOPE.sub("layers", path)
+        acc = out.setdefault(key, {k: 0 for k in tally})
+        for k, v in tally.items():
+            acc[k] += v
+    return out
 
 
 def record_key(workload: str, params: dict, provider: str, world_size: int) -> str:

@@ -9,16 +9,14 @@ skipping those a previous (possibly interrupted) sweep already stored.
 from __future__ import annotations
 
 import itertools
-import re
 import time
 
 from . import workloads
 from .links import Link, estimate_seconds
 from .mpc.parties import SECURITY, PartyError, Task, run_parties
-from .results import Store, environment, record_key
+from .results import Store, aggregate_layers, environment, record_key
 
 
-LAYER_SCOPE = re.compile(r"(?<![^.])layer\d+(?![^.])")
 COUNTERS = ("rounds", "bytes", "offline_rounds", "offline_bytes")
 CHECK_FIELDS = ("max_abs_err", "approx_err", "grad_min_cosine", "grad_tensors", "grad_zero_max_abs", "optimizer_err",
                 "fot_losses", "grad_cosine")
@@ -69,30 +67,27 @@ def fold_parties(parties: list[dict]) -> dict:
     return scopes
 
 
-def aggregate_layers(scopes: dict) -> dict:
-    """Fold per-block scopes (``forward.layer3.attn``) into ``forward.layers.attn`` (summed)."""
-    out: dict = {}
-    for path, tally in scopes.items():
-        key = LAYER_SCOPE.sub("layers", path)
-        acc = out.setdefault(key, {k: 0 for k in tally})
-        for k, v in tally.items():
-            acc[k] += v
-    return out
+def extrapolate_scopes(one: dict, two: dict, layers: int, points=(1, 2)) -> dict:
+    """cost(N) = cost(a) + (N - a) * (cost(a+1) - cost(a)) for measured block counts a, a+1,
+    per scope and counter.
 
-
-def extrapolate_scopes(one: dict, two: dict, layers: int) -> dict:
-    """cost(N) = cost(1) + (N - 1) * (cost(2) - cost(1)), per scope and counter.
-
-    Exact for rounds and bytes when every block after the first costs the same (true for
-    identical blocks: counts depend on shapes only); approximate for times."""
+    Exact for rounds and bytes when every block from block a on costs the same (identical
+    blocks: counts depend on shapes only); approximate for times.  Scopes that exist only in
+    the deeper run (the per-block ones when a = 0) are scaled from that run's block."""
+    a, b = points
+    if b != a + 1:
+        raise ValueError("extrapolation needs two consecutive block counts")
     one, two = aggregate_layers(one), aggregate_layers(two)
-    if set(one) != set(two):
-        raise ValueError(f"extrapolation: scopes differ between 1 and 2 layers: {sorted(set(one) ^ set(two))}")
+    missing = set(one) - set(two)
+    if missing:
+        raise ValueError(f"extrapolation: scopes lost with more layers: {sorted(missing)}")
     out = {}
-    for path in one:
+    for path in two:
+        base = one.get(path)
         out[path] = {}
-        for k, v1 in one[path].items():
-            v = v1 + (layers - 1) * (two[path][k] - v1)
+        for k, v2 in two[path].items():
+            v1 = base[k] if base is not None else 0
+            v = v1 + (layers - a) * (v2 - v1)
             out[path][k] = int(round(v)) if k in COUNTERS else max(float(v), 0.0)
     return out
 
@@ -146,9 +141,10 @@ def _finish(record: dict, scopes: dict, checks: dict, links: list[Link], toleran
 def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
     from .nn.encoder import model_config
 
-    layers = params["layers"] or model_config(params["model"]).num_hidden_layers
+    layers = params["layers"] if params["layers"] >= 0 else model_config(params["model"]).num_hidden_layers
+    points = wl.extrapolation_points(params)
     runs = []
-    for n in (1, 2):
+    for n in points:
         rec = run_one(wl.name, {**params, "extrapolate": False, "layers": n}, links, provider, world_size, timeout)
         if rec["status"] == "error":
             return {**rec, "params": {**params, "layers": layers}}
@@ -156,13 +152,14 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
     record = {k: runs[1][k] for k in ("workload", "world_size", "provider", "security", "links", "tolerance", "env")}
     record["params"] = {**params, "layers": layers}
     record["extrapolation"] = {
-        "measured_layers": [1, 2], "target_layers": layers,
-        "rule": "cost(N) = cost(1) + (N-1) * (cost(2) - cost(1)); exact for rounds and bytes, approximate for times",
+        "measured_layers": list(points), "target_layers": layers,
+        "rule": f"cost(N) = cost({points[0]}) + (N-{points[0]}) * (cost({points[1]}) - cost({points[0]})); "
+                "exact for rounds and bytes, approximate for times",
         "measured": [{k: r[k] for k in ("rounds", "bytes", "offline_bytes", "compute_s", "wall_s")} for r in runs],
     }
     record["run_s"] = sum(r["run_s"] for r in runs)
-    checks = {k: v for k, v in runs[1].items() if k in CHECK_FIELDS}  # errors of the 2-layer run
-    return _finish(record, extrapolate_scopes(runs[0]["scopes"], runs[1]["scopes"], layers), checks, links,
+    checks = {k: v for k, v in runs[1].items() if k in CHECK_FIELDS}  # errors of the deeper run
+    return _finish(record, extrapolate_scopes(runs[0]["scopes"], runs[1]["scopes"], layers, points), checks, links,
                    wl.tolerance)
 
 

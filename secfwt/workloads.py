@@ -33,6 +33,7 @@ class Param:
     choices: tuple = ()
     positive: bool = False
     aliases: dict = field(default_factory=dict)
+    minimum: float | None = None
 
     def parse(self, raw) -> object:
         """Convert one value from the command line (or Python) and validate it."""
@@ -57,6 +58,8 @@ class Param:
             raise ValueError(f"parameter {self.name}: {raw!r} is not one of {', '.join(map(str, self.choices))}")
         if self.positive and not value > 0:
             raise ValueError(f"parameter {self.name}: must be positive, got {raw!r}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"parameter {self.name}: must be at least {self.minimum}, got {raw!r}")
         return value
 
 
@@ -70,6 +73,8 @@ class Workload:
     check: Callable
     tolerance: float  # max_abs_err above this marks the record 'inaccurate'
     timeout_s: float = 900.0
+    #: block counts measured when ``extrapolate`` is set (see runner.extrapolate_scopes)
+    extrapolation_points: Callable = lambda params: (0, 1)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -267,7 +272,7 @@ register(Workload(
     params=(
         Param("method", str, "fot", "tuning method", choices=("sft", "prompt", "lora", "fot")),
         _ModelParam("model", str, "tiny", "tiny, small, base, large (RoBERTa), minilm (pretrained) or a config.json"),
-        Param("layers", int, 0, "encoder blocks to build (0: the model's own)"),
+        Param("layers", int, -1, "encoder blocks to build (-1: the model's own depth)", minimum=-1),
         Param("seq", int, 32, "sequence length", positive=True),
         Param("batch", int, 1, "examples per step", positive=True),
         Param("prompt_tokens", int, 4, "soft-prompt vectors (prompt, fot)", positive=True),
@@ -276,7 +281,8 @@ register(Workload(
         Param("features", int, 64, "random features (RFA)", positive=True),
         Param("optimizer", str, "adam", "optimizer in MPC (sft, prompt, lora)", choices=("sgd", "adam")),
         Param("lora_rank", int, 8, "LoRA rank", positive=True),
-        Param("population", int, 4, "CMA-ES candidates per generation (fot)", positive=True),
+        Param("population", int, 4, "CMA-ES candidates per generation (fot; CMA-ES needs 2 or more)",
+              minimum=2),
         Param("fot_mode", str, "batched", "fot: one forward over the whole population or one per candidate",
               choices=("batched", "sequential")),
         Param("intrinsic_dim", int, 500, "CMA-ES search dimension d (fot)", positive=True),
@@ -287,4 +293,6 @@ register(Workload(
         Param("seed", int, 0, "seed of weights and inputs"),
     ),
     setup=_step_setup, run=_step_run, check=_step_check, tolerance=5e-2, timeout_s=3600.0,
+    # LoRA's first block needs no input gradient, so the repeating block is the second one
+    extrapolation_points=lambda p: (1, 2) if p["method"] == "lora" else (0, 1),
 ))

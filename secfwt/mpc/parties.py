@@ -124,7 +124,9 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
                 failed = [r for r, c in codes.items() if c not in (None, 0)]
                 if failed:
                     r = min(failed, key=lambda x: _failure_rank_order(codes[x]))
-                    raise PartyError(f"{_who(r, world_size)} failed ({_how(codes[r])}):\n{_tail(logs[r])}")
+                    tail = _tail(logs[r])
+                    last = tail.splitlines()[-1].removeprefix(f"[rank{r}]:").strip()
+                    raise PartyError(f"{_who(r, world_size)} failed ({_how(codes[r])}): {last}\n{tail}")
                 if all(c == 0 for c in codes.values()):
                     break
                 if time.monotonic() > deadline:

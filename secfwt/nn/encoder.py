@@ -29,7 +29,7 @@ import torch
 from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from . import attention as attn
-from .layers import gelu, layer_norm, linear
+from .layers import GELU_SAFE, gelu, layer_norm, linear
 
 #: Named random-weight sizes (RoBERTa architecture).  ``large`` is the paper's RoBERTa-large.
 MODEL_SIZES = {
@@ -170,9 +170,11 @@ class MPCEncoder:
 
     def __init__(self, model, attention: str = "softmax-stable", trainable=lambda name: False,
                  lora_rank: int = 0, lora_alpha: float = 16.0, features: int = 64, seed: int = 0,
-                 ln_scales: dict | None = None):
+                 calibration: dict | None = None):
         self.cfg = model.config
-        self.ln_scales = ln_scales if ln_scales is not None else calibrate_layer_norms(model)
+        calibration = calibration or calibrate(model)
+        self.ln_scales = calibration["ln_scales"]
+        self.gelu_clamp = {name: peak > GELU_SAFE for name, peak in calibration["gelu_max"].items()}
         self.attention = attention
         self.heads = self.cfg.num_attention_heads
         self.head_dim = self.cfg.hidden_size // self.heads
@@ -248,7 +250,7 @@ class MPCEncoder:
                 with scope("dense1"):
                     inner = self._linear(h, n["ffn1"])
                 with scope("gelu"):
-                    inner = gelu(inner)
+                    inner = gelu(inner, clamp=self.gelu_clamp.get(n["ffn1"], True))
                 with scope("dense2"):
                     return self._ln(self._linear(inner, n["ffn2"]) + h, n["ln2"])
 
@@ -257,7 +259,8 @@ class MPCEncoder:
         names = head_names(self.cfg)
         with scope("head"):
             x = h.narrow(1, batch.mask_pos, 1).squeeze(1)
-            x = self._ln(gelu(self._linear(x, names["dense"])), names["ln"])
+            x = self._ln(gelu(self._linear(x, names["dense"]), clamp=self.gelu_clamp.get(names["dense"], True)),
+                         names["ln"])
             rows = self.weights[names["words"]].index_select(0, batch.label_token_ids)  # tied decoder rows
             return x.matmul(rows.t()) + self.weights[names["bias"]].index_select(0, batch.label_token_ids)
 
@@ -290,27 +293,44 @@ def _plain_gelu(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
+def _gelu_peak(x, name, peaks):
+    if peaks is not None:
+        peaks[name] = x.detach().abs().max().item()
+    return _plain_gelu(x)
+
+
 #: CrypTen's inv_sqrt (3 Newton steps) is accurate to ~1e-3 on about [0.1, 100]: its geometric centre.
 INV_SQRT_CENTRE = math.sqrt(0.1 * 100.0)
 
 
-def calibrate_layer_norms(model, seq: int = 32, seed: int = 12345) -> dict:
-    """Public pre-scale per LayerNorm, computed by the model owner from the weights alone on a
-    public synthetic batch (no private data): the factor s that puts the geometric mean of the
-    smallest and largest token variance at the centre of inv_sqrt's accurate range."""
-    stats = {}
+#: margin on the calibrated GeLU input peak (real inputs may exceed the synthetic batch's)
+GELU_MARGIN = 1.5
+
+
+def calibrate(model, seq: int = 32, seed: int = 12345) -> dict:
+    """Public range information, computed by the model owner from the weights alone on a public
+    synthetic batch (no private data):
+
+    * ``ln_scales``: per LayerNorm, the factor s that puts the geometric mean of the smallest
+      and largest token variance at the centre of inv_sqrt's accurate range;
+    * ``gelu_max``: per GeLU (named by the dense layer feeding it), the largest input
+      magnitude times ``GELU_MARGIN``; above ``GELU_SAFE`` the MPC GeLU clamps its cube."""
+    stats, peaks = {}, {}
     batch = synthetic_batch(model.config, 2, min(seq, model.config.max_position_embeddings - 2), 0, seed=seed)
     with torch.no_grad():
-        plain_forward(model, batch, ln_stats=stats)
-    return {name: math.sqrt(INV_SQRT_CENTRE / math.sqrt(max(lo, 1e-12) * max(hi, 1e-12)))
-            for name, (lo, hi) in stats.items()}
+        plain_forward(model, batch, ln_stats=stats, gelu_peaks=peaks)
+    return {"ln_scales": {name: math.sqrt(INV_SQRT_CENTRE / math.sqrt(max(lo, 1e-12) * max(hi, 1e-12)))
+                          for name, (lo, hi) in stats.items()},
+            "gelu_max": {name: peak * GELU_MARGIN for name, peak in peaks.items()}}
+
 
 
 def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, attention: str = "softmax-stable",
                   features: int = 64, seed: int = 0, hidden_only: bool = False, ln_stats: dict | None = None,
-                  lora: dict | None = None, lora_scale: float = 0.0):
+                  lora: dict | None = None, lora_scale: float = 0.0, gelu_peaks: dict | None = None):
     """The MPC forward's mathematics in float64 on the HF model's weights (differentiable).
-    With ``ln_stats`` (a dict), records each LayerNorm's smallest and largest token variance."""
+    With ``ln_stats`` / ``gelu_peaks`` (dicts), records each LayerNorm's smallest and largest token
+    variance and each GeLU's largest input magnitude (keyed by the dense layer before it)."""
     cfg = model.config
     sd = dict(model.named_parameters())
     base, _ = _prefixes(cfg)
@@ -346,9 +366,9 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
         q, k, v = (lin(h, n[x]).reshape(bsz, seq, heads, head_dim).transpose(1, 2) for x in ("q", "k", "v"))
         ctx = attn.plain_attention(attention, q, k, v, w_feat).transpose(1, 2).reshape(bsz, seq, -1)
         h = ln(lin(ctx, n["o"]) + h, n["ln1"])
-        h = ln(lin(_plain_gelu(lin(h, n["ffn1"])), n["ffn2"]) + h, n["ln2"])
+        h = ln(lin(_gelu_peak(lin(h, n["ffn1"]), n["ffn1"], gelu_peaks), n["ffn2"]) + h, n["ln2"])
     if hidden_only:
         return h
     names = head_names(cfg)
-    x = ln(_plain_gelu(lin(h[:, batch.mask_pos], names["dense"])), names["ln"])
+    x = ln(_gelu_peak(lin(h[:, batch.mask_pos], names["dense"]), names["dense"], gelu_peaks), names["ln"])
     return x @ sd[names["words"]][batch.label_token_ids].t() + sd[names["bias"]][batch.label_token_ids]

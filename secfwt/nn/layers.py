@@ -1,17 +1,19 @@
 """Transformer layers CrypTen lacks (LayerNorm, GeLU), built from CrypTen tensor ops.
 
 * GeLU uses the tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): CrypTen's
-  ``erf`` is wrong (erf(2) comes out far from 1).  The cube is taken of x clamped to
-  [-5, 5] (``hardtanh``, two comparisons): CrypTen's tanh goes through exp(-2|u|),
-  computed as (1 - 2|u|/256)^256, which is garbage once 2|u| > 256 (|x| > ~6.5 without
-  the clamp), and a cube of a large x also risks local-truncation failure.  For |x| > 5
-  the tanh is +-1 to within 5e-8, so the clamp changes nothing else.  The tanh form
-  differs from the exact erf GeLU by less than 1e-3 (tests check both).
+  ``erf`` is wrong (erf(2) comes out far from 1).  CrypTen's tanh goes through
+  exp(-2|u|), computed as (1 - 2|u|/256)^256, which is garbage once 2|u| > 256 (|x| >
+  ~6.5), and the cube of a large x also risks local-truncation failure.  Where the model
+  owner's calibration (:func:`secfwt.nn.encoder.calibrate`) sees FFN inputs
+  beyond +-4 (pretrained MiniLM reaches +-22; random RoBERTa stays within +-3), the cube
+  is taken of x clamped to [-5, 5] (``hardtanh``: two comparisons, about doubling the
+  GeLU's bytes); for |x| > 5 the tanh is +-1 to within 5e-8, so the clamp changes
+  nothing else.  The tanh form differs from the exact erf GeLU by less than 1e-3.
 * LayerNorm needs ``inv_sqrt`` of the variance, which has no autograd in CrypTen 0.4.1;
   :class:`AutogradInvSqrt` registers one (d/dx x^-1/2 = -x^-3/2 / 2).  CrypTen's inv_sqrt
   is accurate on about [0.1, 100]; LayerNorm is scale-invariant, so each LayerNorm's
   input is multiplied by a public ``scale`` (calibrated by the model owner on public
-  synthetic input, :func:`secfwt.nn.encoder.calibrate_layer_norms`) that centres its
+  synthetic input, :func:`secfwt.nn.encoder.calibrate`) that centres its
   variances in that range (a local multiplication).  This also keeps the squares
   small, away from truncation failure.
 
@@ -56,9 +58,14 @@ _register_inv_sqrt_autograd()
 GELU_CLAMP = 5.0
 
 
-def gelu(x):
-    """tanh-form GeLU on a CrypTen tensor (cube of the clamped input)."""
-    xc = x.hardtanh(-GELU_CLAMP, GELU_CLAMP)
+#: without the clamp, inputs up to this magnitude are safe (2|u| stays well under 256)
+GELU_SAFE = 4.0
+
+
+def gelu(x, clamp: bool = True):
+    """tanh-form GeLU on a CrypTen tensor; ``clamp`` takes the cube of the clamped input
+    (two comparisons), needed only when inputs can exceed ``GELU_SAFE`` in magnitude."""
+    xc = x.hardtanh(-GELU_CLAMP, GELU_CLAMP) if clamp else x
     inner = (xc + xc.square().mul(xc).mul(0.044715)).mul(SQRT_2_OVER_PI)
     return x.mul(inner.tanh().add(1)).mul(0.5)
 

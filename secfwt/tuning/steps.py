@@ -49,7 +49,7 @@ def _trainable(method: str):
 
 def setup(p: dict) -> dict:
     """Plaintext model, batch and prompt (seeded, identical in every party), then shares."""
-    layers = p["layers"] or None
+    layers = None if p["layers"] < 0 else p["layers"]
     model = enc.hf_model(p["model"], layers=layers, seed=p["seed"], max_positions=max(514, p["seq"] + 2))
     uses_prompt = p["method"] in ("prompt", "fot")
     batch = enc.synthetic_batch(model.config, p["batch"], p["seq"], p["prompt_tokens"] if uses_prompt else 0,
