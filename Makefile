@@ -27,15 +27,41 @@ install: $(STAMP) ## set up .venv: torch 2.13.0 CPU, CrypTen 0.4.1 (--no-deps), 
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest -q
 
-bench: $(STAMP) ## run the quick benchmark profile (real 2PC runs) and write reports/
+BASELINE ?= benchmarks/baselines/$(PROFILE).json
+
+bench: $(STAMP) ## run a benchmark profile (default quick; PROFILE=paper|full), write reports/, gate the counts
 	$(PY) -m secfwt bench --profile $(PROFILE) --records $(RECORDS)
+	@if [ -f $(BASELINE) ]; then $(PY) -m secfwt gate --records $(RECORDS) --baseline $(BASELINE); \
+	else echo "no baseline $(BASELINE): counts not gated (make bench-baseline creates it)"; fi
+
+bench-baseline: $(STAMP) ## rewrite the committed baseline counts from the last `make bench` records
+	$(PY) -m secfwt gate --records $(RECORDS) --baseline $(BASELINE) --write
+
+micro: $(STAMP) ## pytest-benchmark micro-benchmarks of the MPC kernels (JSON in .benchmarks/)
+	$(PY) -m pytest tests/micro --benchmark-only --benchmark-autosave --benchmark-columns=min,mean,max,rounds -q
 
 report: $(STAMP) ## regenerate reports/ figures and tables from stored records (no MPC)
 	$(PY) -m secfwt report --out reports
 
-asv-run: $(STAMP) ## run the asv suite on the current checkout (existing environment)
-	$(VENV)/bin/asv machine --yes >/dev/null
-	$(VENV)/bin/asv run --python=same --quick --show-stderr --set-commit-hash $$(git rev-parse HEAD)
+ASV := $(VENV)/bin/asv
+ASV_MACHINE := $(ASV) machine --yes --machine secfwt-$$(hostname) --os "$$(uname -sr)" --arch $$(uname -m) \
+	--cpu "$$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" --num_cpu $$(nproc) \
+	--ram "$$(free -g | awk '/Mem:/{print $$2}')GB" >/dev/null
+BASE ?= HEAD~1
+HEAD ?= HEAD
+
+asv-run: $(STAMP) ## run the asv suite on the current checkout (this environment, quick)
+	$(ASV_MACHINE)
+	$(ASV) run --machine secfwt-$$(hostname) --python=same --quick --show-stderr --set-commit-hash $$(git rev-parse HEAD)
+
+asv-compare: $(STAMP) ## build BASE and HEAD in asv environments, run the suite on both, print asv compare
+	$(ASV_MACHINE)
+	$(ASV) run --machine secfwt-$$(hostname) --show-stderr --skip-existing-successful "$$(git rev-parse $(BASE))^!"
+	$(ASV) run --machine secfwt-$$(hostname) --show-stderr --skip-existing-successful "$$(git rev-parse $(HEAD))^!"
+	$(ASV) compare --machine secfwt-$$(hostname) $$(git rev-parse $(BASE)) $$(git rev-parse $(HEAD))
+
+asv-publish: $(STAMP) ## HTML of all asv results in .asv/html
+	$(ASV) publish
 
 clean: ## remove build outputs (keeps .venv and committed reports)
 	rm -rf .asv build .pytest_cache .benchmarks .hypothesis reports/records/*.partial
@@ -43,4 +69,4 @@ clean: ## remove build outputs (keeps .venv and committed reports)
 distclean: clean ## also remove the virtual environment
 	rm -rf $(VENV)
 
-.PHONY: help install test bench report asv-run clean distclean
+.PHONY: help install test bench bench-baseline micro report asv-run asv-compare asv-publish clean distclean

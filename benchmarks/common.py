@@ -1,4 +1,8 @@
-"""Shared helpers for the asv suite: every benchmark is a thin layer over secfwt's workloads."""
+"""Shared pieces of the asv suite: every benchmark is a thin layer over secfwt's workloads.
+
+Imports of secfwt happen inside functions, so the suite imports with any version of the
+package under test; seeds are parameters of the workloads, fixed in ``FIXED`` dicts.
+"""
 
 LINKS = ("lan", "wan200", "wan100")
 
@@ -18,3 +22,71 @@ def measure_grid(workload, names, values_lists, fixed):
             raise RuntimeError(rec["error"])
         out[combo] = rec
     return out
+
+
+class CostTracks:
+    """``track_*`` of a cached grid of records: exact counts and estimated seconds per link.
+
+    Subclasses set ``workload``, ``params``, ``param_names`` and ``FIXED``."""
+
+    workload = None
+    FIXED: dict = {}
+    timeout = 1800
+
+    def setup_cache(self):
+        return measure_grid(self.workload, self.param_names, self.params, self.FIXED)
+
+    def track_online_rounds(self, cache, *params):
+        return cache[params]["rounds"]
+
+    track_online_rounds.unit = "rounds"
+
+    def track_online_bytes(self, cache, *params):
+        return cache[params]["bytes"]
+
+    track_online_bytes.unit = "bytes"
+
+    def track_offline_bytes(self, cache, *params):
+        return cache[params]["offline_bytes"]
+
+    track_offline_bytes.unit = "bytes"
+
+    def track_est_s_lan(self, cache, *params):
+        return cache[params]["est_s"]["lan"]
+
+    track_est_s_lan.unit = "seconds"
+
+    def track_est_s_wan200(self, cache, *params):
+        return cache[params]["est_s"]["wan200"]
+
+    track_est_s_wan200.unit = "seconds"
+
+    def track_est_s_wan100(self, cache, *params):
+        return cache[params]["est_s"]["wan100"]
+
+    track_est_s_wan100.unit = "seconds"
+
+    def track_max_abs_err(self, cache, *params):
+        return cache[params]["max_abs_err"]
+
+    track_max_abs_err.unit = "abs error"
+
+
+class WholeRun:
+    """``time_run``: wall time of one complete 2PC run (processes, TCP set-up, work, check)."""
+
+    workload = None
+    FIXED: dict = {}
+    number = 1
+    repeat = 1
+    timeout = 600
+
+    def setup(self, *params):
+        from secfwt.links import parse_links
+
+        self.links = parse_links("lan")
+
+    def time_run(self, *params):
+        from secfwt.runner import run_one
+
+        run_one(self.workload, {**self.FIXED, **dict(zip(self.param_names, params))}, self.links)

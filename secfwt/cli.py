@@ -181,6 +181,32 @@ def _short(params: dict, grid: dict) -> str:
     return " ".join(f"{k}={params[k]}" for k in grid)
 
 
+def cmd_gate(args) -> int:
+    """Compare (or, with --write, record) the deterministic counts of a records file."""
+    from . import baseline
+    from .results import Store
+
+    path = Path(args.records)
+    if not path.exists():
+        raise UsageError(f"no records at {path}; run `make bench` first")
+    records = Store(path).load()
+    if args.write:
+        n = baseline.write(records, args.baseline)
+        print(f"wrote {n} baseline counts to {args.baseline}")
+        return 0
+    if not Path(args.baseline).exists():
+        raise UsageError(f"no baseline at {args.baseline}; create it with `make bench-baseline`")
+    diffs = baseline.compare(baseline.counts(records), baseline.load(args.baseline))
+    if diffs:
+        print(f"secfwt gate: {len(diffs)} count(s) differ from {args.baseline}:", file=sys.stderr)
+        for line in diffs:
+            print("  " + line, file=sys.stderr)
+        print("if the change is intended, run `make bench-baseline` and commit the baseline", file=sys.stderr)
+        return 1
+    print(f"secfwt gate: rounds and bytes of {len(baseline.counts(records))} runs match {args.baseline}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from .report import write_report
 
@@ -254,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-dir", default="reports")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("gate", help="compare a profile's rounds and bytes with the committed baseline")
+    p.add_argument("--records", default="reports/records/quick.jsonl")
+    p.add_argument("--baseline", default="benchmarks/baselines/quick.json")
+    p.add_argument("--write", action="store_true", help="rewrite the baseline from the records")
+    p.set_defaults(func=cmd_gate)
 
     p = sub.add_parser("report", help="tables and figures from stored records (no MPC run)")
     p.add_argument("--records", action="append", help="records file (repeatable; default reports/records/*.jsonl)")

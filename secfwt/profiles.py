@@ -53,6 +53,31 @@ PROFILES: dict[str, dict] = {
 }
 
 
+_PAPER_STEP = {"model": ["large"], "seq": [512], "batch": [1], "extrapolate": [True], "prompt_tokens": [50]}
+
+PROFILES["paper"] = {
+    "description": "the paper's efficiency table: one step of SFT (Adam, SGD), gradient prompt tuning, LoRA, "
+                   "FoT with softmax and with RFA, RoBERTa-large, L = 512, batch 1, 24 blocks extrapolated "
+                   "exactly (counts) from measured blocks",
+    "links": ["lan", "wan200", "wan100"],
+    "sweeps": [
+        Sweep("step", {**_PAPER_STEP, "method": ["fot"], "attention": ["rfa-onepass", "softmax-stable"],
+                       "population": [2], "fot_mode": ["sequential"]}, 240),
+        Sweep("step", {**_PAPER_STEP, "method": ["prompt"], "optimizer": ["adam"]}, 300),
+        Sweep("step", {**_PAPER_STEP, "method": ["sft"], "optimizer": ["adam", "sgd"]}, 420),
+        Sweep("step", {**_PAPER_STEP, "method": ["lora"], "optimizer": ["adam"]}, 600),
+    ],
+}
+
+PROFILES["quick"]["sweeps"].append(
+    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["sft", "prompt", "lora"],
+                   "optimizer": ["adam"]}, 8))
+PROFILES["quick"]["sweeps"].append(
+    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["fot"],
+                   "attention": ["softmax-stable", "rfa-onepass"], "population": [4],
+                   "fot_mode": ["batched", "sequential"]}, 6))
+
+
 def get_profile(name: str) -> dict:
     try:
         return PROFILES[name]
@@ -62,3 +87,20 @@ def get_profile(name: str) -> dict:
 
 def estimated_minutes(profile: dict) -> float:
     return sum(s.size() * s.seconds_per_run for s in profile["sweeps"]) / 60.0
+
+
+PROFILES["full"] = {
+    "description": "everything, for a long run: the quick, attention and paper profiles, plus every method "
+                   "at RoBERTa-base and -large over L = 128 and 512 (extrapolated), and FoT populations "
+                   "batched against one by one",
+    "links": ["lan", "wan200", "wan100"],
+    "sweeps": PROFILES["quick"]["sweeps"] + PROFILES["attention"]["sweeps"] + PROFILES["paper"]["sweeps"] + [
+        Sweep("step", {"model": ["base", "large"], "seq": [128], "batch": [1], "extrapolate": [True],
+                       "prompt_tokens": [50], "method": ["sft", "prompt", "lora"], "optimizer": ["adam"]}, 240),
+        Sweep("step", {"model": ["base", "large"], "seq": [128, 512], "batch": [1], "extrapolate": [True],
+                       "prompt_tokens": [50], "method": ["fot"], "attention": ["softmax-stable", "rfa-onepass"],
+                       "population": [4], "fot_mode": ["batched", "sequential"]}, 400),
+        Sweep("block", {"model": ["large"], "seq": [128, 512], "attention": ["softmax-stock", "softmax-stable",
+                                                                          "rfa-onepass"]}, 120),
+    ],
+}

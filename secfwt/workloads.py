@@ -296,3 +296,32 @@ register(Workload(
     # LoRA's first block needs no input gradient, so the repeating block is the second one
     extrapolation_points=lambda p: (1, 2) if p["method"] == "lora" else (0, 1),
 ))
+
+
+# -- one encoder block ---------------------------------------------------------------------------
+def _block(fn):
+    def call(*args):
+        from .nn import block
+
+        return getattr(block, fn)(*args)
+
+    return call
+
+
+register(Workload(
+    name="block",
+    description="one encoder block on a secret hidden state: forward, or forward and backward "
+                "(weight and input gradients), against the plaintext twin's block",
+    params=(
+        _ModelParam("model", str, "tiny", "tiny, small, base, large (RoBERTa), minilm or a config.json"),
+        Param("seq", int, 32, "sequence length", positive=True),
+        Param("batch", int, 1, "batch size", positive=True),
+        Param("attention", str, "softmax-stable", "attention variant (rfa-* forward only)",
+              choices=("softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass")),
+        Param("features", int, 64, "random features (RFA)", positive=True),
+        Param("backward", bool, False, "also back-propagate a seeded upstream gradient"),
+        Param("loss_scale", float, 1024.0, "public factor on the upstream gradient", positive=True),
+        Param("seed", int, 0, "seed of weights and inputs"),
+    ),
+    setup=_block("setup"), run=_block("run"), check=_block("check"), tolerance=5e-2, timeout_s=3600.0,
+))

@@ -1,0 +1,62 @@
+"""The regression gate: deterministic counts of a profile against a committed baseline.
+
+Rounds and bytes (online and dealer) depend only on the workload and its parameters, so
+any change in them is a real change in the protocol or the model.  Times are noisy on
+shared machines and are never gated.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .results import record_key
+
+GATED = ("rounds", "bytes", "offline_rounds", "offline_bytes")
+
+
+def counts(records: list[dict]) -> dict:
+    """{record key: {counter: value}} for every finished record (the newest per key)."""
+    out = {}
+    for r in records:
+        if r.get("status") in ("ok", "inaccurate"):
+            out[record_key(r["workload"], r["params"], r["provider"], r["world_size"])] = {c: r[c] for c in GATED}
+    return out
+
+
+def write(records: list[dict], path: str | Path) -> int:
+    table = counts(records)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([{"key": json.loads(k), **v} for k, v in sorted(table.items())], indent=1) + "\n")
+    return len(table)
+
+
+def load(path: str | Path) -> dict:
+    return {json.dumps(row["key"], sort_keys=True): {c: row[c] for c in GATED}
+            for row in json.loads(Path(path).read_text())}
+
+
+def compare(current: dict, baseline: dict) -> list[str]:
+    """Readable lines, one per moved counter or missing measurement; empty when all match."""
+    lines = []
+    for key in sorted(set(current) | set(baseline)):
+        name = _describe(key)
+        if key not in current:
+            lines.append(f"missing now   {name} (in the baseline, not measured)")
+            continue
+        if key not in baseline:
+            lines.append(f"new           {name} (measured, not in the baseline)")
+            continue
+        for c in GATED:
+            old, new = baseline[key][c], current[key][c]
+            if old != new:
+                change = f"{(new - old) / old:+.2%}" if old else "from 0"
+                lines.append(f"{c:<14}{name}: {old:,} -> {new:,} ({new - old:+,}, {change})")
+    return lines
+
+
+def _describe(key: str) -> str:
+    workload, params, provider, world_size = json.loads(key)
+    shown = " ".join(f"{k}={v}" for k, v in params.items() if k != "seed")
+    return f"{workload} [{shown}] provider={provider}"

@@ -1,0 +1,120 @@
+"""The count gate, profiles, and the report's step tables on synthetic records."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from secfwt import baseline, report
+from secfwt.profiles import PROFILES, estimated_minutes
+from secfwt.workloads import get
+
+
+def rec(workload="op", params=None, rounds=1, nbytes=8192, status="ok", **extra):
+    return {"workload": workload, "params": params or {"op": "mul", "size": 16, "seed": 0}, "provider": "ttp",
+            "world_size": 2, "status": status, "rounds": rounds, "bytes": nbytes, "offline_rounds": 3,
+            "offline_bytes": 100, **extra}
+
+
+def test_gate_passes_on_equal_counts_and_names_what_moved():
+    base = baseline.counts([rec(), rec(params={"op": "matmul", "size": 16, "seed": 0})])
+    assert baseline.compare(base, base) == []
+    moved = baseline.counts([rec(nbytes=9000), rec(params={"op": "softmax", "size": 16, "seed": 0})])
+    lines = baseline.compare(moved, base)
+    assert any(line.startswith("bytes") and "op [op=mul size=16]" in line and "8,192 -> 9,000" in line
+               and "+808" in line and "+9.86%" in line for line in lines), lines
+    assert any(line.startswith("missing now") and "op=matmul" in line for line in lines)
+    assert any(line.startswith("new") and "op=softmax" in line for line in lines)
+
+
+def test_gate_cli_fails_with_a_readable_diff(tmp_path):
+    records, base = tmp_path / "r.jsonl", tmp_path / "b.json"
+    records.write_text(json.dumps(rec()) + "\n")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "secfwt", "gate", "--records", str(records),
+                                     "--baseline", str(base), *a], capture_output=True, text=True)
+    assert run("--write").returncode == 0
+    assert run().returncode == 0
+    records.write_text(json.dumps(rec(nbytes=16384)) + "\n")  # a change that doubles the bytes
+    proc = run()
+    assert proc.returncode == 1
+    assert "bytes" in proc.stderr and "op [op=mul size=16] provider=ttp: 8,192 -> 16,384 (+8,192, +100.00%)" in proc.stderr
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_profiles_only_name_valid_parameters(name):
+    prof = PROFILES[name]
+    assert prof["description"] and estimated_minutes(prof) > 0
+    for sweep in prof["sweeps"]:
+        wl = get(sweep.workload)
+        for param, values in sweep.grid.items():
+            for v in values:
+                wl.param(param).parse(v)
+
+
+def test_quick_profile_fits_ci():
+    assert estimated_minutes(PROFILES["quick"]) < 10
+
+
+def test_list_profile_shows_runs_and_time():
+    proc = subprocess.run([sys.executable, "-m", "secfwt", "list", "--profile", "paper", "--format", "json"],
+                          capture_output=True, text=True)
+    info = json.loads(proc.stdout)
+    assert info["profile"] == "paper" and info["estimated_minutes"] > 0
+    assert sum(s["runs"] for s in info["sweeps"]) == 6
+
+
+def step_records():
+    out = []
+    for method, opt, att, scale in (("sft", "adam", "softmax-stable", 10), ("fot", "adam", "rfa-onepass", 1),
+                                    ("fot", "adam", "softmax-stable", 3)):
+        scopes = {"": {"rounds": 100, "bytes": 1e9 * scale, "compute_s": 1.0},
+                  "forward": {"rounds": 50, "bytes": 2e8 * scale, "compute_s": 0.5},
+                  "forward.layer0.attn.softmax": {"rounds": 20, "bytes": 1e8 * scale, "compute_s": 0.2},
+                  "forward.layer1.attn.softmax": {"rounds": 20, "bytes": 0.5e8 * scale, "compute_s": 0.1}}
+        if method == "sft":
+            scopes.update(backward={"rounds": 40, "bytes": 7e8 * scale, "compute_s": 0.4},
+                          optimizer={"rounds": 10, "bytes": 1e8 * scale, "compute_s": 0.1})
+        params = {"method": method, "optimizer": opt, "attention": att, "model": "large", "seq": 512, "batch": 1,
+                  "layers": 24, "population": 2, "fot_mode": "sequential", "seed": 0}
+        out.append(rec("step", params, rounds=100, nbytes=1e9 * scale, compute_s=1.0, max_abs_err=1e-3,
+                       est_s={"lan": 10.0 * scale, "wan200": 50.0 * scale, "wan100": 100.0 * scale},
+                       scopes=scopes, extrapolation={}))
+    return out
+
+
+def test_step_table_gives_fot_per_candidate_and_the_paper_table_ratios():
+    df = report.records_frame(step_records())
+    table = report.step_table(df).set_index("method")
+    assert table.loc["FoT (RFA)", "GB"] == pytest.approx(0.5)  # sequential generation of 2, per candidate
+    assert table.loc["SFT", "GB"] == pytest.approx(10)
+    paper = report.paper_table(df).set_index("method")
+    assert paper.loc["FoT (RFA)", "bytes_reduction_vs_SFT"] == pytest.approx(20)
+    assert paper.loc["FoT (RFA)", "lan_speedup_vs_SFT"] == pytest.approx(20)
+    assert paper.loc["FoT (RFA)", "paper_GB"] == 56.6
+    assert paper.loc["SFT", "paper_lan_s"] == 651.6
+
+
+def test_breakdown_shares_and_softmax_share_of_forward():
+    df = report.records_frame(step_records())
+    bd = report.breakdown_data(df).set_index("method")
+    assert bd.loc["SFT", "forward_bytes_share"] + bd.loc["SFT", "backward_bytes_share"] + \
+        bd.loc["SFT", "optimizer_bytes_share"] == pytest.approx(1)
+    assert bd.loc["SFT", "backward_bytes_share"] == pytest.approx(0.7)
+    assert bd.loc["SFT", "softmax_share_of_forward_bytes"] == pytest.approx(0.75)  # summed over layers
+    fig = report.plot_breakdown(df)
+    heights = [p.get_height() for p in fig.axes[1].patches]
+    assert pytest.approx(sum(heights)) == 3  # three bars of shares summing to 1
+
+
+def test_write_report_makes_a_readme_that_links_every_artifact(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps({**r, "env": {"cpu": "x", "date": "2026"}}) + "\n" for r in step_records()))
+    written = report.write_report(path, tmp_path / "out")
+    text = (tmp_path / "out" / "README.md").read_text()
+    for p in written:
+        if p.suffix in (".png", ".md") and p.name != "README.md":
+            assert p.relative_to(tmp_path / "out").as_posix() in text
+    assert "651.6" in text and "The paper's table beside ours" in text
+    assert isinstance(pd.read_csv(tmp_path / "out" / "tables" / "paper_table.csv"), pd.DataFrame)
