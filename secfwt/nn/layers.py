@@ -4,13 +4,14 @@
   ``erf`` is wrong (erf(2) comes out far from 1).  CrypTen's tanh goes through
   exp(-2|u|), computed as (1 - 2|u|/256)^256, which is garbage once 2|u| > 256 (|x| >
   ~6.5), and the cube of a large x also risks local-truncation failure.  Where the model
-  owner's calibration (:func:`secfwt.nn.encoder.calibrate`) sees FFN inputs
-  beyond +-4 (pretrained MiniLM reaches +-22; random RoBERTa stays within +-3), the cube
+  owner's calibration (:func:`secfwt.nn.encoder.calibrate`) sees FFN inputs (times a
+  margin of 1.5) beyond +-8 (pretrained MiniLM reaches +-22; random RoBERTa stays within
+  +-3), the cube
   is taken of x clamped to [-5, 5] (``hardtanh``: two comparisons, about doubling the
   GeLU's bytes); for |x| > 5 the tanh is +-1 to within 5e-8, so the clamp changes
   nothing else.  The tanh form differs from the exact erf GeLU by less than 1e-3.
 * LayerNorm needs ``inv_sqrt`` of the variance, which has no autograd in CrypTen 0.4.1;
-  :class:`AutogradInvSqrt` registers one (d/dx x^-1/2 = -x^-3/2 / 2).  CrypTen's inv_sqrt
+  :func:`secfwt.mpc.util.register_inv_sqrt_autograd` registers one (d/dx x^-1/2 = -x^-3/2 / 2).  CrypTen's inv_sqrt
   is accurate on about [0.1, 100]; LayerNorm is scale-invariant, so each LayerNorm's
   input is multiplied by a public ``scale`` (calibrated by the model owner on public
   synthetic input, :func:`secfwt.nn.encoder.calibrate`) that centres its
@@ -28,38 +29,20 @@ import math
 
 from ..mpc.compat import crypten
 from ..mpc.meter import scope
+from ..mpc.util import register_inv_sqrt_autograd
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-def _register_inv_sqrt_autograd() -> None:
-    from crypten.gradients import FUNCTION_REGISTRY, AutogradFunction, register_function
-
-    if "inv_sqrt" in FUNCTION_REGISTRY:
-        return
-
-    @register_function("inv_sqrt")
-    class AutogradInvSqrt(AutogradFunction):  # noqa: F841 (registered by the decorator)
-        @staticmethod
-        def forward(ctx, input):
-            out = input.inv_sqrt()
-            ctx.save_for_backward(out)
-            return out
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            (out,) = ctx.saved_tensors
-            return out.square().mul(out).mul(grad_output).div(-2)
-
-
-_register_inv_sqrt_autograd()
+register_inv_sqrt_autograd()
 
 
 GELU_CLAMP = 5.0
 
 
-#: without the clamp, inputs up to this magnitude are safe (2|u| stays well under 256)
-GELU_SAFE = 4.0
+#: without the clamp, inputs up to this magnitude are safe: 2|u| <= 49, far below 256, and
+#: a cube of at most 512 fails local truncation with probability ~512 * 2^-32 per element
+GELU_SAFE = 8.0
 
 
 def gelu(x, clamp: bool = True):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from ..mpc.compat import crypten
+from ..mpc.util import assign_
 
 OPTIMIZERS = ("sgd", "adam")
 #: Adam works on g * loss_scale / ADAM_DOWNSCALE, so the largest gradients (|g| ~ 1-3 in the
@@ -58,7 +59,7 @@ class MPCAdam(crypten.optim.Optimizer):
             offset = 0
             for p in params:
                 n = p.nelement()
-                p._tensor = p.sub(update.narrow(0, offset, n).reshape(p.size()))._tensor
+                assign_(p, p.sub(update.narrow(0, offset, n).reshape(p.size())))
                 offset += n
 
 
@@ -74,7 +75,7 @@ class MPCSGD(crypten.optim.Optimizer):
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
-                        p._tensor = p.sub(p.grad.mul(group["lr"]).div(group["loss_scale"]))._tensor
+                        assign_(p, p.sub(p.grad.mul(group["lr"]).div(group["loss_scale"])))
 
 
 def make_optimizer(name: str, params, lr: float, loss_scale: float = 1.0):
