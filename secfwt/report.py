@@ -264,6 +264,31 @@ def step_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFr
     return pd.DataFrame(rows).sort_values(["model", "seq", "method"]).reset_index(drop=True)
 
 
+def fot_modes_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFrame:
+    """One CMA-ES generation run as one batched forward or one forward per candidate: the cost of
+    each and, per link, the cheaper one."""
+    data = _measured(df, "step")
+    data = data[data["method"] == "fot"] if "method" in data else data
+    if data.empty:
+        return pd.DataFrame()
+    keys = ["model", "seq", "batch", "attention", "population", "layers"]
+    rows = []
+    for cfg, g in data.groupby(keys):
+        modes = g.set_index("fot_mode")
+        if not {"batched", "sequential"} <= set(modes.index):
+            continue
+        row = dict(zip(keys, cfg))
+        for mode in ("batched", "sequential"):
+            row[f"{mode}_rounds"] = modes.loc[mode, "rounds"]
+            row[f"{mode}_GB"] = modes.loc[mode, "bytes"] / 1e9
+            for ln in links:
+                row[f"{mode}_{ln}_s"] = modes.loc[mode, f"est_s_{ln}"]
+        for ln in links:
+            row[f"cheaper_{ln}"] = min(("batched", "sequential"), key=lambda m: row[f"{m}_{ln}_s"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def paper_table(df: pd.DataFrame, model: str = "large", seq: int = 512, baseline: str = "SFT") -> pd.DataFrame:
     """The paper's efficiency table (RoBERTa-large, L = 512) with this suite's figures beside it."""
     table = step_table(df)
@@ -386,6 +411,7 @@ TABLES = {
     "steps": ("step", step_table),
     "step_breakdown": ("step", breakdown_data),
     "paper_table": ("step", paper_table),
+    "fot_modes": ("step", fot_modes_table),
 }
 
 
@@ -407,6 +433,8 @@ DESCRIPTIONS = {
     "steps": "One step of each method: rounds, GB, seconds per link (FoT: one candidate's forward; the "
              "generation's cost beside it).",
     "step_breakdown_table": "The breakdown behind the figure, with the softmax and GeLU shares of the forward.",
+    "fot_modes": "One CMA-ES generation as one batched forward against one forward per candidate, "
+                 "and the cheaper of the two under each link.",
     "paper_table": "The paper's efficiency table (RoBERTa-large, L = 512, LAN) with this suite's measurements "
                    "beside the published figures, and the same steps under WAN links (not published).",
 }

@@ -75,3 +75,24 @@ def test_csv_and_table_formats():
     assert proc.returncode == 0, proc.stderr
     header = proc.stdout.splitlines()[0].split(",")
     assert {"workload", "rounds", "bytes", "est_s_lan", "est_s_1gbit:10ms", "provider"} <= set(header)
+
+
+def test_party_command_runs_one_party_per_process_like_separate_hosts():
+    from secfwt.mpc.parties import free_port
+
+    master = f"127.0.0.1:{free_port()}"
+    cmd = [sys.executable, "-m", "secfwt", "party", "op", "--world-size", "2", "--master", master,
+           "--param", "op=matmul", "--param", "size=8"]
+    others = [subprocess.Popen(cmd + ["--rank", str(r)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+              for r in (1, 2)]  # party 1 and the dealer (rank = world size)
+    try:
+        rank0 = subprocess.run(cmd + ["--rank", "0"], capture_output=True, text=True, timeout=120)
+    finally:
+        for p in others:
+            p.wait(timeout=30)
+    assert rank0.returncode == 0, rank0.stderr
+    out = json.loads(rank0.stdout)
+    # one Beaver opening: two masked 8x8 operands, 8 bytes per element, sent by both parties
+    assert out["scopes"][""]["rounds"] == 1 and out["scopes"][""]["bytes"] == 2 * 64 * 8 * 2
+    assert out["checks"]["max_abs_err"] < 1e-2
+    assert all(p.returncode == 0 for p in others)

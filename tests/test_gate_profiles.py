@@ -118,3 +118,17 @@ def test_write_report_makes_a_readme_that_links_every_artifact(tmp_path):
             assert p.relative_to(tmp_path / "out").as_posix() in text
     assert "651.6" in text and "The paper's table beside ours" in text
     assert isinstance(pd.read_csv(tmp_path / "out" / "tables" / "paper_table.csv"), pd.DataFrame)
+
+
+def test_fot_modes_table_names_the_cheaper_mode_per_link():
+    recs = []
+    for mode, rounds, nbytes, lan, wan in (("batched", 100, 2e9, 5.0, 30.0), ("sequential", 400, 1.9e9, 4.9, 60.0)):
+        params = {"method": "fot", "optimizer": "adam", "attention": "rfa-onepass", "model": "tiny", "seq": 32,
+                  "batch": 2, "layers": -1, "population": 4, "fot_mode": mode, "seed": 0}
+        recs.append(rec("step", params, rounds=rounds, nbytes=nbytes, compute_s=1.0, max_abs_err=1e-3,
+                        est_s={"lan": lan, "wan200": wan, "wan100": wan * 2}, scopes={}))
+    table = report.fot_modes_table(report.records_frame(recs))
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert row["cheaper_lan"] == "sequential" and row["cheaper_wan100"] == "batched"
+    assert row["batched_rounds"] == 100 and row["sequential_GB"] == pytest.approx(1.9)
