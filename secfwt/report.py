@@ -299,8 +299,12 @@ def paper_table(df: pd.DataFrame, model: str = "large", seq: int = 512, baseline
     rows = []
     for _, r in table.iterrows():
         paper_s, paper_gb = PAPER_STEP.get(r["method"], (None, None))
+        lan = LINK_PROFILES["lan"]
         row = {"method": r["method"], "lan_s": r["lan_s"], "GB": r["GB"], "rounds": r["rounds"],
+               "compute_s": r["compute_s"], "lan_transfer_s": r["GB"] * 1e9 * 8 / lan.bandwidth_bps,
                "paper_lan_s": paper_s, "paper_GB": paper_gb,
+               # the time the published bytes alone need on the published 3 Gbps link
+               "paper_GB_transfer_s": paper_gb * 1e9 * 8 / lan.bandwidth_bps if paper_gb else None,
                "wan200_s": r["wan200_s"], "wan100_s": r["wan100_s"]}
         if len(base):
             b = base.iloc[0]

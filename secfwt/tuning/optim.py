@@ -15,6 +15,8 @@ with 16 fractional bits, unscaled gradients (~1e-4 and below) would mostly round
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 from ..mpc.compat import crypten
@@ -27,48 +29,75 @@ OPTIMIZERS = ("sgd", "adam")
 ADAM_DOWNSCALE = 256.0
 ADAM_EPS = 0.1
 ADAM_SQRT_ITERS = 10  # Newton steps for sqrt: accurate down to v ~ 1e-3 (CrypTen's default 3: ~0.1)
+ADAM_CHUNK = 8_000_000  # elements per chunk: bounds the optimiser's memory (~1 GB of temporaries)
+_LAYER = re.compile(r"\.layer\.(\d+)\.")
 
 
 class MPCAdam(crypten.optim.Optimizer):
-    """Adam on all trained tensors at once: gradients are flattened into one shared vector
-    (local), so the optimizer's rounds do not grow with the number of tensors."""
+    """Adam whose arithmetic runs on flat shared vectors: one per parameter group (the
+    embeddings and head, then each encoder block), split into chunks of at most
+    ``ADAM_CHUNK`` elements to bound memory.  Rounds therefore grow by a fixed amount per
+    block, which keeps a step's cost linear in the depth (the extrapolation relies on it)."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=ADAM_EPS, downscale=ADAM_DOWNSCALE):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, downscale=downscale))
+    def __init__(self, named_params, lr=1e-3, betas=(0.9, 0.999), eps=ADAM_EPS, downscale=ADAM_DOWNSCALE):
+        named_params = list(named_params)
+        super().__init__([t for _, t in named_params], dict(lr=lr, betas=betas, eps=eps, downscale=downscale))
+        self.groups = {}
+        for name, t in named_params:
+            self.groups.setdefault(parameter_group(name), []).append(t)
         self.t = 0
-        self.m = self.v = None
+        self.moments = {}  # (group, chunk) -> (m, v)
 
     def step(self):
         self.t += 1
-        group = self.param_groups[0]
-        b1, b2 = group["betas"]
-        params = [p for g in self.param_groups for p in g["params"] if p.grad is not None]
         with crypten.no_grad(), crypten.cfg.temp_override({"functions.sqrt_nr_iters": ADAM_SQRT_ITERS}):
-            g = crypten.cat([p.grad.flatten() for p in params]).div(group["downscale"])
-            # moments kept divided by (1 - beta): (1 - b2) g^2 would round to 0 at 16 bits
-            if self.m is None:  # zero-initialised moments
-                self.m, self.v = g, g.square()
-            else:
-                self.m = self.m.mul(b1).add(g)
-                self.v = self.v.mul(b2).add(g.square())
-            m_hat = self.m.mul((1 - b1) / (1 - b1**self.t)) if self.t > 1 else self.m
-            v_hat = self.v.mul((1 - b2) / (1 - b2**self.t)) if self.t > 1 else self.v
-            # denominator in [eps, ~12]; /4 puts it where CrypTen's reciprocal is accurate
-            inv = v_hat.sqrt().add(group["eps"]).div(4).reciprocal().div(4)
-            update = m_hat.mul(inv).mul(group["lr"])
-            offset = 0
-            for p in params:
-                n = p.nelement()
-                assign_(p, p.sub(update.narrow(0, offset, n).reshape(p.size())))
-                offset += n
+            for group, params in self.groups.items():
+                params = [p for p in params if p.grad is not None]
+                if not params:
+                    continue
+                flat = crypten.cat([p.grad.flatten() for p in params])
+                total = flat.nelement()
+                updates = []
+                for i, start in enumerate(range(0, total, ADAM_CHUNK)):
+                    n = min(ADAM_CHUNK, total - start)
+                    updates.append(self._update((group, i), flat.narrow(0, start, n) if n < total else flat))
+                update = crypten.cat(updates) if len(updates) > 1 else updates[0]
+                offset = 0
+                for p in params:
+                    n = p.nelement()
+                    assign_(p, p.sub(update.narrow(0, offset, n).reshape(p.size())))
+                    offset += n
+
+    def _update(self, key, grad):
+        hp = self.param_groups[0]
+        b1, b2 = hp["betas"]
+        g = grad.div(hp["downscale"])
+        # moments kept divided by (1 - beta): (1 - b2) g^2 would round to 0 at 16 bits
+        if key not in self.moments:  # zero-initialised moments
+            m, v = g, g.square()
+        else:
+            m_old, v_old = self.moments[key]
+            m, v = m_old.mul(b1).add(g), v_old.mul(b2).add(g.square())
+        self.moments[key] = (m, v)
+        m_hat = m.mul((1 - b1) / (1 - b1**self.t)) if self.t > 1 else m
+        v_hat = v.mul((1 - b2) / (1 - b2**self.t)) if self.t > 1 else v
+        # denominator in [eps, ~12]; /4 puts it where CrypTen's reciprocal is accurate
+        inv = v_hat.sqrt().add(hp["eps"]).div(4).reciprocal().div(4)
+        return m_hat.mul(inv).mul(hp["lr"])
+
+
+def parameter_group(name: str) -> str:
+    """'layer<i>' for a block's tensors (HF names ``...layer.<i>....``), else 'shared'."""
+    m = _LAYER.search(name)
+    return f"layer{m.group(1)}" if m else "shared"
 
 
 class MPCSGD(crypten.optim.Optimizer):
     """p -= lr * g / S: the learning rate is applied before dividing by the public loss scale,
     so neither public factor is rounded away by 16-bit fixed point.  No communication."""
 
-    def __init__(self, params, lr, loss_scale):
-        super().__init__(params, dict(lr=lr, loss_scale=loss_scale))
+    def __init__(self, named_params, lr, loss_scale):
+        super().__init__([t for _, t in named_params], dict(lr=lr, loss_scale=loss_scale))
 
     def step(self):
         with crypten.no_grad():
@@ -78,11 +107,12 @@ class MPCSGD(crypten.optim.Optimizer):
                         assign_(p, p.sub(p.grad.mul(group["lr"]).div(group["loss_scale"])))
 
 
-def make_optimizer(name: str, params, lr: float, loss_scale: float = 1.0):
+def make_optimizer(name: str, named_params, lr: float, loss_scale: float = 1.0):
+    """An optimiser over (name, tensor) pairs."""
     if name == "sgd":
-        return MPCSGD(params, lr=lr, loss_scale=loss_scale)
+        return MPCSGD(named_params, lr=lr, loss_scale=loss_scale)
     if name == "adam":
-        return MPCAdam(params, lr=lr)
+        return MPCAdam(named_params, lr=lr)
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 

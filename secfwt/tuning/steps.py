@@ -79,7 +79,7 @@ def run(state: dict):
         return state["fot"].run(state)
     mpc, batch = state["mpc"], state["batch"]
     params = mpc.parameters() if p["method"] != "prompt" else [("prompt", state["prompt_enc"])]
-    opt = make_optimizer(p["optimizer"], [t for _, t in params], lr=LR[p["optimizer"]], loss_scale=p["loss_scale"])
+    opt = make_optimizer(p["optimizer"], params, lr=LR[p["optimizer"]], loss_scale=p["loss_scale"])
     with scope("forward"):
         logits = mpc.forward(batch, state.get("prompt_enc"))
     with scope("loss"):  # d(mean CE)/d logits = (softmax - onehot) / B; the loss value is not needed
