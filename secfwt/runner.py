@@ -147,10 +147,10 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
     for n in points:
         rec = run_one(wl.name, {**params, "extrapolate": False, "layers": n}, links, provider, world_size, timeout)
         if rec["status"] == "error":
-            return {**rec, "params": {**params, "layers": layers}}
+            return {**rec, "params": params}
         runs.append(rec)
     record = {k: runs[1][k] for k in ("workload", "world_size", "provider", "security", "links", "tolerance", "env")}
-    record["params"] = {**params, "layers": layers}
+    record["params"] = params  # as asked (the record key); the depth is in "extrapolation"
     record["extrapolation"] = {
         "measured_layers": list(points), "target_layers": layers,
         "rule": f"cost(N) = cost({points[0]}) + (N-{points[0]}) * (cost({points[1]}) - cost({points[0]})); "

@@ -80,7 +80,8 @@ def test_extrapolated_counts_equal_a_full_run_exactly(method):
     full = run_one("step", params, LINKS)
     extra = run_one("step", {**params, "extrapolate": True}, LINKS)
     assert extra["extrapolation"]["measured_layers"] == ([1, 2] if method == "lora" else [0, 1])
-    assert extra["params"]["layers"] == 3
+    assert extra["params"] == {**full["params"], "extrapolate": True}
+    assert extra["extrapolation"]["target_layers"] == 3
     counters = ("rounds", "bytes", "offline_rounds", "offline_bytes")
     assert {c: extra[c] for c in counters} == {c: full[c] for c in counters}
     folded = aggregate_layers(full["scopes"])
