@@ -34,7 +34,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         row.update(git_sha=env.get("git_sha"), cpu=env.get("cpu"), date=env.get("date"))
         row.update(_scope_columns(r.get("scopes") or {}))
         row["extrapolated"] = "extrapolation" in r
-        if "extrapolation" in r:
+        if r.get("extrapolation", {}).get("target_layers") is not None:
             row["layers"] = r["extrapolation"]["target_layers"]
         rows.append(row)
     return pd.DataFrame(rows)

@@ -80,7 +80,7 @@ def step_records():
                   "layers": 24, "population": 2, "fot_mode": "sequential", "seed": 0}
         out.append(rec("step", params, rounds=100, nbytes=1e9 * scale, compute_s=1.0, max_abs_err=1e-3,
                        est_s={"lan": 10.0 * scale, "wan200": 50.0 * scale, "wan100": 100.0 * scale},
-                       scopes=scopes, extrapolation={}))
+                       scopes=scopes, extrapolation={"target_layers": 24}))
     return out
 
 
