@@ -1,18 +1,18 @@
 """Attention core in 2PC: softmax vs random-feature attention over sequence length."""
 
-from .common import CostTracks, WholeRun
+from .common import _CostTracks, _WholeRun
 
 VARIANTS = ["softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass"]
 
 
-class AttentionCore(CostTracks):
+class AttentionCore(_CostTracks):
     workload = "attention"
     params = (VARIANTS, [32, 64, 128])
     param_names = ["impl", "seq"]
     FIXED = {"heads": 4, "head_dim": 32, "features": 32, "seed": 0}
 
 
-class AttentionRun(WholeRun):
+class AttentionRun(_WholeRun):
     workload = "attention"
     params = (VARIANTS,)
     param_names = ["impl"]

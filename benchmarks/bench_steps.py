@@ -1,30 +1,30 @@
 """One tuning step of each method on a tiny model, and one encoder block forward/backward."""
 
-from .common import CostTracks, WholeRun
+from .common import _CostTracks, _WholeRun
 
 
-class TuningStep(CostTracks):
+class TuningStep(_CostTracks):
     workload = "step"
     params = (["sft", "prompt", "lora", "fot"],)
     param_names = ["method"]
     FIXED = {"model": "tiny", "seq": 32, "batch": 2, "optimizer": "adam", "population": 4, "seed": 0}
 
 
-class FotAttention(CostTracks):
+class FotAttention(_CostTracks):
     workload = "step"
     params = (["softmax-stable", "rfa-onepass"], ["batched", "sequential"])
     param_names = ["attention", "fot_mode"]
     FIXED = {"model": "tiny", "seq": 32, "batch": 2, "method": "fot", "population": 4, "seed": 0}
 
 
-class EncoderBlock(CostTracks):
+class EncoderBlock(_CostTracks):
     workload = "block"
     params = ([False, True],)
     param_names = ["backward"]
     FIXED = {"model": "small", "seq": 64, "seed": 0}
 
 
-class TuningStepRun(WholeRun):
+class TuningStepRun(_WholeRun):
     workload = "step"
     params = (["sft", "fot"],)
     param_names = ["method"]

@@ -1,9 +1,9 @@
 """SecFwT's one-round cosine/sine against CrypTen's cossin."""
 
-from .common import CostTracks
+from .common import _CostTracks
 
 
-class Trig(CostTracks):
+class Trig(_CostTracks):
     workload = "trig"
     params = (["onepass", "builtin"], [1.0, 6.283185307179586])
     param_names = ["impl", "w"]

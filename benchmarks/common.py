@@ -1,5 +1,7 @@
 """Shared pieces of the asv suite: every benchmark is a thin layer over secfwt's workloads.
 
+Base classes start with an underscore: asv skips such names, so they are not benchmarks themselves.
+
 Imports of secfwt happen inside functions, so the suite imports with any version of the
 package under test; seeds are parameters of the workloads, fixed in ``FIXED`` dicts.
 """
@@ -24,7 +26,7 @@ def measure_grid(workload, names, values_lists, fixed):
     return out
 
 
-class CostTracks:
+class _CostTracks:
     """``track_*`` of a cached grid of records: exact counts and estimated seconds per link.
 
     Subclasses set ``workload``, ``params``, ``param_names`` and ``FIXED``."""
@@ -72,7 +74,7 @@ class CostTracks:
     track_max_abs_err.unit = "abs error"
 
 
-class WholeRun:
+class _WholeRun:
     """``time_run``: wall time of one complete 2PC run (processes, TCP set-up, work, check)."""
 
     workload = None
