@@ -133,7 +133,7 @@ def plot_attention_scaling(df: pd.DataFrame, links=("lan", "wan100")):
             ax.set_yscale("log")
             ax.set_xlabel("sequence length L")
             ax.set_ylabel(label)
-            ax.set_title(f"{heads} heads x {head_dim}", fontsize=9)
+            ax.set_title(f"{int(heads)} heads x {int(head_dim)}", fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
         axes[row][0].legend(fontsize=8)
     fig.suptitle("Attention core in 2PC: softmax vs random-feature attention (log-log)")
@@ -252,7 +252,8 @@ def step_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFr
     rows = []
     for _, r in data.iterrows():
         per = r["population"] if r["method"] == "fot" and r["fot_mode"] == "sequential" else 1
-        row = {"method": method_label(r), "model": r["model"], "seq": r["seq"], "batch": r["batch"],
+        row = {"method": method_label(r), "mode": r["fot_mode"] if r["method"] == "fot" else "",
+               "model": r["model"], "seq": r["seq"], "batch": r["batch"],
                "layers": r["layers"], "extrapolated": bool(r.get("extrapolated", False)),
                "rounds": r["rounds"] / per, "GB": r["bytes"] / per / 1e9, "offline_GB": r["offline_bytes"] / per / 1e9,
                "compute_s": r["compute_s"] / per}
@@ -295,6 +296,7 @@ def paper_table(df: pd.DataFrame, model: str = "large", seq: int = 512, baseline
     """The paper's efficiency table (RoBERTa-large, L = 512) with this suite's figures beside it."""
     table = step_table(df)
     table = table[(table["model"] == model) & (table["seq"] == seq)]
+    table = table[table["mode"] != "batched"]  # FoT per candidate: from the one-by-one generation
     if table.empty:
         return table
     base = table[table["method"] == baseline]
@@ -352,12 +354,18 @@ def breakdown_data(df: pd.DataFrame, link: str = "lan") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _largest_config(data: pd.DataFrame, size_col: str):
+    """The (model, seq) whose steps are the most expensive: the headline configuration."""
+    totals = data.groupby(["model", "seq"])[size_col].sum()
+    return totals.idxmax()
+
+
 def plot_breakdown(df: pd.DataFrame, link: str = "lan", model: str | None = None, seq: int | None = None):
     """Stacked shares of time (under ``link``) and bytes per phase, one bar per method."""
     plt = _pyplot()
     data = breakdown_data(df, link)
-    model = model or data["model"].iloc[-1]
-    seq = seq or int(data[data["model"] == model]["seq"].max())
+    if model is None or seq is None:
+        model, seq = _largest_config(step_table(df), "GB")
     data = data[(data["model"] == model) & (data["seq"] == seq)].reset_index(drop=True)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
     colours = {"forward": "#4c72b0", "loss": "#999999", "backward": "#dd8452", "optimizer": "#c44e52", "open": "#55a868"}
@@ -374,7 +382,7 @@ def plot_breakdown(df: pd.DataFrame, link: str = "lan", model: str | None = None
         ax.set_ylim(0, 1)
         ax.tick_params(axis="x", rotation=20)
     axes[0].legend(fontsize=8, loc="lower left")
-    fig.suptitle(f"Where one tuning step pays: {model}, L={seq}")
+    fig.suptitle(f"Where one tuning step pays: {model}, L={int(seq)}")
     return fig
 
 
@@ -383,9 +391,10 @@ def plot_step_costs(df: pd.DataFrame, model: str | None = None, seq: int | None 
     """Estimated seconds per step under each link and GB per step, per method (log scale)."""
     plt = _pyplot()
     table = step_table(df, links)
-    model = model or table["model"].iloc[-1]
-    seq = seq or int(table[table["model"] == model]["seq"].max())
+    if model is None or seq is None:
+        model, seq = _largest_config(table, "GB")
     table = table[(table["model"] == model) & (table["seq"] == seq)].reset_index(drop=True)
+    table["method"] = [m + (f"\n{mode}" if mode else "") for m, mode in zip(table["method"], table["mode"])]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
     width = 0.8 / len(links)
     for i, ln in enumerate(links):
@@ -398,7 +407,7 @@ def plot_step_costs(df: pd.DataFrame, model: str | None = None, seq: int | None 
     axes[1].set_yscale("log")
     axes[1].set_ylabel("online GB per step")
     axes[1].tick_params(axis="x", rotation=20)
-    fig.suptitle(f"One tuning step in 2PC: {model}, L={seq}")
+    fig.suptitle(f"One tuning step in 2PC: {model}, L={int(seq)}")
     return fig
 
 
