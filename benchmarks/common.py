@@ -29,13 +29,15 @@ def measure_grid(workload, names, values_lists, fixed):
 class _CostTracks:
     """``track_*`` of a cached grid of records: exact counts and estimated seconds per link.
 
-    Subclasses set ``workload``, ``params``, ``param_names`` and ``FIXED``."""
+    Subclasses set ``workload``, ``params``, ``param_names`` and ``FIXED``, and define their own
+    ``setup_cache`` returning ``self.measure()``: asv keys a setup_cache by its position in the
+    source, so one inherited from here would be shared by every subclass."""
 
     workload = None
     FIXED: dict = {}
     timeout = 1800
 
-    def setup_cache(self):
+    def measure(self):
         return measure_grid(self.workload, self.param_names, self.params, self.FIXED)
 
     def track_online_rounds(self, cache, *params):

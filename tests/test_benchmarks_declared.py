@@ -36,3 +36,11 @@ def test_benchmark_workload_parameters_exist():
     for cls in benchmark_classes():
         for name in getattr(cls, "param_names", []):
             assert any(name in [p.name for p in w.params] for w in workloads.REGISTRY.values()), (cls, name)
+
+
+def test_each_cached_scenario_has_its_own_setup_cache():
+    # asv keys setup_cache by its position in the source: an inherited one would be shared
+    # between classes, and each class would read the others' records
+    for cls in benchmark_classes():
+        if any(n.startswith("track_") for n in dir(cls)):
+            assert "setup_cache" in vars(cls), cls
