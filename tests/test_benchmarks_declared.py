@@ -10,8 +10,8 @@ import benchmarks
 def benchmark_classes():
     for mod in pkgutil.iter_modules(benchmarks.__path__):
         module = importlib.import_module(f"benchmarks.{mod.name}")
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ == module.__name__ and any(
+        for _, cls in inspect.getmembers(module, inspect.isclass):  # asv skips names with a leading _
+            if cls.__module__ == module.__name__ and not cls.__name__.startswith("_") and any(
                     n.startswith(("time_", "track_", "mem_", "peakmem_")) for n in dir(cls)):
                 yield cls
 
