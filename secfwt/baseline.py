@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .results import COUNTERS as GATED
 from .results import record_key
-
-GATED = ("rounds", "bytes", "offline_rounds", "offline_bytes")
 
 
 def counts(records: list[dict]) -> dict:

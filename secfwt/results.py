@@ -25,6 +25,8 @@ RECORD_FIELDS = (
     "scopes", "env",
 )
 STATUSES = ("ok", "inaccurate", "error")
+#: the deterministic counters of a record (exact; gated; extrapolated exactly)
+COUNTERS = ("rounds", "bytes", "offline_rounds", "offline_bytes")
 
 
 LAYER_SCOPE = re.compile(r"(?<![^.])layer\d+(?![^.])")

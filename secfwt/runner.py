@@ -14,10 +14,9 @@ import time
 from . import workloads
 from .links import Link, estimate_seconds
 from .mpc.parties import SECURITY, PartyError, Task, run_parties
-from .results import Store, aggregate_layers, environment, record_key
+from .results import COUNTERS, Store, aggregate_layers, environment, record_key
 
 
-COUNTERS = ("rounds", "bytes", "offline_rounds", "offline_bytes")
 CHECK_FIELDS = ("max_abs_err", "approx_err", "grad_min_cosine", "grad_tensors", "grad_zero_max_abs", "optimizer_err",
                 "fot_losses", "grad_cosine")
 

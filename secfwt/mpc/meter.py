@@ -176,6 +176,3 @@ def scope(name: str):
         with _ACTIVE.scope(name):
             yield
 
-
-def active() -> Meter | None:
-    return _ACTIVE
