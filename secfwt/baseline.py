@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from .results import COUNTERS as GATED
+from .results import PLAINTEXT
 from .results import record_key
 
 
@@ -18,7 +19,7 @@ def counts(records: list[dict]) -> dict:
     """{record key: {counter: value}} for every finished record (the newest per key)."""
     out = {}
     for r in records:
-        if r.get("status") in ("ok", "inaccurate"):
+        if r.get("status") in ("ok", "inaccurate") and r.get("provider") != PLAINTEXT:
             out[record_key(r["workload"], r["params"], r["provider"], r["world_size"])] = {c: r[c] for c in GATED}
     return out
 

@@ -113,7 +113,7 @@ def _validated_grid(workload: str, raw: dict[str, list[str]]):
 
 def cmd_run(args) -> int:
     from .results import Store, record_key
-    from .runner import expand_grid, run_grid
+    from .runner import expand_grid, run_grid, stored_identity
 
     grid = _validated_grid(args.workload, _parse_params(args.param))
     links = parse_links(args.links)
@@ -126,8 +126,8 @@ def cmd_run(args) -> int:
                             progress=not args.no_progress and sys.stderr.isatty() or args.progress,
                             world_size=args.world_size))
     if store is not None:  # report the whole grid, including records an earlier sweep stored
-        wanted = {record_key(args.workload, p, args.provider, args.world_size)
-                  for p in expand_grid(args.workload, grid)}
+        identity = stored_identity(args.workload, args.provider, args.world_size)
+        wanted = {record_key(args.workload, p, *identity) for p in expand_grid(args.workload, grid)}
         latest = {}
         for r in store.load():
             key = record_key(r["workload"], r["params"], r["provider"], r["world_size"])

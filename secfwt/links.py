@@ -62,6 +62,12 @@ def parse_links(specs: str | list[str]) -> list[Link]:
     return links
 
 
+def network_seconds(rounds: float, nbytes: float, link: Link) -> float:
+    """The network's share of :func:`estimate_seconds`: rounds x latency + bytes x 8 / bandwidth
+    (both directions' bytes on one pipe: half duplex), without this machine's compute."""
+    return rounds * link.latency_s + nbytes * 8.0 / link.bandwidth_bps
+
+
 def estimate_seconds(compute_s: float, rounds: float, nbytes: float, link: Link) -> float:
     """The time model: local compute, plus one latency per round, plus serialisation of the bytes."""
-    return compute_s + rounds * link.latency_s + nbytes * 8.0 / link.bandwidth_bps
+    return compute_s + network_seconds(rounds, nbytes, link)

@@ -105,3 +105,48 @@ PROFILES["full"] = {
                                                                           "rfa-onepass"]}, 120),
     ],
 }
+
+
+#: The accuracy profile's tuning runs: (task, fot generations, gradient steps, evaluation interval
+#: for fot, for gradient methods).  Budgets fit the profile in about 90 minutes on 2 cores.
+ACCURACY_BUDGETS = {"sst2": (20, 100, 4, 20), "agnews": (10, 60, 2, 15)}
+#: soft-prompt vectors of fot and prompt tuning in the accuracy runs (and their MPC prices)
+ACCURACY_PROMPT = 8
+
+
+def _accuracy_sweeps(task: str, fot_attention: list[str]) -> list[Sweep]:
+    """Tuning runs of one task (plaintext twin) and the MPC price of their units at the same shapes."""
+    from .data import SEEDS, get_task
+    from .data import load as load_split
+
+    gens, steps, fot_every, grad_every = ACCURACY_BUDGETS[task]
+    max_len = get_task(task).max_len
+    train = len(load_split(task, "train"))
+    seeds = list(SEEDS)
+    price = {"model": ["minilm"], "head": ["sentence"], "task": [task], "extrapolate": [True],
+             "prompt_tokens": [ACCURACY_PROMPT]}
+    return [
+        Sweep("tune", {"task": [task], "method": ["fot"], "attention": fot_attention, "seed": seeds,
+                       "budget": [gens], "eval_every": [fot_every], "prompt_tokens": [ACCURACY_PROMPT]},
+              gens * (7 if task == "sst2" else 22) + 40),
+        Sweep("tune", {"task": [task], "method": ["sft", "prompt", "lora"], "seed": seeds, "budget": [steps],
+                       "eval_every": [grad_every], "prompt_tokens": [ACCURACY_PROMPT]}, 80),
+        # one CMA-ES generation: the whole population over the whole training set, batched
+        Sweep("step", {**price, "method": ["fot"], "attention": fot_attention, "seq": [ACCURACY_PROMPT + max_len],
+                       "batch": [train], "population": [20], "fot_mode": ["batched"]}, 150),
+        Sweep("step", {**price, "method": ["prompt"], "seq": [ACCURACY_PROMPT + max_len], "batch": [8],
+                       "optimizer": ["adam"]}, 120),
+        Sweep("step", {**price, "method": ["sft", "lora"], "seq": [max_len], "batch": [8],
+                       "optimizer": ["adam"]}, 200),
+    ]
+
+
+PROFILES["accuracy"] = {
+    "description": "cost to reach an accuracy: few-shot tuning runs of pretrained MiniLM (sentence head; "
+                   "SST-2: fot with softmax and RFA, sft, prompt, lora; AG News: fot with softmax, sft, prompt, "
+                   "lora; 3 data seeds each) in the plaintext twin, and the MPC price of one generation or "
+                   "step at the same shapes (extrapolated exactly in depth and batch)",
+    "links": ["lan", "wan200", "wan100"],
+    "sweeps": _accuracy_sweeps("sst2", ["softmax-stable", "rfa-onepass"])
+    + _accuracy_sweeps("agnews", ["softmax-stable"]),
+}

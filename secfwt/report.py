@@ -472,7 +472,8 @@ def provenance(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
-def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: Path, sources: list) -> str:
+def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: Path, sources: list,
+           accuracy_lines: list[str] = ()) -> str:
     """reports/README.md: what each figure and table shows, where the numbers come from."""
     def rel(path):
         return Path(path).relative_to(out_dir).as_posix()
@@ -517,6 +518,7 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
                           bd[cols].to_markdown(index=False, floatfmt=".3f"), ""]
         else:
             lines += ["No RoBERTa-large L = 512 records yet: run `make bench PROFILE=paper`.", ""]
+    lines += list(accuracy_lines)
     lines += ["## Figures", ""]
     for path in figs:
         lines += [f"### {path.stem}", "", DESCRIPTIONS.get(path.stem, ""), "",
@@ -564,8 +566,12 @@ def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
             table = make(df)
             if len(table):
                 written += _write_table(table, tables / name)
+    from . import accuracy
+
+    tuned, accuracy_lines = accuracy.write(records, figs, tables)
     readme_path = out_dir / "README.md"
-    readme_path.write_text(readme(df, records, written, out_dir, paths))
+    readme_path.write_text(readme(df, records, written, out_dir, paths, accuracy_lines))
+    written += tuned
     return written + [readme_path]
 
 

@@ -25,6 +25,8 @@ RECORD_FIELDS = (
     "scopes", "env",
 )
 STATUSES = ("ok", "inaccurate", "error")
+#: provider of records computed in the plaintext twin (tuning trajectories): no MPC, no counts
+PLAINTEXT = "plaintext"
 #: the deterministic counters of a record (exact; gated; extrapolated exactly)
 COUNTERS = ("rounds", "bytes", "offline_rounds", "offline_bytes")
 

@@ -14,7 +14,7 @@ import time
 from . import workloads
 from .links import Link, estimate_seconds
 from .mpc.parties import SECURITY, PartyError, Task, run_parties
-from .results import COUNTERS, Store, aggregate_layers, environment, record_key
+from .results import COUNTERS, PLAINTEXT, Store, aggregate_layers, environment, record_key
 
 
 CHECK_FIELDS = ("max_abs_err", "approx_err", "grad_min_cosine", "grad_tensors", "grad_zero_max_abs", "optimizer_err",
@@ -76,19 +76,29 @@ def extrapolate_scopes(one: dict, two: dict, layers: int, points=(1, 2)) -> dict
     a, b = points
     if b != a + 1:
         raise ValueError("extrapolation needs two consecutive block counts")
+    return affine_scopes([(1.0, one), (float(layers - a), _difference(two, one))])
+
+
+def _difference(two: dict, one: dict) -> dict:
+    """two - one per scope (scopes only in ``two`` count fully); ``one``'s scopes must be in ``two``."""
     one, two = aggregate_layers(one), aggregate_layers(two)
     missing = set(one) - set(two)
     if missing:
-        raise ValueError(f"extrapolation: scopes lost with more layers: {sorted(missing)}")
-    out = {}
-    for path in two:
-        base = one.get(path)
-        out[path] = {}
-        for k, v2 in two[path].items():
-            v1 = base[k] if base is not None else 0
-            v = v1 + (layers - a) * (v2 - v1)
-            out[path][k] = int(round(v)) if k in COUNTERS else max(float(v), 0.0)
-    return out
+        raise ValueError(f"extrapolation: scopes lost with more layers or rows: {sorted(missing)}")
+    return {path: {k: v - one.get(path, {}).get(k, 0) for k, v in tally.items()} for path, tally in two.items()}
+
+
+def affine_scopes(terms: list[tuple[float, dict]]) -> dict:
+    """sum of weight * scopes over (weight, scopes) terms, per scope and counter; counters are
+    rounded to integers (exact when the terms are), times floored at 0."""
+    out: dict = {}
+    for weight, scopes in terms:
+        for path, tally in aggregate_layers(scopes).items():
+            acc = out.setdefault(path, {})
+            for k, v in tally.items():
+                acc[k] = acc.get(k, 0) + weight * v
+    return {path: {k: int(round(v)) if k in COUNTERS else max(float(v), 0.0) for k, v in tally.items()}
+            for path, tally in out.items()}
 
 
 def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp",
@@ -99,6 +109,8 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
     extrapolated to its full depth (see :func:`extrapolate_scopes`)."""
     wl = workloads.get(workload)
     params = wl.resolve(params)
+    if wl.plaintext:
+        return _run_plaintext(wl, params, links)
     if params.get("extrapolate"):
         return _run_extrapolated(wl, params, links, provider, world_size, timeout)
     record = {
@@ -122,6 +134,22 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
     return _finish(record, scopes, checks, links, wl.tolerance)
 
 
+def _run_plaintext(wl, params: dict, links: list[Link]) -> dict:
+    """A plaintext-twin workload (a tuning trajectory), in this process: no parties, no counts."""
+    record = {"workload": wl.name, "params": params, "world_size": 0, "provider": PLAINTEXT,
+              "security": "plaintext twin, no MPC: the MPC price of each unit is the matching `step` record's",
+              "links": {link.name: link.as_dict() for link in links}, "env": environment()}
+    t0 = time.perf_counter()
+    try:
+        state = wl.setup(params)
+        out = wl.check(state, wl.run(state))
+    except (RuntimeError, ValueError, OSError) as exc:
+        record.update(status="error", error=f"{type(exc).__name__}: {exc}", run_s=time.perf_counter() - t0)
+        return record
+    record.update(out, status="ok", run_s=time.perf_counter() - t0)
+    return record
+
+
 def _finish(record: dict, scopes: dict, checks: dict, links: list[Link], tolerance: float) -> dict:
     total = scopes[""]
     err = checks.get("max_abs_err")
@@ -137,29 +165,57 @@ def _finish(record: dict, scopes: dict, checks: dict, links: list[Link], toleran
     return record
 
 
+#: batch sizes measured when a step with batch > 2 is extrapolated
+BATCH_POINTS = (1, 2)
+
+
 def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
+    """Measure two depths (and two batch sizes when batch > 2) and extrapolate bilinearly:
+    counts are affine in the depth at a fixed batch (identical blocks) and affine in the batch at
+    a fixed depth (every batch-dependent cost is per row; weight openings, optimiser and rounds
+    do not depend on the batch), so the bilinear form through four points is exact for them."""
     from .nn.encoder import model_config
 
     layers = params["layers"] if params["layers"] >= 0 else model_config(params["model"]).num_hidden_layers
-    points = wl.extrapolation_points(params)
-    runs = []
-    for n in points:
-        rec = run_one(wl.name, {**params, "extrapolate": False, "layers": n}, links, provider, world_size, timeout)
-        if rec["status"] == "error":
-            return {**rec, "params": params}
-        runs.append(rec)
-    record = {k: runs[1][k] for k in ("workload", "world_size", "provider", "security", "links", "tolerance", "env")}
+    depths = wl.extrapolation_points(params)
+    batches = BATCH_POINTS if params.get("batch", 1) > BATCH_POINTS[-1] else (params.get("batch", 1),)
+    runs = {}
+    for n in depths:
+        for b in batches:
+            rec = run_one(wl.name, {**params, "extrapolate": False, "layers": n, "batch": b}, links, provider,
+                          world_size, timeout)
+            if rec["status"] == "error":
+                return {**rec, "params": params}
+            runs[n, b] = rec
+    (d0, d1), b0, b1 = depths, batches[0], batches[-1]
+    deepest = runs[d1, b1]
+    record = {k: deepest[k] for k in ("workload", "world_size", "provider", "security", "links", "tolerance", "env")}
     record["params"] = params  # as asked (the record key); the depth is in "extrapolation"
+    x = float(layers - d0)
+    y = (params.get("batch", 1) - b0) / (b1 - b0) if b1 != b0 else 0.0
+    s = {key: r["scopes"] for key, r in runs.items()}
+    terms = [(1.0, s[d0, b0]), (x, _difference(s[d1, b0], s[d0, b0]))]
+    if b1 != b0:
+        terms += [(y, _difference(s[d0, b1], s[d0, b0])),
+                  (x * y, _difference(_difference(s[d1, b1], s[d0, b1]), _difference(s[d1, b0], s[d0, b0])))]
     record["extrapolation"] = {
-        "measured_layers": list(points), "target_layers": layers,
-        "rule": f"cost(N) = cost({points[0]}) + (N-{points[0]}) * (cost({points[1]}) - cost({points[0]})); "
-                "exact for rounds and bytes, approximate for times",
-        "measured": [{k: r[k] for k in ("rounds", "bytes", "offline_bytes", "compute_s", "wall_s")} for r in runs],
+        "measured_layers": list(depths), "target_layers": layers,
+        "measured_batches": list(batches), "target_batch": params.get("batch", 1),
+        "rule": f"cost(N, B) bilinear through blocks {d0}, {d1} and batches {', '.join(map(str, batches))}; "
+                "exact for rounds and bytes, approximate for times; checks are those of the deepest, "
+                "largest measured run",
+        "measured": [{"layers": n, "batch": b, **{k: r[k] for k in ("rounds", "bytes", "offline_bytes", "compute_s",
+                                                                     "wall_s")}} for (n, b), r in runs.items()],
     }
-    record["run_s"] = sum(r["run_s"] for r in runs)
-    checks = {k: v for k, v in runs[1].items() if k in CHECK_FIELDS}  # errors of the deeper run
-    return _finish(record, extrapolate_scopes(runs[0]["scopes"], runs[1]["scopes"], layers, points), checks, links,
-                   wl.tolerance)
+    record["run_s"] = sum(r["run_s"] for r in runs.values())
+    checks = {k: v for k, v in deepest.items() if k in CHECK_FIELDS}
+    return _finish(record, affine_scopes(terms), checks, links, wl.tolerance)
+
+
+def stored_identity(workload: str, provider: str, world_size: int) -> tuple[str, int]:
+    """(provider, world size) a workload's records are stored under: plaintext-twin workloads
+    have neither."""
+    return (PLAINTEXT, 0) if workloads.get(workload).plaintext else (provider, world_size)
 
 
 def expand_grid(workload: str, grid: dict[str, list]) -> list[dict]:
@@ -178,6 +234,7 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
 
     combos = expand_grid(workload, grid)
     done = store.finished_keys() if store is not None else set()
+    provider, world_size = stored_identity(workload, provider, world_size)
     todo = [p for p in combos if record_key(workload, p, provider, world_size) not in done]
     bar = tqdm(todo, desc=workload, unit="run", disable=not progress or len(todo) < 2, leave=False)
     for params in bar:

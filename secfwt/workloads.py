@@ -75,6 +75,10 @@ class Workload:
     timeout_s: float = 900.0
     #: block counts measured when ``extrapolate`` is set (see runner.extrapolate_scopes)
     extrapolation_points: Callable = lambda params: (0, 1)
+    #: runs in this process on the plaintext twin (no parties, no counts): tuning trajectories
+    plaintext: bool = False
+    #: rejects invalid combinations of valid values before any process starts (raises ValueError)
+    validate: Callable = lambda params: None
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -88,6 +92,7 @@ class Workload:
         out = {p.name: p.default for p in self.params}
         for key, raw in given.items():
             out[key] = self.param(key).parse(raw)
+        self.validate(out)
         return out
 
 
@@ -232,6 +237,12 @@ register(Workload(
 ))
 
 
+def _data_choices():
+    from . import data
+
+    return tuple(data.TASKS), data.SEEDS
+
+
 # -- one tuning step of each method (SFT, prompt tuning, LoRA, forward-only CMA-ES) ---------------
 def _model_name(text: str) -> str:
     from .nn.encoder import MODEL_NAMES
@@ -244,6 +255,16 @@ def _model_name(text: str) -> str:
 class _ModelParam(Param):
     def parse(self, raw):
         return _model_name(str(raw).strip())
+
+
+def _step_validate(p):
+    if p["method"] != "fot" and p["attention"].startswith("rfa"):
+        raise ValueError(f"attention {p['attention']} has no backward in CrypTen (cos/sin lack autograd): "
+                         "use it with method=fot")
+    if p["task"] != "synthetic" and p["model"] != "minilm":
+        raise ValueError(f"task={p['task']} is real text for MiniLM's tokenizer: use model=minilm")
+    if p["task"] != "synthetic" and p["head"] != "sentence":
+        raise ValueError(f"task={p['task']} needs head=sentence (MiniLM ships no masked-LM head)")
 
 
 def _step_setup(p):
@@ -286,13 +307,18 @@ register(Workload(
         Param("fot_mode", str, "batched", "fot: one forward over the whole population or one per candidate",
               choices=("batched", "sequential")),
         Param("intrinsic_dim", int, 500, "CMA-ES search dimension d (fot)", positive=True),
-        Param("classes", int, 2, "label words in the verbaliser", positive=True),
+        Param("classes", int, 2, "label words in the verbaliser (synthetic data)", positive=True),
+        Param("head", str, "mlm", "mlm (masked-LM verbaliser, the paper's) or sentence (pooled embedding "
+                                  "against label descriptions: pretrained MiniLM)", choices=("mlm", "sentence")),
+        Param("task", str, "synthetic", "synthetic ids, or a task's real training sentences (MiniLM tokenizer)",
+              choices=("synthetic",) + _data_choices()[0]),
         Param("loss_scale", float, 1024.0, "public factor on the loss gradient (16-bit fixed point)", positive=True),
-        Param("extrapolate", bool, False, "measure 1 and 2 blocks and extrapolate to the full depth "
-                                          "(exact rounds/bytes, approximate times)"),
+        Param("extrapolate", bool, False, "measure 0 and 1 blocks (LoRA: 1 and 2), and batches 1 and 2 when "
+                                          "batch > 2, and extrapolate to the full depth and batch (exact "
+                                          "rounds/bytes, approximate times)"),
         Param("seed", int, 0, "seed of weights and inputs"),
     ),
-    setup=_step_setup, run=_step_run, check=_step_check, tolerance=5e-2, timeout_s=3600.0,
+    setup=_step_setup, run=_step_run, check=_step_check, tolerance=5e-2, timeout_s=3600.0, validate=_step_validate,
     # LoRA's first block needs no input gradient, so the repeating block is the second one
     extrapolation_points=lambda p: (1, 2) if p["method"] == "lora" else (0, 1),
 ))
@@ -324,4 +350,45 @@ register(Workload(
         Param("seed", int, 0, "seed of weights and inputs"),
     ),
     setup=_block("setup"), run=_block("run"), check=_block("check"), tolerance=5e-2, timeout_s=3600.0,
+))
+
+
+# -- whole tuning runs (plaintext twin; their MPC price comes from `step` records) ----------------
+def _tune_setup(p):
+    from .tuning import runs
+
+    fields = {k: p[k] for k in ("task", "method", "seed", "attention", "budget", "eval_every", "prompt_tokens",
+                                "intrinsic_dim", "population", "test_rows")}
+    return {"p": p, "config": runs.TuneConfig(**fields)}
+
+
+def _tune_run(s):
+    from .tuning import runs
+
+    return runs.tune(s["config"], progress=s["p"].get("progress", False))
+
+
+def _tune_check(s, out):
+    return out
+
+
+register(Workload(
+    name="tune",
+    description="a whole few-shot tuning run of pretrained MiniLM (sentence head) in the plaintext twin: "
+                "trajectory of train loss and dev/test accuracy per generation (fot) or step (sft, prompt, lora); "
+                "its MPC cost per unit is the matching `step` record's",
+    params=(
+        Param("task", str, "sst2", "few-shot task", choices=_data_choices()[0]),
+        Param("method", str, "fot", "tuning method", choices=("fot", "sft", "prompt", "lora")),
+        Param("seed", int, 13, "data draw (16 per class) and optimiser seed", choices=_data_choices()[1]),
+        Param("attention", str, "softmax-stable", "attention variant (rfa-* only with fot)",
+              choices=("softmax-stable", "rfa-onepass")),
+        Param("budget", int, 25, "generations (fot) or optimiser steps (others)", positive=True),
+        Param("eval_every", int, 5, "evaluate dev and test every this many units", positive=True),
+        Param("prompt_tokens", int, 8, "soft-prompt vectors (fot, prompt)", positive=True),
+        Param("intrinsic_dim", int, 500, "CMA-ES search dimension d (fot)", positive=True),
+        Param("population", int, 20, "CMA-ES population (fot)", minimum=2),
+        Param("test_rows", int, 0, "evaluate on the first N test rows (0: all)", minimum=0),
+    ),
+    setup=_tune_setup, run=_tune_run, check=_tune_check, tolerance=math.inf, plaintext=True,
 ))

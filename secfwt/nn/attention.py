@@ -44,12 +44,16 @@ def random_features(head_dim: int, features: int, seed: int, sigma: float = 1.0)
 
 
 # -- MPC --------------------------------------------------------------------------------------
-def mpc_attention(variant: str, q, k, v, w: torch.Tensor | None = None):
-    """Attention core on CrypTen tensors; scopes name each component for the meter."""
+def mpc_attention(variant: str, q, k, v, w: torch.Tensor | None = None, keys=None):
+    """Attention core on CrypTen tensors; scopes name each component for the meter.
+
+    ``keys`` (optional) masks padded keys with the data owner's secret-shared mask: softmax adds
+    ``keys.bias`` ([B, 1, 1, L], 0 or a large negative score: local), RFA multiplies phi(k) by
+    ``keys.mask`` ([B, 1, L, 1], 0/1: one Beaver multiplication)."""
     if variant in ("softmax-stock", "softmax-stable"):
-        return _mpc_softmax_attention(q, k, v, stable=variant == "softmax-stable")
+        return _mpc_softmax_attention(q, k, v, stable=variant == "softmax-stable", keys=keys)
     if variant in ("rfa-builtin", "rfa-onepass"):
-        return _mpc_rfa_attention(q, k, v, w, onepass=variant == "rfa-onepass")
+        return _mpc_rfa_attention(q, k, v, w, onepass=variant == "rfa-onepass", keys=keys)
     raise ValueError(f"unknown attention variant {variant!r}")
 
 
@@ -70,10 +74,12 @@ def stable_softmax(x, dim: int = -1):
     return num * inv
 
 
-def _mpc_softmax_attention(q, k, v, stable: bool):
+def _mpc_softmax_attention(q, k, v, stable: bool, keys=None):
     d = q.size(-1)
     with scope("scores"):
         scores = q.matmul(k.transpose(-2, -1)).div(math.sqrt(d))
+        if keys is not None:
+            scores = scores + keys.bias
     with scope("softmax"):
         probs = stable_softmax(scores, -1) if stable else scores.softmax(-1)
     with scope("context"):
@@ -95,7 +101,7 @@ def _mpc_feature_map(x, w, onepass: bool):
     return crypten.cat([sin, cos], dim=-1).div(math.sqrt(w.size(-1)))
 
 
-def _mpc_rfa_attention(q, k, v, w, onepass: bool):
+def _mpc_rfa_attention(q, k, v, w, onepass: bool, keys=None):
     from ..mpc.compat import crypten
 
     seq_q, seq = q.size(-2), k.size(-2)
@@ -104,6 +110,8 @@ def _mpc_rfa_attention(q, k, v, w, onepass: bool):
     with scope("features"):
         phi = _mpc_feature_map(qk, w, onepass)
         phi_q, phi_k = phi.narrow(-2, 0, seq_q), phi.narrow(-2, seq_q, seq)
+        if keys is not None:
+            phi_k = phi_k * keys.mask
     with scope("aggregate"):
         kv = phi_k.transpose(-2, -1).matmul(v)  # [B, H, 2D, d]
         z = phi_k.sum(-2).unsqueeze(-1)  # [B, H, 2D, 1]
@@ -116,24 +124,30 @@ def _mpc_rfa_attention(q, k, v, w, onepass: bool):
 
 
 # -- plaintext twins --------------------------------------------------------------------------
-def plain_attention(variant: str, q, k, v, w: torch.Tensor | None = None) -> torch.Tensor:
-    """The exact computation each MPC variant approximates, in float64 PyTorch."""
-    q, k, v = (t.double() for t in (q, k, v))
+def plain_attention(variant: str, q, k, v, w: torch.Tensor | None = None, key_mask=None,
+                    dtype=torch.float64) -> torch.Tensor:
+    """The exact computation each MPC variant approximates (float64 by default; float32 for
+    long plaintext tuning runs).  ``key_mask`` [B, L] (1 real, 0 padding) masks keys as MPC does."""
+    q, k, v = (t.to(dtype) for t in (q, k, v))
     if variant.startswith("softmax"):
-        return plain_softmax_attention(q, k, v)
+        return plain_softmax_attention(q, k, v, key_mask)
     if variant.startswith("rfa"):
-        return plain_rfa_attention(q, k, v, w)
+        return plain_rfa_attention(q, k, v, w.to(dtype), key_mask)
     raise ValueError(f"unknown attention variant {variant!r}")
 
 
-def plain_softmax_attention(q, k, v):
-    scores = q.double() @ k.double().transpose(-2, -1) / math.sqrt(q.size(-1))
-    return torch.softmax(scores, -1) @ v.double()
+def plain_softmax_attention(q, k, v, key_mask=None):
+    from .encoder import MASK_BIAS
+
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if key_mask is not None:
+        scores = scores + (1.0 - key_mask.to(scores.dtype))[:, None, None, :] * MASK_BIAS
+    return torch.softmax(scores, -1) @ v
 
 
 def plain_feature_map(x, w):
-    x = x.double() / x.double().norm(dim=-1, keepdim=True)
-    proj = x @ w
+    x = x / x.norm(dim=-1, keepdim=True)
+    proj = x @ w.to(x.dtype)
     return torch.cat([torch.sin(proj), torch.cos(proj)], -1) / math.sqrt(w.size(-1))
 
 
@@ -142,10 +156,12 @@ def plain_rfa_normaliser(q, k, w):
     return plain_feature_map(q, w) @ plain_feature_map(k, w).sum(-2).unsqueeze(-1)
 
 
-def plain_rfa_attention(q, k, v, w):
+def plain_rfa_attention(q, k, v, w, key_mask=None):
     phi_q, phi_k = plain_feature_map(q, w), plain_feature_map(k, w)
-    num = phi_q @ (phi_k.transpose(-2, -1) @ v.double())
-    return num / plain_rfa_normaliser(q, k, w)
+    if key_mask is not None:
+        phi_k = phi_k * key_mask.to(phi_k.dtype)[:, None, :, None]
+    num = phi_q @ (phi_k.transpose(-2, -1) @ v)
+    return num / (phi_q @ phi_k.sum(-2).unsqueeze(-1))
 
 
 def attention_inputs(batch: int, heads: int, seq: int, head_dim: int, seed: int, sigma: float = 1.0):

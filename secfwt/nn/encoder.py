@@ -96,13 +96,50 @@ def hf_model(model: str, layers: int | None = None, seed: int = 0, max_positions
 
 @dataclass(frozen=True)
 class Batch:
-    """One tuning batch: token ids (data owner), public mask position, labels, label words."""
+    """One tuning batch: token ids (data owner), public mask position, labels, label words.
+
+    ``attention_mask`` ([B, L], 1 = token or prompt slot, 0 = padding) is the data owner's:
+    in MPC it is secret-shared like the ids, so padded lengths reveal nothing; with it, keys
+    at padding are masked in attention and the sentence head pools the real positions only."""
 
     input_ids: torch.Tensor  # [B, L] long
     mask_pos: int
     labels: torch.Tensor  # [B] long in [0, C)
     label_token_ids: torch.Tensor  # [C] long
     prompt_tokens: int = 0  # positions 1..P carry soft-prompt vectors instead of words
+    attention_mask: torch.Tensor | None = None  # [B, L] 0/1 (None: every position is real)
+
+    @property
+    def size(self) -> int:
+        return self.input_ids.size(0)
+
+    def repeat(self, n: int) -> "Batch":
+        """The batch n times over (a population evaluated in one forward)."""
+        mask = self.attention_mask.repeat(n, 1) if self.attention_mask is not None else None
+        return Batch(self.input_ids.repeat(n, 1), self.mask_pos, self.labels.repeat(n), self.label_token_ids,
+                     self.prompt_tokens, mask)
+
+    def rows(self, start: int, count: int) -> "Batch":
+        mask = self.attention_mask[start:start + count] if self.attention_mask is not None else None
+        return Batch(self.input_ids[start:start + count], self.mask_pos, self.labels[start:start + count],
+                     self.label_token_ids, self.prompt_tokens, mask)
+
+    def pooling_weights(self) -> torch.Tensor:
+        """[B, L] mean-pooling weights over the real positions (the data owner computes them)."""
+        mask = self.attention_mask if self.attention_mask is not None else torch.ones_like(self.input_ids)
+        mask = mask.double()
+        return mask / mask.sum(1, keepdim=True)
+
+    def key_bias(self) -> torch.Tensor:
+        """[B, L] additive attention bias: 0 on real keys, ``MASK_BIAS`` on padding."""
+        mask = self.attention_mask if self.attention_mask is not None else torch.ones_like(self.input_ids)
+        return (1.0 - mask.double()) * MASK_BIAS
+
+
+#: Score added to padded keys before softmax.  exp(-30) ~ 1e-13 is below fixed point's 2^-16,
+#: and the shifted exponent stays far inside CrypTen's exp range (|x| < 256); the plaintext twin
+#: uses the same value, so both compute the same function.
+MASK_BIAS = -30.0
 
 
 def synthetic_batch(cfg, batch: int, seq: int, prompt_tokens: int, classes: int = 2, seed: int = 0) -> Batch:
@@ -116,6 +153,26 @@ def synthetic_batch(cfg, batch: int, seq: int, prompt_tokens: int, classes: int 
     ids[:, -2] = 4  # stands for <mask>
     labels = torch.randint(0, classes, (batch,), generator=g)
     return Batch(ids, seq - 2, labels, torch.arange(10, 10 + classes), prompt_tokens)
+
+
+def text_batch(tokenizer, texts: list[str], labels: list[int], max_len: int, prompt_tokens: int = 0,
+               pad_to: int | None = None) -> Batch:
+    """Real sentences as one padded batch: [CLS] P prompt slots, text (truncated to ``max_len``
+    tokens with its special tokens), [SEP], padding.  ``pad_to`` fixes the length (MPC: a public
+    length that hides the real ones); otherwise the batch is padded to its longest row."""
+    enc = tokenizer(list(texts), truncation=True, max_length=max_len, padding=False)["input_ids"]
+    longest = max(len(ids) for ids in enc) + prompt_tokens
+    seq = pad_to if pad_to is not None else longest
+    if seq < longest:
+        raise ValueError(f"pad_to={pad_to} is shorter than the longest row ({longest} with the prompt)")
+    ids = torch.full((len(enc), seq), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(enc), seq), dtype=torch.long)
+    for i, row in enumerate(enc):
+        full = row[:1] + [tokenizer.pad_token_id] * prompt_tokens + row[1:]
+        ids[i, :len(full)] = torch.tensor(full)
+        mask[i, :len(full)] = 1
+    return Batch(ids, 0, torch.as_tensor(labels, dtype=torch.long), torch.zeros(0, dtype=torch.long),
+                 prompt_tokens, mask)
 
 
 def minilm_tokenizer():
@@ -170,10 +227,23 @@ class MPCEncoder:
 
     def __init__(self, model, attention: str = "softmax-stable", trainable=lambda name: False,
                  lora_rank: int = 0, lora_alpha: float = 16.0, features: int = 64, seed: int = 0,
-                 calibration: dict | None = None):
+                 calibration: dict | None = None, head: str = "mlm", label_embeddings: torch.Tensor | None = None,
+                 share_input=None):
         self.cfg = model.config
-        calibration = calibration or calibrate(model)
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
+        self.head_kind = head
+        #: how the data owner's inputs (one-hot ids, masks, pooling weights) become shares
+        self.share_input = share_input or (lambda t: crypten.cryptensor(t.float(), src=0))
+        calibration = calibration or calibrate(model, head=head, label_embeddings=label_embeddings)
         self.ln_scales = calibration["ln_scales"]
+        self.pool_scale = calibration.get("pool_scale", 1.0)
+        if head == "sentence":
+            if label_embeddings is None:
+                raise ValueError("the sentence head needs label_embeddings (the model owner's, [C, H])")
+            # the model owner's unit label embeddings times the public similarity scale, as [H, C]
+            self.label_matrix = crypten.cryptensor((unit_rows(label_embeddings) * SENTENCE_SCALE).t().float()
+                                                   .contiguous(), src=0)
         self.gelu_clamp = {name: peak > GELU_SAFE for name, peak in calibration["gelu_max"].items()}
         self.attention = attention
         self.heads = self.cfg.num_attention_heads
@@ -219,7 +289,7 @@ class MPCEncoder:
         p = batch.prompt_tokens
         with scope("embeddings"):
             keep = torch.cat([batch.input_ids[:, :1], batch.input_ids[:, 1 + p:]], 1) if p else batch.input_ids
-            onehot = crypten.cryptensor(torch.nn.functional.one_hot(keep, self.cfg.vocab_size).float(), src=0)
+            onehot = self.share_input(torch.nn.functional.one_hot(keep, self.cfg.vocab_size))
             words = onehot.matmul(self.weights[f"{base}.embeddings.word_embeddings.weight"])
             if p:
                 if prompt is None:
@@ -234,7 +304,15 @@ class MPCEncoder:
             typ = self.weights[f"{base}.embeddings.token_type_embeddings.weight"].narrow(0, 0, 1)
             return self._ln(words + pos + typ, f"{base}.embeddings.LayerNorm")
 
-    def block(self, i: int, h):
+    def key_mask(self, batch: Batch):
+        """The data owner's secret key mask for attention (None when nothing is padded)."""
+        if batch.attention_mask is None:
+            return None
+        if self.attention.startswith("rfa"):
+            return KeyMask(mask=self.share_input(batch.attention_mask[:, None, :, None]))
+        return KeyMask(bias=self.share_input(batch.key_bias()[:, None, None, :]))
+
+    def block(self, i: int, h, keys=None):
         n = block_names(self.cfg, i)
         bsz, seq, hidden = h.size()
         with scope(f"layer{i}"):
@@ -242,7 +320,7 @@ class MPCEncoder:
                 with scope("qkv"):
                     q, k, v = (self._linear(h, n[x]).reshape(bsz, seq, self.heads, self.head_dim).transpose(1, 2)
                                for x in ("q", "k", "v"))
-                ctx = attn.mpc_attention(self.attention, q, k, v, w=self.features)
+                ctx = attn.mpc_attention(self.attention, q, k, v, w=self.features, keys=keys)
                 with scope("out"):
                     ctx = ctx.transpose(1, 2).reshape(bsz, seq, hidden)
                     h = self._ln(self._linear(ctx, n["o"]) + h, n["ln1"])
@@ -255,20 +333,57 @@ class MPCEncoder:
                     return self._ln(self._linear(inner, n["ffn2"]) + h, n["ln2"])
 
     def head(self, h, batch: Batch):
+        """Label logits [B, C] from the last hidden state, by the encoder's head."""
+        with scope("head"):
+            if self.head_kind == "sentence":
+                return self._sentence_head(h, batch)
+            return self._mlm_head(h, batch)
+
+    def _sentence_head(self, h, batch: Batch):
+        """Scaled cosine of the mean-pooled embedding with each label description's embedding.
+        Pooling weights are the data owner's (secret: they encode the lengths); the norm is
+        range-safe like LayerNorm (public pre-scale ``pool_scale``, then inv_sqrt)."""
+        weights = self.share_input(batch.pooling_weights().unsqueeze(1))  # [B, 1, L]
+        pooled = weights.matmul(h).squeeze(1)  # [B, H]
+        c = self.pool_scale
+        inv_norm = pooled.square().sum(-1, keepdim=True).mul(c).inv_sqrt().mul(math.sqrt(c))
+        return (pooled * inv_norm).matmul(self.label_matrix)
+
+    def _mlm_head(self, h, batch: Batch):
         """Masked-LM logits of the label words at the mask position: [B, C]."""
         names = head_names(self.cfg)
-        with scope("head"):
-            x = h.narrow(1, batch.mask_pos, 1).squeeze(1)
-            x = self._ln(gelu(self._linear(x, names["dense"]), clamp=self.gelu_clamp.get(names["dense"], True)),
-                         names["ln"])
-            rows = self.weights[names["words"]].index_select(0, batch.label_token_ids)  # tied decoder rows
-            return x.matmul(rows.t()) + self.weights[names["bias"]].index_select(0, batch.label_token_ids)
+        x = h.narrow(1, batch.mask_pos, 1).squeeze(1)
+        x = self._ln(gelu(self._linear(x, names["dense"]), clamp=self.gelu_clamp.get(names["dense"], True)),
+                     names["ln"])
+        rows = self.weights[names["words"]].index_select(0, batch.label_token_ids)  # tied decoder rows
+        return x.matmul(rows.t()) + self.weights[names["bias"]].index_select(0, batch.label_token_ids)
 
     def forward(self, batch: Batch, prompt=None):
+        keys = self.key_mask(batch)
         h = self.embeddings(batch, prompt)
         for i in range(self.cfg.num_hidden_layers):
-            h = self.block(i, h)
+            h = self.block(i, h, keys)
         return self.head(h, batch)
+
+
+@dataclass(frozen=True)
+class KeyMask:
+    """The data owner's secret key mask in the form each attention variant consumes."""
+
+    bias: object = None  # softmax: [B, 1, 1, L] additive (0 or MASK_BIAS)
+    mask: object = None  # RFA: [B, 1, L, 1] multiplicative (0/1)
+
+
+#: Heads: ``mlm``, the masked-LM verbaliser (label words' logits at the mask; the paper's);
+#: ``sentence``, the scaled cosine of the mean-pooled embedding with label-description
+#: embeddings (what sentence-embedding checkpoints such as all-MiniLM-L6-v2 are trained for).
+HEADS = ("mlm", "sentence")
+#: public similarity scale of the sentence head (sentence-transformers' usual 20)
+SENTENCE_SCALE = 20.0
+
+
+def unit_rows(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True)
 
 
 def lora_init(cfg, rank: int, seed: int) -> dict:
@@ -307,33 +422,45 @@ INV_SQRT_CENTRE = math.sqrt(0.1 * 100.0)
 GELU_MARGIN = 1.5
 
 
-def calibrate(model, seq: int = 32, seed: int = 12345) -> dict:
+def calibrate(model, seq: int = 32, seed: int = 12345, head: str = "mlm", label_embeddings=None) -> dict:
     """Public range information, computed by the model owner from the weights alone on a public
     synthetic batch (no private data):
 
     * ``ln_scales``: per LayerNorm, the factor s that puts the geometric mean of the smallest
       and largest token variance at the centre of inv_sqrt's accurate range;
     * ``gelu_max``: per GeLU (named by the dense layer feeding it), the largest input
-      magnitude times ``GELU_MARGIN``; above ``GELU_SAFE`` the MPC GeLU clamps its cube."""
+      magnitude times ``GELU_MARGIN``; above ``GELU_SAFE`` the MPC GeLU clamps its cube;
+    * ``pool_scale`` (sentence head): the same centring for the squared norm of the pooled
+      embedding."""
     stats, peaks = {}, {}
     batch = synthetic_batch(model.config, 2, min(seq, model.config.max_position_embeddings - 2), 0, seed=seed)
     with torch.no_grad():
         plain_forward(model, batch, ln_stats=stats, gelu_peaks=peaks)
-    return {"ln_scales": {name: math.sqrt(INV_SQRT_CENTRE / math.sqrt(max(lo, 1e-12) * max(hi, 1e-12)))
-                          for name, (lo, hi) in stats.items()},
-            "gelu_max": {name: peak * GELU_MARGIN for name, peak in peaks.items()}}
+        pooled = plain_forward(model, batch, hidden_only=True).mean(1)
+    sq = pooled.square().sum(-1)
+    return {"ln_scales": {name: _centring(lo, hi) for name, (lo, hi) in stats.items()},
+            "gelu_max": {name: peak * GELU_MARGIN for name, peak in peaks.items()},
+            "pool_scale": _centring(sq.min().item(), sq.max().item())}
 
+
+def _centring(lo: float, hi: float) -> float:
+    """Public factor s with s * sqrt(lo * hi) = INV_SQRT_CENTRE (as a square: s**2 for LN inputs)."""
+    return math.sqrt(INV_SQRT_CENTRE / math.sqrt(max(lo, 1e-12) * max(hi, 1e-12)))
 
 
 def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, attention: str = "softmax-stable",
                   features: int = 64, seed: int = 0, hidden_only: bool = False, ln_stats: dict | None = None,
-                  lora: dict | None = None, lora_scale: float = 0.0, gelu_peaks: dict | None = None):
-    """The MPC forward's mathematics in float64 on the HF model's weights (differentiable).
+                  lora: dict | None = None, lora_scale: float = 0.0, gelu_peaks: dict | None = None,
+                  head: str = "mlm", label_embeddings: torch.Tensor | None = None):
+    """The MPC forward's mathematics on the HF model's weights (differentiable), in the model's own
+    dtype: float64 for parity checks, float32 for long plaintext tuning runs.  Padded keys are
+    masked and the sentence head pools real positions exactly as in MPC.
     With ``ln_stats`` / ``gelu_peaks`` (dicts), records each LayerNorm's smallest and largest token
     variance and each GeLU's largest input magnitude (keyed by the dense layer before it)."""
     cfg = model.config
     sd = dict(model.named_parameters())
     base, _ = _prefixes(cfg)
+    dtype = sd[f"{base}.embeddings.word_embeddings.weight"].dtype
     heads = cfg.num_attention_heads
     head_dim = cfg.hidden_size // heads
     w_feat = attn.random_features(head_dim, features, seed=seed + 1) if attention.startswith("rfa") else None
@@ -356,6 +483,9 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
     bsz, seq = ids.shape
     words = sd[f"{base}.embeddings.word_embeddings.weight"][ids]
     if batch.prompt_tokens:
+        if prompt is None:
+            raise ValueError("the batch has prompt positions but no prompt was given")
+        prompt = prompt.to(dtype)
         prompts = prompt if prompt.dim() == 3 else prompt.unsqueeze(0).expand(bsz, -1, -1)
         words = torch.cat([words[:, :1], prompts, words[:, 1 + batch.prompt_tokens:]], 1)
     pos = sd[f"{base}.embeddings.position_embeddings.weight"][position_ids(cfg, seq)]
@@ -364,11 +494,29 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
     for i in range(cfg.num_hidden_layers):
         n = block_names(cfg, i)
         q, k, v = (lin(h, n[x]).reshape(bsz, seq, heads, head_dim).transpose(1, 2) for x in ("q", "k", "v"))
-        ctx = attn.plain_attention(attention, q, k, v, w_feat).transpose(1, 2).reshape(bsz, seq, -1)
-        h = ln(lin(ctx, n["o"]) + h, n["ln1"])
+        ctx = attn.plain_attention(attention, q, k, v, w_feat, key_mask=batch.attention_mask, dtype=dtype)
+        h = ln(lin(ctx.transpose(1, 2).reshape(bsz, seq, -1), n["o"]) + h, n["ln1"])
         h = ln(lin(_gelu_peak(lin(h, n["ffn1"]), n["ffn1"], gelu_peaks), n["ffn2"]) + h, n["ln2"])
     if hidden_only:
         return h
+    if head == "sentence":
+        return SENTENCE_SCALE * plain_pooled(h, batch) @ unit_rows(label_embeddings.to(dtype)).t()
     names = head_names(cfg)
     x = ln(_gelu_peak(lin(h[:, batch.mask_pos], names["dense"]), names["dense"], gelu_peaks), names["ln"])
     return x @ sd[names["words"]][batch.label_token_ids].t() + sd[names["bias"]][batch.label_token_ids]
+
+
+def plain_pooled(h: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Unit-norm mean-pooled embeddings [B, H] over the real positions (the sentence head's)."""
+    pooled = (batch.pooling_weights().to(h.dtype).unsqueeze(1) @ h).squeeze(1)
+    return unit_rows(pooled)
+
+
+def label_embeddings(model, tokenizer, descriptions, attention: str = "softmax-stable", features: int = 64,
+                     seed: int = 0, max_len: int = 64) -> torch.Tensor:
+    """The model owner's unit embeddings of the label descriptions [C, H] (no prompt), by the same
+    plaintext function the encoder computes (so an RFA model embeds its labels with RFA too)."""
+    batch = text_batch(tokenizer, list(descriptions), [0] * len(descriptions), max_len)
+    with torch.no_grad():
+        h = plain_forward(model, batch, attention=attention, features=features, seed=seed, hidden_only=True)
+    return plain_pooled(h, batch).double()

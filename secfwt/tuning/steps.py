@@ -52,8 +52,7 @@ def setup(p: dict) -> dict:
     layers = None if p["layers"] < 0 else p["layers"]
     model = enc.hf_model(p["model"], layers=layers, seed=p["seed"], max_positions=max(514, p["seq"] + 2))
     uses_prompt = p["method"] in ("prompt", "fot")
-    batch = enc.synthetic_batch(model.config, p["batch"], p["seq"], p["prompt_tokens"] if uses_prompt else 0,
-                                classes=p["classes"], seed=p["seed"] + 1)
+    batch, labels = make_batch(p, model, p["prompt_tokens"] if uses_prompt else 0)
     hidden = model.config.hidden_size
     g = torch.Generator().manual_seed(p["seed"] + 2)
     prompt = torch.randn(p["prompt_tokens"], hidden, generator=g, dtype=torch.float64) * 0.05 if uses_prompt else None
@@ -62,8 +61,10 @@ def setup(p: dict) -> dict:
         raise ValueError(f"attention {attention} has no backward in CrypTen (cos/sin lack autograd): use it with fot")
     mpc = enc.MPCEncoder(model, attention=attention, trainable=_trainable(p["method"]),
                          lora_rank=p["lora_rank"] if p["method"] == "lora" else 0, features=p["features"],
-                         seed=p["seed"])
-    state = {"p": p, "model": model, "batch": batch, "prompt": prompt, "mpc": mpc}
+                         seed=p["seed"], head=p["head"], label_embeddings=labels)
+    twin = {"attention": attention, "features": p["features"], "seed": p["seed"], "head": p["head"],
+            "label_embeddings": labels}
+    state = {"p": p, "model": model, "batch": batch, "prompt": prompt, "mpc": mpc, "twin": twin}
     if p["method"] == "prompt":
         state["prompt_enc"] = crypten.cryptensor(prompt.float(), src=0, requires_grad=True)
     if p["method"] == "fot":
@@ -71,6 +72,36 @@ def setup(p: dict) -> dict:
         emb_std = model.state_dict()[f"{base}.embeddings.word_embeddings.weight"].std().item()
         state["fot"] = FotGeneration(p, hidden, emb_std)
     return state
+
+
+def make_batch(p: dict, model, prompt_tokens: int):
+    """The step's batch and, for the sentence head, the model owner's label embeddings.
+
+    ``task=synthetic``: seeded random ids of length ``seq`` (with the sentence head, a padding
+    mask of seeded random lengths).  A task name: the first ``batch`` training sentences of that
+    task's seed-13 draw, padded to the public length ``seq`` (MiniLM's tokenizer)."""
+    cfg = model.config
+    if p["task"] == "synthetic":
+        batch = enc.synthetic_batch(cfg, p["batch"], p["seq"], prompt_tokens, classes=p["classes"],
+                                    seed=p["seed"] + 1)
+        if p["head"] != "sentence":
+            return batch, None
+        g = torch.Generator().manual_seed(p["seed"] + 5)
+        lengths = torch.randint(prompt_tokens + 3, p["seq"] + 1, (p["batch"],), generator=g)
+        mask = (torch.arange(p["seq"])[None, :] < lengths[:, None]).long()
+        labels = torch.randn(p["classes"], cfg.hidden_size, generator=g, dtype=torch.float64)
+        return enc.Batch(batch.input_ids, batch.mask_pos, batch.labels, batch.label_token_ids, prompt_tokens,
+                         mask), labels
+    from .. import data as fewshot
+
+    task = fewshot.get_task(p["task"])
+    rows = fewshot.load(p["task"], "train")[:p["batch"]]
+    tokenizer = enc.minilm_tokenizer()
+    batch = enc.text_batch(tokenizer, [r["text"] for r in rows], [r["label"] for r in rows], task.max_len,
+                           prompt_tokens=prompt_tokens, pad_to=p["seq"])
+    labels = enc.label_embeddings(model, tokenizer, task.label_descriptions, attention=p["attention"],
+                                  features=p["features"], seed=p["seed"])
+    return batch, labels
 
 
 def run(state: dict):
@@ -83,7 +114,7 @@ def run(state: dict):
     with scope("forward"):
         logits = mpc.forward(batch, state.get("prompt_enc"))
     with scope("loss"):  # d(mean CE)/d logits = (softmax - onehot) / B; the loss value is not needed
-        onehot = torch.nn.functional.one_hot(batch.labels, len(batch.label_token_ids)).float()
+        onehot = torch.nn.functional.one_hot(batch.labels, logits.size(-1)).float()
         with crypten.no_grad():  # scaled by the public loss scale so gradients survive 16-bit fixed point
             grad = (logits.softmax(-1) - onehot).mul(p["loss_scale"] / batch.input_ids.size(0))
     with scope("backward"):
@@ -140,8 +171,7 @@ def _plain_grads(state: dict) -> dict:
     lora = {n: (a.clone().requires_grad_(True), b.clone().requires_grad_(True))
             for n, (a, b) in enc.lora_init(model.config, p["lora_rank"], p["seed"]).items()} \
         if p["method"] == "lora" else {}
-    logits = enc.plain_forward(model, batch, prompt, attention=p["attention"], features=p["features"], seed=p["seed"],
-                               lora=lora, lora_scale=mpc.lora_scale)
+    logits = enc.plain_forward(model, batch, prompt, lora=lora, lora_scale=mpc.lora_scale, **state["twin"])
     loss = torch.nn.functional.cross_entropy(logits, batch.labels)
     loss.backward()
     grads = {}
@@ -196,7 +226,7 @@ class FotGeneration:
         logits = []
         with crypten.no_grad():
             if self.p["fot_mode"] == "batched":
-                big = _repeat_batch(batch, n)
+                big = batch.repeat(n)
                 rows = batch.input_ids.size(0)
                 per_row = crypten.cat([s.unsqueeze(0) for s in shared for _ in range(rows)], dim=0)  # [n*B, P, H]
                 with scope("forward"):
@@ -229,11 +259,6 @@ class FotGeneration:
         errs = []
         with torch.no_grad():
             for lg, pr in zip(logits, prompts):
-                want = enc.plain_forward(model, batch, pr, attention=p["attention"], features=p["features"], seed=p["seed"])
+                want = enc.plain_forward(model, batch, pr, **state["twin"])
                 errs.append((lg.double() / scale - want).abs().max().item())
         return {"max_abs_err": max(errs), "fot_losses": losses}
-
-
-def _repeat_batch(batch, n: int):
-    return enc.Batch(batch.input_ids.repeat(n, 1), batch.mask_pos, batch.labels.repeat(n), batch.label_token_ids,
-                     batch.prompt_tokens)

@@ -1,0 +1,277 @@
+"""Cost to reach an accuracy: tuning trajectories (``tune`` records) priced by MPC ``step`` records.
+
+A ``tune`` record holds a plaintext-twin trajectory (test accuracy after so many units: CMA-ES
+generations for FoT, optimiser steps otherwise).  The ``step`` record of the same task, method,
+attention, sequence length and batch prices one unit in MPC (exact rounds and bytes,
+extrapolated in depth and batch).  Cumulative cost after u units = u x the unit's cost; the
+test and dev evaluations that monitor a run are not counted (monitoring, not training).
+
+Pure functions of record lists and DataFrames; :func:`write` produces the figure, the tables
+and the headline used by the report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .links import PROFILES as LINK_PROFILES
+from .links import Link, network_seconds
+
+#: methods in plot and table order, with the label each gets
+METHOD_ORDER = ["SFT", "prompt", "LoRA", "FoT (softmax)", "FoT (RFA)"]
+#: the target: this fraction of SFT's mean final accuracy on the task
+TARGET_FRACTION = 0.95
+LINKS = ("lan", "wan200", "wan100")
+
+
+def method_label(method: str, attention: str | None) -> str:
+    if method == "fot":
+        return "FoT (RFA)" if str(attention).startswith("rfa") else "FoT (softmax)"
+    return {"sft": "SFT", "prompt": "prompt", "lora": "LoRA"}[method]
+
+
+def trajectories(records: list[dict]) -> pd.DataFrame:
+    """One row per checkpoint of every finished tune record."""
+    rows = []
+    for r in records:
+        if r.get("workload") != "tune" or r.get("status") != "ok":
+            continue
+        p = r["params"]
+        for point in r["trajectory"]:
+            rows.append({"task": p["task"], "method": method_label(p["method"], p["attention"]),
+                         "seed": p["seed"], "unit": r["unit"], **point})
+    return pd.DataFrame(rows)
+
+
+def summaries(records: list[dict]) -> pd.DataFrame:
+    """One row per tune record: zero-shot, start, final (selected on dev) and last accuracy."""
+    rows = []
+    for r in records:
+        if r.get("workload") != "tune" or r.get("status") != "ok":
+            continue
+        p = r["params"]
+        rows.append({"task": p["task"], "method": method_label(p["method"], p["attention"]), "seed": p["seed"],
+                     "budget": p["budget"], "unit": r["unit"], "lr": r.get("lr"), "batch": r.get("batch"),
+                     "population": p["population"] if p["method"] == "fot" else None,
+                     "zero_shot_acc": r["zero_shot_acc"], "start_acc": r["start_acc"],
+                     "final_acc": r["final_acc"], "last_acc": r["last_acc"], "tune_s": r.get("tune_s")})
+    return pd.DataFrame(rows)
+
+
+def unit_costs(records: list[dict], links=LINKS) -> pd.DataFrame:
+    """MPC price of one unit per (task, method): the step records measured at the runs' shapes."""
+    rows = []
+    for r in records:
+        p = r.get("params", {})
+        if r.get("workload") != "step" or r.get("status") == "error" or p.get("task", "synthetic") == "synthetic":
+            continue
+        row = {"task": p["task"], "method": method_label(p["method"], p["attention"]), "seq": p["seq"],
+               "batch": p["batch"], "rounds": r["rounds"], "bytes": r["bytes"],
+               "offline_bytes": r["offline_bytes"], "compute_s": r["compute_s"],
+               "population": p["population"] if p["method"] == "fot" else None,
+               "max_abs_err": r.get("max_abs_err")}
+        for name in links:
+            link = _link(r, name)
+            row[f"est_s_{name}"] = r["est_s"].get(name)
+            row[f"net_s_{name}"] = network_seconds(r["rounds"], r["bytes"], link)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _link(record: dict, name: str) -> Link:
+    spec = (record.get("links") or {}).get(name)
+    return Link(**spec) if spec else LINK_PROFILES[name]
+
+
+def cost_curves(traj: pd.DataFrame, costs: pd.DataFrame, links=LINKS) -> pd.DataFrame:
+    """Checkpoints with cumulative online GB, offline GB and estimated seconds per link."""
+    merged = traj.merge(costs, on=["task", "method"], how="inner")
+    merged["online_GB"] = merged["units"] * merged["bytes"] / 1e9
+    merged["offline_GB"] = merged["units"] * merged["offline_bytes"] / 1e9
+    for name in links:
+        merged[f"s_{name}"] = merged["units"] * merged[f"est_s_{name}"]
+        merged[f"net_s_{name}"] = merged["units"] * merged[f"net_s_{name}"]
+    return merged
+
+
+def targets(summary: pd.DataFrame) -> dict:
+    """Per task: TARGET_FRACTION x SFT's mean final test accuracy (None without SFT runs)."""
+    out = {}
+    for task, sub in summary.groupby("task"):
+        sft = sub[sub["method"] == "SFT"]["final_acc"]
+        out[task] = TARGET_FRACTION * sft.mean() if len(sft) else None
+    return out
+
+
+def cost_to_target(curves: pd.DataFrame, summary: pd.DataFrame, links=LINKS) -> pd.DataFrame:
+    """Per task and method: how many seeds reach the target, and the mean cost of reaching it
+    (over the seeds that do; units at the first checkpoint at or above the target)."""
+    goal = targets(summary)
+    rows = []
+    for (task, method), sub in curves.groupby(["task", "method"]):
+        target = goal.get(task)
+        if target is None:
+            continue
+        seeds = sorted(sub["seed"].unique())
+        hits = []
+        for seed in seeds:
+            run = sub[sub["seed"] == seed].sort_values("units")
+            reached = run[run["test_acc"] >= target]
+            if len(reached):
+                hits.append(reached.iloc[0])
+        row = {"task": task, "method": method, "target_acc": round(target, 4),
+               "reached": f"{len(hits)}/{len(seeds)}"}
+        if hits:
+            hit = pd.DataFrame(hits)
+            row["units"] = hit["units"].mean()
+            row["online_GB"] = hit["online_GB"].mean()
+            row["offline_GB"] = hit["offline_GB"].mean()
+            for name in links:
+                row[f"{name}_s"] = hit[f"s_{name}"].mean()
+                row[f"{name}_net_s"] = hit[f"net_s_{name}"].mean()
+        else:
+            row["units"] = "not reached"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["order"] = table["method"].map({m: i for i, m in enumerate(METHOD_ORDER)})
+        table = table.sort_values(["task", "order"]).drop(columns="order")
+    return table
+
+
+def accuracy_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread over seeds of the start, final and last test accuracy per task and method."""
+    if not len(summary):
+        return summary
+    g = summary.groupby(["task", "method"])
+    table = pd.DataFrame({
+        "seeds": g["seed"].nunique(), "budget": g["budget"].first(), "unit": g["unit"].first(),
+        "zero_shot_acc": g["zero_shot_acc"].mean(), "start_acc": g["start_acc"].mean(),
+        "final_acc_mean": g["final_acc"].mean(), "final_acc_std": g["final_acc"].std(ddof=0),
+        "final_acc_min": g["final_acc"].min(), "final_acc_max": g["final_acc"].max(),
+        "last_acc_mean": g["last_acc"].mean(),
+    }).reset_index()
+    table["order"] = table["method"].map({m: i for i, m in enumerate(METHOD_ORDER)})
+    return table.sort_values(["task", "order"]).drop(columns="order")
+
+
+def plot_accuracy_vs_cost(curves: pd.DataFrame, axes=("online_GB", "s_lan", "s_wan200", "s_wan100")):
+    """Test accuracy (mean over seeds, band min..max) against cumulative cost, one curve per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted(curves["task"].unique())
+    fig, grid = plt.subplots(len(tasks), len(axes), figsize=(4.2 * len(axes), 3.4 * len(tasks)), squeeze=False)
+    titles = {"online_GB": "online GB", "s_lan": "est. s, LAN", "s_wan200": "est. s, WAN-200",
+              "s_wan100": "est. s, WAN-100"}
+    for i, task in enumerate(tasks):
+        for j, col in enumerate(axes):
+            ax = grid[i][j]
+            sub = curves[curves["task"] == task]
+            for method in [m for m in METHOD_ORDER if m in set(sub["method"])]:
+                run = sub[sub["method"] == method]
+                agg = run.groupby("units").agg(x=(col, "mean"), acc=("test_acc", "mean"), lo=("test_acc", "min"),
+                                               hi=("test_acc", "max")).reset_index()
+                x = agg["x"].clip(lower=1e-9)
+                line, = ax.plot(x, agg["acc"], marker="o", ms=3, label=method)
+                ax.fill_between(x, agg["lo"], agg["hi"], alpha=0.15, color=line.get_color())
+            ax.set_xscale("symlog", linthresh=_linthresh(sub[col]))
+            ax.set_xlabel(f"cumulative {titles.get(col, col)}")
+            ax.set_ylabel("test accuracy" if j == 0 else "")
+            ax.set_title(f"{task}: accuracy vs {titles.get(col, col)}")
+            ax.grid(alpha=0.3)
+        grid[i][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _linthresh(values: pd.Series) -> float:
+    positive = values[values > 0]
+    return float(positive.min()) if len(positive) else 1.0
+
+
+def headline(table: pd.DataFrame, links=LINKS) -> list[str]:
+    """Plain sentences: is FoT cheaper end to end than SFT on each link, at the target accuracy?"""
+    lines = []
+    for task, sub in table.groupby("task"):
+        by = {r["method"]: r for _, r in sub.iterrows()}
+        sft = by.get("SFT")
+        if sft is None:
+            continue
+        target = sft["target_acc"]
+        for method in ("FoT (softmax)", "FoT (RFA)"):
+            fot = by.get(method)
+            if fot is None:
+                continue
+            if isinstance(fot["units"], str) or isinstance(sft["units"], str):
+                who = method if isinstance(fot["units"], str) else "SFT"
+                lines.append(f"- **{task}, {method}**: {who} does not reach the target test accuracy "
+                             f"{target:.3f} (95% of SFT's mean final) within its budget in any seed"
+                             + (f" ({fot['reached']} seeds)." if who == method else "."))
+                continue
+            parts = []
+            for name in links:
+                a, b = fot[f"{name}_s"], sft[f"{name}_s"]
+                verdict = "cheaper" if a < b else "dearer"
+                parts.append(f"{name}: {a:,.0f} s vs {b:,.0f} s ({verdict}, x{b / a:.2f})")
+            lines.append(f"- **{task}, {method}** reaches {target:.3f} in {fot['reached']} seeds after "
+                         f"{fot['units']:.0f} generations, {fot['online_GB']:,.1f} online GB against SFT's "
+                         f"{sft['online_GB']:,.1f} GB ({sft['units']:.0f} steps). Estimated time " + "; ".join(parts)
+                         + ".")
+    return lines
+
+
+def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path], list[str]]:
+    """Figure and tables of the cost-to-accuracy analysis; returns (written paths, README lines)."""
+    traj, summary, costs = trajectories(records), summaries(records), unit_costs(records)
+    if not len(traj):
+        return [], []
+    written, lines = [], ["## Cost to reach an accuracy", ""]
+    acc = accuracy_table(summary)
+    written += _table(acc, tables / "tuning_accuracy")
+    lines += ["Few-shot tuning of pretrained all-MiniLM-L6-v2 (16 examples per class, seeds "
+              + ", ".join(map(str, sorted(summary["seed"].unique()))) + "). Head: the scaled cosine (x20) of the "
+              "mean-pooled sentence embedding with each label description's embedding (SST-2: 'It was terrible.' "
+              "/ 'It was great.'; AG News: 'World news.', 'Sports news.', 'Business news.', 'Science and "
+              "technology news.'). `zero_shot_acc`: that head with no prompt and no tuning; `start_acc`: the "
+              "starting point of the run (FoT and prompt tuning start from an all-zero soft prompt, which costs "
+              "accuracy); `final_acc`: test accuracy at the checkpoint with the best 16-shot dev accuracy. "
+              "Trajectories run in the plaintext twin (float32), which computes the MPC encoder's function; "
+              "the MPC parity evidence is in the parity records and `tests/test_tuning_parity.py`.", "",
+              acc.to_markdown(index=False, floatfmt=".3f"), ""]
+    if len(costs):
+        written += _table(costs, tables / "tuning_unit_costs")
+        curves = cost_curves(traj, costs)
+        fig = plot_accuracy_vs_cost(curves)
+        for ext in ("png", "svg"):
+            path = figures / f"accuracy_vs_cost.{ext}"
+            fig.savefig(path, dpi=110, metadata={"Date": None} if ext == "svg" else None)
+            written.append(path)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        table = cost_to_target(curves, summary)
+        written += _table(table, tables / "cost_to_target")
+        lines += ["MPC price of one unit at the runs' own shapes (one CMA-ES generation of the whole population "
+                  "over the whole training set, batched; or one Adam step on a batch of 8), exact counts "
+                  "extrapolated from 0/1 blocks and batches 1/2:", "",
+                  costs.to_markdown(index=False, floatfmt=".4g"), "",
+                  "![accuracy_vs_cost](figures/accuracy_vs_cost.png)", "",
+                  f"Cost to reach {TARGET_FRACTION:.0%} of SFT's mean final test accuracy (mean over the seeds that "
+                  "reach it; `*_s` includes this machine's compute, `*_net_s` is network only: rounds x latency "
+                  "+ bytes x 8 / bandwidth, half duplex):", "",
+                  table.to_markdown(index=False, floatfmt=".4g"), "", "**Headline.**", ""]
+        lines += headline(table) or ["- No method pair reached a comparable target yet."]
+        lines.append("")
+    return written, lines
+
+
+def _table(table: pd.DataFrame, stem: Path) -> list[Path]:
+    csv, md = stem.with_suffix(".csv"), stem.with_suffix(".md")
+    table.to_csv(csv, index=False)
+    md.write_text(table.to_markdown(index=False, floatfmt=".4g") + "\n")
+    return [csv, md]
