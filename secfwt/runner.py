@@ -34,7 +34,7 @@ def measure(workload: str, params: dict) -> dict:
     comm = crypten.communicator.get()
     state = wl.setup(params)
     before = comm.get_communication_stats()
-    with Meter() as meter:
+    with Meter(audit=wl.audit) as meter:
         out = wl.run(state)
     after = comm.get_communication_stats()
     checks = wl.check(state, out)
@@ -43,6 +43,7 @@ def measure(workload: str, params: dict) -> dict:
         "scopes": meter.summary(),
         "trace": meter.trace(),
         "checks": checks,
+        "audit": meter.audit_summary() if wl.audit else None,
         "crypten_counters": {"rounds": after["rounds"] - before["rounds"],
                              "bytes": after["bytes"] - before["bytes"]},
     }
@@ -119,15 +120,24 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
         "tolerance": wl.tolerance, "env": environment(),
     }
     t0 = time.perf_counter()
+    owner = Task(wl.owner, {"params": params}) if wl.owner else None
     try:
-        parties = run_parties(Task("secfwt.runner:measure", {"workload": workload, "params": params}),
-                              world_size=world_size, provider=provider,
-                              timeout=timeout if timeout is not None else wl.timeout_s)
+        out = run_parties(Task("secfwt.runner:measure", {"workload": workload, "params": params}),
+                          world_size=world_size, provider=provider,
+                          timeout=timeout if timeout is not None else wl.timeout_s, owner=owner)
     except PartyError as exc:
         record.update(status="error", error=str(exc), run_s=time.perf_counter() - t0)
         return record
+    parties, owner_out = out if owner else (out, None)
     scopes = fold_parties(parties)
     checks = parties[0]["checks"]
+    if owner_out is not None:  # the data owner's own checks and its traffic with the servers
+        checks = {**checks, **owner_out["result"], "owner_traffic": owner_out["traffic"],
+                  "owner_refused_connections": owner_out["refused"]}
+        checks.setdefault("max_abs_err", max([g["logits_max_abs_err"] for g in checks.get("generations", [])]
+                                             + [checks.get("test_logits_max_abs_err", 0.0)]))
+    if wl.audit:
+        record["reveal_audit"] = {str(p["rank"]): p["audit"] for p in parties}
     record.update(run_s=time.perf_counter() - t0,
                   per_party={str(p["rank"]): {"crypten_counters": p["crypten_counters"], "total": p["scopes"][""]}
                              for p in parties})

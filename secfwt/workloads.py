@@ -79,6 +79,10 @@ class Workload:
     plaintext: bool = False
     #: rejects invalid combinations of valid values before any process starts (raises ValueError)
     validate: Callable = lambda params: None
+    #: ``module:function`` run by a separate data-owner process (see secfwt.mpc.owner), or None
+    owner: str | None = None
+    #: record every online opening (the meter's reveal audit) in ``reveal_audit``
+    audit: bool = False
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -391,4 +395,37 @@ register(Workload(
         Param("test_rows", int, 0, "evaluate on the first N test rows (0: all)", minimum=0),
     ),
     setup=_tune_setup, run=_tune_run, check=_tune_check, tolerance=math.inf, plaintext=True,
+))
+
+
+# -- forward-only tuning end to end in MPC, with a separate data owner ----------------------------
+def _fot_mpc(fn):
+    def call(*args):
+        from .tuning import mpc_fot
+
+        return getattr(mpc_fot, fn)(*args)
+
+    return call
+
+
+register(Workload(
+    name="fot-mpc",
+    description="forward-only tuning in 2PC for a few generations with the data owner as its own process: "
+                "each candidate's loss and CMA-ES's ranking against the plaintext twin, the tuned prompt's test "
+                "predictions, and an audit of every value opened between the servers",
+    params=(
+        Param("task", str, "sst2", "few-shot task", choices=_data_choices()[0]),
+        Param("seed", int, 13, "data draw and CMA-ES seed", choices=_data_choices()[1]),
+        Param("attention", str, "softmax-stable", "attention variant", choices=("softmax-stable", "rfa-onepass")),
+        Param("generations", int, 3, "CMA-ES generations", positive=True),
+        Param("population", int, 4, "CMA-ES population", minimum=2),
+        Param("train_rows", int, 8, "training sentences (the first rows of the draw)", positive=True),
+        Param("test_rows", int, 16, "test sentences for the tuned prompt's predictions", positive=True),
+        Param("seq", int, 40, "public padded length (prompt slots included)", positive=True),
+        Param("prompt_tokens", int, 4, "soft-prompt vectors", positive=True),
+        Param("intrinsic_dim", int, 50, "CMA-ES search dimension d", positive=True),
+        Param("layers", int, -1, "MiniLM blocks (-1: all 6)", minimum=-1),
+    ),
+    setup=_fot_mpc("server_setup"), run=_fot_mpc("server_run"), check=_fot_mpc("server_check"),
+    tolerance=5e-2, timeout_s=3600.0, owner="secfwt.tuning.mpc_fot:owner_run", audit=True,
 ))

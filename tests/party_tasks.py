@@ -154,10 +154,11 @@ def encoder_parity(model: str, sentences: list, seq: int = 0, attention: str = "
     out = []
     for b in batches:
         with crypten.no_grad():
-            h = mpc.embeddings(b)
+            inputs = mpc.share_inputs(b)
+            h = mpc.embeddings(b, onehot=inputs["ids"])
             for i in range(m.config.num_hidden_layers):
                 h = mpc.block(i, h)
-            logits = mpc.head(h, b)
+            logits = mpc.head(h, b, inputs)
         got_h, got = reveal_float(h), reveal_float(logits)
         with torch.no_grad():
             ref = m(input_ids=b.input_ids, output_hidden_states=True)

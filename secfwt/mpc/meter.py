@@ -14,12 +14,21 @@ scope is its wall time minus the time spent inside communication calls.
 
 Counting conventions (CrypTen's, kept unchanged): every collective call is one
 round; a party's byte count adds what it sends and what it receives.
+
+Reveal audit (``Meter(audit=True)``): every online opening (``all_reduce`` / ``reduce``:
+how CrypTen opens shares) is recorded with its scope, shape, receiver, the protocol that
+made it (read off the call stack: Beaver, binary AND, bit conversion, the one-round trig
+protocol, or a plain ``reveal``) and a verdict from the opened ring values themselves:
+a masked opening (x - a, x ^ a, m x + T) is uniform over the 64-bit ring, a plaintext
+fixed-point value is small.  An opening whose values are mostly below ``2**44`` in
+magnitude (probability 2^-19 per element for a uniform value) is ``plaintext``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -68,6 +77,8 @@ class Tally:
 class Meter:
     """Per-party cost meter.  Use as a context manager around the measured work."""
 
+    audit: bool = False  # record every online opening (see the module docstring)
+    openings: list = field(default_factory=list)
     own: dict = field(default_factory=lambda: defaultdict(Tally))  # path -> exclusive tally
     wall: dict = field(default_factory=lambda: defaultdict(float))  # path -> inclusive wall
     ops: dict = field(default_factory=lambda: defaultdict(Tally))  # (path, op, channel) -> tally
@@ -110,6 +121,8 @@ class Meter:
             dt = time.perf_counter() - t0
             dr, db = comm.comm_rounds - r0, comm.comm_bytes - b0
             self._charge(name, OFFLINE if offline else ONLINE, dr, db, dt)
+            if self.audit and not offline and name in OPENINGS:
+                self._audit(comm, name, signature.bind(*args, **kwargs).arguments, result)
             return result
 
         metered.__name__ = name
@@ -124,6 +137,34 @@ class Meter:
             delta.offline_rounds, delta.offline_bytes = rounds, nbytes
         self.own[path].add(delta)
         self.ops[(path, op, channel)].add(delta)
+
+    def _audit(self, comm, name: str, arguments: dict, result) -> None:
+        dst = arguments.get("dst") if name == "reduce" else None
+        opened = result if isinstance(result, (list, tuple)) else [result]
+        protocol = _protocol()
+        if protocol in UNIFORM_BY_PROTOCOL:  # single masked bits are small by nature
+            verdict = "masked bit (protocol)"
+        elif dst is not None and dst != comm.get_rank():
+            verdict = "not received"  # only the receiver holds the opened values
+        else:
+            verdict = "plaintext" if max(_plaintext_fraction(t) for t in opened) > 0.5 else "masked"
+        self.openings.append({"scope": self.path, "op": name, "protocol": protocol,
+                              "receiver": "all" if dst is None else f"party {dst}",
+                              "shapes": [list(t.shape) for t in opened],
+                              "elements": sum(int(t.numel()) for t in opened), "verdict": verdict})
+
+    def audit_summary(self) -> list:
+        """Openings aggregated by (scope, protocol, receiver, verdict), with counts and elements."""
+        out: dict = {}
+        for o in self.openings:
+            key = (o["scope"], o["protocol"], o["receiver"], o["verdict"])
+            row = out.setdefault(key, {"scope": o["scope"], "protocol": o["protocol"], "receiver": o["receiver"],
+                                       "verdict": o["verdict"], "openings": 0, "elements": 0, "shapes": []})
+            row["openings"] += 1
+            row["elements"] += o["elements"]
+            if len(row["shapes"]) < 4 and o["shapes"] not in row["shapes"]:
+                row["shapes"].append(o["shapes"])
+        return list(out.values())
 
     # -- scopes ---------------------------------------------------------------------------
     @property
@@ -162,6 +203,46 @@ class Meter:
              "bytes": t.bytes + t.offline_bytes, "comm_s": t.comm_s}
             for (p, op, ch), t in sorted(self.ops.items())
         ]
+
+
+#: collectives that open shares (CrypTen reveals with all_reduce, or reduce to one party)
+OPENINGS = ("all_reduce", "reduce")
+#: a masked ring value is below this magnitude with probability 2^-19
+PLAINTEXT_BOUND = 2**44
+#: (file suffix, function) -> protocol name, innermost match wins
+PROTOCOLS = (
+    ("secfwt/mpc/cosine.py", None, "trig (m x + T)"),
+    ("crypten/mpc/primitives/beaver.py", "AND", "binary AND (x ^ a)"),
+    ("crypten/mpc/primitives/beaver.py", "B2A_single_bit", "bit conversion (x ^ r)"),
+    ("crypten/mpc/primitives/beaver.py", "square", "Beaver square (x - r)"),
+    ("crypten/mpc/primitives/beaver.py", None, "Beaver (x - a, y - b)"),
+)
+
+
+#: protocols whose openings are masked single bits (uniform over {0, 1}, not over the ring)
+UNIFORM_BY_PROTOCOL = ("bit conversion (x ^ r)",)
+
+
+def _plaintext_fraction(t) -> float:
+    """Share of elements small enough to be a plaintext fixed-point value rather than a mask."""
+    import torch
+
+    if not isinstance(t, torch.Tensor) or t.numel() == 0 or t.dtype != torch.int64:
+        return 0.0
+    small = (t >= -PLAINTEXT_BOUND) & (t <= PLAINTEXT_BOUND)
+    return small.double().mean().item()
+
+
+def _protocol() -> str:
+    """The protocol that made the current opening, from the call stack (innermost first)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        path = frame.f_code.co_filename.replace("\\", "/")
+        for suffix, func, name in PROTOCOLS:
+            if path.endswith(suffix) and (func is None or frame.f_code.co_name == func):
+                return name
+        frame = frame.f_back
+    return "reveal"
 
 
 _ACTIVE: Meter | None = None

@@ -17,6 +17,7 @@ import argparse
 import importlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -91,24 +92,45 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
 
 
 def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout: float = 600.0,
-                threads: int = 1, host: str = "127.0.0.1"):
+                threads: int = 1, host: str = "127.0.0.1", owner: Task | None = None):
     """Run ``task`` as ``world_size`` parties (+ dealer for TTP) on this machine.
 
     Each party is a fresh ``python -m secfwt.mpc.parties`` process (no fork of the caller,
     so it works from scripts, notebooks, pytest and asv alike).  Returns the list of
     per-party results (index = rank).  Raises :class:`PartyError` if any process raises,
     dies or the run exceeds ``timeout`` seconds; no process is left behind either way.
+
+    With ``owner``, a separate data-owner process (:mod:`secfwt.mpc.owner`) runs
+    ``owner`` and the servers reach it through :class:`secfwt.mpc.owner.OwnerLink`; the
+    return value is then ``(per-party results, the owner's output)``.
     """
+    from . import owner as owner_mod
+
     if provider not in PROVIDERS:
         raise ValueError(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
     if world_size < 2:
         raise ValueError("MPC needs at least two computing parties")
     master = f"{host}:{free_port(host)}"
     ranks = list(range(world_size + (1 if provider == "ttp" else 0)))
+    env = {**os.environ, owner_mod.TOKEN_ENV: secrets.token_hex(16)}
     with tempfile.TemporaryDirectory(prefix="secfwt-run-") as tmp:
         out_file = Path(tmp) / "result.json"
         procs, logs = {}, {}
+        deadline = time.monotonic() + timeout
         try:
+            if owner is not None:
+                address_file, owner_out = Path(tmp) / "owner.addr", Path(tmp) / "owner.json"
+                logs[OWNER] = open(Path(tmp) / "owner.log", "w+b")
+                procs[OWNER] = subprocess.Popen(
+                    [sys.executable, "-m", "secfwt.mpc.owner", "--world-size", str(world_size), "--address-file",
+                     str(address_file), "--out", str(owner_out),
+                     "--task", json.dumps({"target": owner.target, "kwargs": owner.kwargs})],
+                    stdout=logs[OWNER], stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                    env=env)
+                while not address_file.exists():
+                    _check(procs, logs, world_size, deadline, timeout)
+                    time.sleep(0.05)
+                env[owner_mod.ADDRESS_ENV] = address_file.read_text()
             for r in ranks:
                 logs[r] = open(Path(tmp) / f"rank{r}.log", "w+b")
                 cmd = [sys.executable, "-m", "secfwt.mpc.parties", "--rank", str(r), "--world-size",
@@ -117,23 +139,11 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
                 if r == 0:
                     cmd += ["--out", str(out_file)]
                 procs[r] = subprocess.Popen(cmd, stdout=logs[r], stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
-            deadline = time.monotonic() + timeout
-            while True:
-                codes = {r: p.poll() for r, p in procs.items()}
-                failed = [r for r, c in codes.items() if c not in (None, 0)]
-                if failed:
-                    r = min(failed, key=lambda x: _failure_rank_order(codes[x]))
-                    tail = _tail(logs[r])
-                    last = tail.splitlines()[-1].removeprefix(f"[rank{r}]:").strip()
-                    raise PartyError(f"{_who(r, world_size)} failed ({_how(codes[r])}): {last}\n{tail}")
-                if all(c == 0 for c in codes.values()):
-                    break
-                if time.monotonic() > deadline:
-                    raise PartyError(f"run timed out after {timeout:.0f} s; still running: "
-                                     + ", ".join(_who(r, world_size) for r, c in codes.items() if c is None))
+                                            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+            while not _check(procs, logs, world_size, deadline, timeout):
                 time.sleep(0.05)
-            return json.loads(out_file.read_text())
+            parties = json.loads(out_file.read_text())
+            return (parties, json.loads(owner_out.read_text())) if owner is not None else parties
         finally:
             for p in procs.values():
                 if p.poll() is None:
@@ -147,7 +157,30 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
                 f.close()
 
 
-def _who(rank: int, world_size: int) -> str:
+#: the data owner's key among the launcher's processes
+OWNER = "owner"
+
+
+def _check(procs: dict, logs: dict, world_size: int, deadline: float, timeout: float) -> bool:
+    """True when every process finished cleanly; raises PartyError on a failure or the timeout."""
+    codes = {r: p.poll() for r, p in procs.items()}
+    failed = [r for r, c in codes.items() if c not in (None, 0)]
+    if failed:
+        r = min(failed, key=lambda x: _failure_rank_order(codes[x]))
+        tail = _tail(logs[r])
+        last = tail.splitlines()[-1].removeprefix(f"[rank{r}]:").strip()
+        raise PartyError(f"{_who(r, world_size)} failed ({_how(codes[r])}): {last}\n{tail}")
+    if all(c == 0 for c in codes.values()):
+        return True
+    if time.monotonic() > deadline:
+        raise PartyError(f"run timed out after {timeout:.0f} s; still running: "
+                         + ", ".join(_who(r, world_size) for r, c in codes.items() if c is None))
+    return False
+
+
+def _who(rank, world_size: int) -> str:
+    if rank == OWNER:
+        return "data owner"
     return "dealer (TTP)" if rank == world_size else f"party {rank}"
 
 

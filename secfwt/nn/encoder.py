@@ -227,14 +227,11 @@ class MPCEncoder:
 
     def __init__(self, model, attention: str = "softmax-stable", trainable=lambda name: False,
                  lora_rank: int = 0, lora_alpha: float = 16.0, features: int = 64, seed: int = 0,
-                 calibration: dict | None = None, head: str = "mlm", label_embeddings: torch.Tensor | None = None,
-                 share_input=None):
+                 calibration: dict | None = None, head: str = "mlm", label_embeddings: torch.Tensor | None = None):
         self.cfg = model.config
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
         self.head_kind = head
-        #: how the data owner's inputs (one-hot ids, masks, pooling weights) become shares
-        self.share_input = share_input or (lambda t: crypten.cryptensor(t.float(), src=0))
         calibration = calibration or calibrate(model, head=head, label_embeddings=label_embeddings)
         self.ln_scales = calibration["ln_scales"]
         self.pool_scale = calibration.get("pool_scale", 1.0)
@@ -282,14 +279,12 @@ class MPCEncoder:
         return layer_norm(x, self.weights[name + ".weight"], self.weights[name + ".bias"], self.cfg.layer_norm_eps,
                           scale=self.ln_scales.get(name, 1.0))
 
-    def embeddings(self, batch: Batch, prompt=None):
+    def embeddings(self, batch: Batch, prompt=None, onehot=None):
         """Word lookup in MPC (secret one-hot ids x shared table) + public positions + LN."""
         base, _ = _prefixes(self.cfg)
         bsz, seq = batch.input_ids.shape
         p = batch.prompt_tokens
         with scope("embeddings"):
-            keep = torch.cat([batch.input_ids[:, :1], batch.input_ids[:, 1 + p:]], 1) if p else batch.input_ids
-            onehot = self.share_input(torch.nn.functional.one_hot(keep, self.cfg.vocab_size))
             words = onehot.matmul(self.weights[f"{base}.embeddings.word_embeddings.weight"])
             if p:
                 if prompt is None:
@@ -304,13 +299,13 @@ class MPCEncoder:
             typ = self.weights[f"{base}.embeddings.token_type_embeddings.weight"].narrow(0, 0, 1)
             return self._ln(words + pos + typ, f"{base}.embeddings.LayerNorm")
 
-    def key_mask(self, batch: Batch):
-        """The data owner's secret key mask for attention (None when nothing is padded)."""
-        if batch.attention_mask is None:
-            return None
-        if self.attention.startswith("rfa"):
-            return KeyMask(mask=self.share_input(batch.attention_mask[:, None, :, None]))
-        return KeyMask(bias=self.share_input(batch.key_bias()[:, None, None, :]))
+    def owner_inputs(self, batch: Batch) -> dict:
+        return owner_inputs(self.cfg, batch, self.attention, self.head_kind)
+
+    def share_inputs(self, batch: Batch) -> dict:
+        """The owner's inputs shared by party 0 (pseudo-random zero sharing: no communication).
+        With a separate data owner (:mod:`secfwt.mpc.owner`) they arrive as shares instead."""
+        return {name: crypten.cryptensor(t.float(), src=0) for name, t in self.owner_inputs(batch).items()}
 
     def block(self, i: int, h, keys=None):
         n = block_names(self.cfg, i)
@@ -332,19 +327,18 @@ class MPCEncoder:
                 with scope("dense2"):
                     return self._ln(self._linear(inner, n["ffn2"]) + h, n["ln2"])
 
-    def head(self, h, batch: Batch):
+    def head(self, h, batch: Batch, inputs: dict):
         """Label logits [B, C] from the last hidden state, by the encoder's head."""
         with scope("head"):
             if self.head_kind == "sentence":
-                return self._sentence_head(h, batch)
+                return self._sentence_head(h, inputs)
             return self._mlm_head(h, batch)
 
-    def _sentence_head(self, h, batch: Batch):
+    def _sentence_head(self, h, inputs: dict):
         """Scaled cosine of the mean-pooled embedding with each label description's embedding.
         Pooling weights are the data owner's (secret: they encode the lengths); the norm is
         range-safe like LayerNorm (public pre-scale ``pool_scale``, then inv_sqrt)."""
-        weights = self.share_input(batch.pooling_weights().unsqueeze(1))  # [B, 1, L]
-        pooled = weights.matmul(h).squeeze(1)  # [B, H]
+        pooled = inputs["pooling"].matmul(h).squeeze(1)  # [B, 1, L] x [B, L, H] -> [B, H]
         c = self.pool_scale
         inv_norm = pooled.square().sum(-1, keepdim=True).mul(c).inv_sqrt().mul(math.sqrt(c))
         return (pooled * inv_norm).matmul(self.label_matrix)
@@ -358,12 +352,33 @@ class MPCEncoder:
         rows = self.weights[names["words"]].index_select(0, batch.label_token_ids)  # tied decoder rows
         return x.matmul(rows.t()) + self.weights[names["bias"]].index_select(0, batch.label_token_ids)
 
-    def forward(self, batch: Batch, prompt=None):
-        keys = self.key_mask(batch)
-        h = self.embeddings(batch, prompt)
+    def forward(self, batch: Batch, prompt=None, inputs: dict | None = None):
+        """Label logits of a batch.  ``inputs``: the data owner's shared inputs (default: party 0
+        shares them); the servers use ``batch`` only for its public shape and positions."""
+        inputs = inputs if inputs is not None else self.share_inputs(batch)
+        keys = None
+        if "keys" in inputs:
+            keys = KeyMask(mask=inputs["keys"]) if self.attention.startswith("rfa") else KeyMask(bias=inputs["keys"])
+        h = self.embeddings(batch, prompt, inputs["ids"])
         for i in range(self.cfg.num_hidden_layers):
             h = self.block(i, h, keys)
-        return self.head(h, batch)
+        return self.head(h, batch, inputs)
+
+
+def owner_inputs(cfg, batch: Batch, attention: str, head: str) -> dict:
+    """The data owner's private inputs to one forward (plaintext, at the data owner), by name:
+    ``ids`` one-hot of the word ids (prompt slots excluded), ``keys`` the key mask in the form
+    the attention variant consumes, ``pooling`` the sentence head's weights."""
+    p = batch.prompt_tokens
+    ids = batch.input_ids
+    keep = torch.cat([ids[:, :1], ids[:, 1 + p:]], 1) if p else ids
+    out = {"ids": torch.nn.functional.one_hot(keep, cfg.vocab_size)}
+    if batch.attention_mask is not None:
+        out["keys"] = batch.attention_mask[:, None, :, None] if attention.startswith("rfa") else \
+            batch.key_bias()[:, None, None, :]
+    if head == "sentence":
+        out["pooling"] = batch.pooling_weights().unsqueeze(1)  # [B, 1, L]
+    return out
 
 
 @dataclass(frozen=True)

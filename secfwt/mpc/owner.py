@@ -1,0 +1,243 @@
+"""The data owner as its own party: it holds the inputs and labels, the servers only shares.
+
+SecFwT's threat model has three roles: a model owner and a data owner outsource tuning to two
+non-colluding servers.  The data owner is not a server.  It sends **additive shares** of its
+inputs over the ring Z_2^64 (fixed point, 16 fractional bits, CrypTen's encoding) - one share to
+each server - and receives each server's share of an output, which only it can add up.  A
+server sees a uniformly random ring element per input element and nothing of the outputs.
+
+Transport: one TCP connection per server to the data owner's process (loopback in local runs),
+framed as a JSON header line and raw little-endian int64 bytes; no pickle.  Each connection
+starts with the run's token (``SECFWT_RUN_TOKEN``, random per run), which the owner checks
+before it reads anything else.  Every frame is tallied (messages and bytes per direction), so
+the data owner's traffic is reported beside the servers' online and dealer traffic.
+
+Masks come from ``secrets``-seeded torch generators: fine for a benchmark; a deployment would
+use a cryptographic PRG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import os
+import secrets
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+PRECISION_BITS = 16
+TOKEN_ENV = "SECFWT_RUN_TOKEN"
+ADDRESS_ENV = "SECFWT_OWNER"
+
+
+@dataclass
+class Traffic:
+    """Frames and bytes between the data owner and the servers (both directions)."""
+
+    to_servers_messages: int = 0
+    to_servers_bytes: int = 0
+    to_owner_messages: int = 0
+    to_owner_bytes: int = 0
+    log: list = field(default_factory=list)  # (direction, name, shape) of every frame
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "log"} | {"frames": self.log}
+
+
+def encode(x: torch.Tensor) -> torch.Tensor:
+    """CrypTen's fixed-point encoding (16 fractional bits) as int64 ring elements."""
+    return torch.round(x.double() * 2.0**PRECISION_BITS).long()
+
+
+def decode(ring: torch.Tensor) -> torch.Tensor:
+    return ring.double() / 2.0**PRECISION_BITS
+
+
+def _send_frame(sock: socket.socket, header: dict, payload: bytes = b"") -> int:
+    head = (json.dumps(header) + "\n").encode()
+    sock.sendall(head + payload)
+    return len(head) + len(payload)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        chunk = sock.recv(min(n - got, 1 << 20))
+        if not chunk:
+            raise ConnectionError("peer closed the connection")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _recv_line(sock: socket.socket, limit: int = 1 << 16) -> bytes:
+    out = bytearray()
+    while not out.endswith(b"\n"):
+        byte = sock.recv(1)
+        if not byte:
+            raise ConnectionError("peer closed the connection")
+        out += byte
+        if len(out) > limit:
+            raise ConnectionError("header too long")
+    return bytes(out)
+
+
+def _recv_frame(sock: socket.socket) -> tuple[dict, torch.Tensor | None, int]:
+    line = _recv_line(sock)
+    header = json.loads(line)
+    tensor = None
+    if "shape" in header:
+        n = 8 * int(torch.Size(header["shape"]).numel())
+        tensor = torch.frombuffer(bytearray(_recv_exact(sock, n)), dtype=torch.int64).reshape(header["shape"]).clone()
+        return header, tensor, len(line) + n
+    return header, tensor, len(line)
+
+
+def _ring_frame(name: str, ring: torch.Tensor) -> tuple[dict, bytes]:
+    ring = ring.contiguous().to(torch.int64)
+    return {"name": name, "shape": list(ring.shape)}, ring.numpy().tobytes()
+
+
+class DataOwner:
+    """The data owner's end: listens, admits exactly the servers that present the run's token."""
+
+    def __init__(self, world_size: int, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
+                 timeout: float = 60.0):
+        self.world_size = world_size
+        self.token = token if token is not None else os.environ.get(TOKEN_ENV, "")
+        self.listener = socket.create_server((host, port))
+        self.listener.settimeout(timeout)
+        self.servers: dict[int, socket.socket] = {}
+        self.traffic = Traffic()
+        self.refused = 0
+        self.rng = torch.Generator().manual_seed(secrets.randbits(63))
+
+    @property
+    def address(self) -> str:
+        host, port = self.listener.getsockname()[:2]
+        return f"{host}:{port}"
+
+    def accept(self) -> None:
+        """Admit one connection per server rank; connections with a wrong token are dropped."""
+        while len(self.servers) < self.world_size:
+            conn, _ = self.listener.accept()
+            conn.settimeout(self.listener.gettimeout())
+            try:
+                hello = json.loads(_recv_line(conn, limit=1024))
+                ok = hmac.compare_digest(str(hello.get("token", "")), self.token) and \
+                    hello.get("rank") in range(self.world_size) and hello["rank"] not in self.servers
+            except (ValueError, ConnectionError, OSError):
+                ok = False
+            if not ok:
+                self.refused += 1
+                conn.close()
+                continue
+            self.servers[hello["rank"]] = conn
+
+    def share(self, name: str, x: torch.Tensor) -> None:
+        """Send additive shares of x (fixed point) to the servers: uniformly random each."""
+        ring = encode(x)
+        masks = [torch.randint(-2**63, 2**63 - 1, ring.shape, generator=self.rng, dtype=torch.int64)
+                 for _ in range(self.world_size - 1)]
+        shares = [ring - sum(masks, torch.zeros_like(ring))] + masks  # int64 wraps: arithmetic mod 2^64
+        for rank, share in enumerate(shares):
+            header, payload = _ring_frame(name, share)
+            self.traffic.to_servers_bytes += _send_frame(self.servers[rank], header, payload)
+            self.traffic.to_servers_messages += 1
+        self.traffic.log.append(("to servers", name, list(ring.shape)))
+
+    def receive(self, name: str, precision_bits: int = PRECISION_BITS) -> torch.Tensor:
+        """Add the servers' shares of an output: only the data owner sees the value."""
+        total = None
+        for rank in range(self.world_size):
+            header, ring, n = _recv_frame(self.servers[rank])
+            if header.get("name") != name:
+                raise ConnectionError(f"expected {name!r} from server {rank}, got {header.get('name')!r}")
+            self.traffic.to_owner_bytes += n
+            self.traffic.to_owner_messages += 1
+            total = ring if total is None else total + ring
+        self.traffic.log.append(("to owner", name, list(total.shape)))
+        return total.double() / 2.0**precision_bits
+
+    def close(self) -> None:
+        for conn in self.servers.values():
+            conn.close()
+        self.listener.close()
+
+
+class OwnerLink:
+    """A server's end: connect to the data owner, turn its frames into CrypTen shares."""
+
+    def __init__(self, rank: int, address: str | None = None, token: str | None = None, timeout: float = 60.0):
+        address = address or os.environ[ADDRESS_ENV]
+        host, _, port = address.rpartition(":")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise ConnectionError(f"data owner at {address} not reachable within {timeout:.0f} s") from None
+                time.sleep(0.05)
+        token = token if token is not None else os.environ.get(TOKEN_ENV, "")
+        _send_frame(self.sock, {"rank": rank, "token": token})
+        self.traffic = Traffic()
+
+    def input(self, name: str):
+        """The data owner's next input as a CrypTen tensor (this server's share)."""
+        from .compat import crypten
+
+        header, ring, n = _recv_frame(self.sock)
+        if header.get("name") != name:
+            raise ConnectionError(f"expected input {name!r} from the data owner, got {header.get('name')!r}")
+        self.traffic.to_servers_bytes += n
+        self.traffic.to_servers_messages += 1
+        self.traffic.log.append(("to servers", name, list(ring.shape)))
+        return crypten.mpc.MPCTensor.from_shares(ring, precision=PRECISION_BITS)
+
+    def output(self, name: str, x) -> None:
+        """Send this server's share of x to the data owner (nothing is opened between servers)."""
+        header, payload = _ring_frame(name, x._tensor.share)
+        self.traffic.to_owner_bytes += _send_frame(self.sock, header, payload)
+        self.traffic.to_owner_messages += 1
+        self.traffic.log.append(("to owner", name, list(x.size())))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def main(argv=None) -> int:
+    """Entry of the data owner's process (started by :func:`secfwt.mpc.parties.run_parties`)."""
+    from .parties import Task
+
+    ap = argparse.ArgumentParser(prog="python -m secfwt.mpc.owner")
+    ap.add_argument("--world-size", type=int, required=True)
+    ap.add_argument("--address-file", required=True, help="where to write HOST:PORT once listening")
+    ap.add_argument("--task", required=True, help='JSON {"target": "module:function", "kwargs": {...}}')
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    spec = json.loads(args.task)
+    owner = DataOwner(args.world_size)
+    tmp = Path(args.address_file + ".part")
+    tmp.write_text(owner.address)
+    tmp.replace(args.address_file)
+    try:
+        owner.accept()
+        result = Task(spec["target"], spec["kwargs"]).resolve()(owner=owner, **spec["kwargs"])
+    finally:
+        owner.close()
+    out = Path(args.out + ".part")
+    out.write_text(json.dumps({"result": result, "traffic": owner.traffic.as_dict(), "refused": owner.refused}))
+    out.replace(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
