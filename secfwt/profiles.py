@@ -77,6 +77,14 @@ PROFILES["quick"]["sweeps"].append(
     Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["fot"],
                    "attention": ["softmax-stable", "rfa-onepass"], "population": [4],
                    "fot_mode": ["batched", "sequential"]}, 6))
+# the tuning path end to end, tiny: a short FoT run in the plaintext twin, and FoT in 2PC with a
+# separate data owner against the twin (MiniLM truncated to one block)
+PROFILES["quick"]["sweeps"].append(
+    Sweep("tune", {"task": ["sst2"], "method": ["fot"], "budget": [2], "eval_every": [1], "population": [4],
+                   "intrinsic_dim": [50], "test_rows": [64]}, 30))
+PROFILES["quick"]["sweeps"].append(
+    Sweep("fot-mpc", {"layers": [1], "generations": [2], "population": [2], "train_rows": [2], "test_rows": [4],
+                      "seq": [24]}, 45))
 
 
 def get_profile(name: str) -> dict:

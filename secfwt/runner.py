@@ -18,7 +18,7 @@ from .results import COUNTERS, PLAINTEXT, Store, aggregate_layers, environment, 
 
 
 CHECK_FIELDS = ("max_abs_err", "approx_err", "grad_min_cosine", "grad_tensors", "grad_zero_max_abs", "optimizer_err",
-                "fot_losses", "grad_cosine")
+                "fot_losses", "grad_cosine", "grad_max_rel_err", "update_rel_err", "update_tensor", "update_all_rel_err")
 
 
 def measure(workload: str, params: dict) -> dict:

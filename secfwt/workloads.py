@@ -124,6 +124,16 @@ def _max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
     return err if math.isfinite(err) else float("inf")
 
 
+def _lazy(module: str, fn: str):
+    """``module.fn`` imported on first call (keeps torch-heavy modules out of ``secfwt list``)."""
+    def call(*args):
+        import importlib
+
+        return getattr(importlib.import_module(module, __package__), fn)(*args)
+
+    return call
+
+
 # -- attention ----------------------------------------------------------------------------------
 def _attention_setup(p):
     q, k, v = attn.attention_inputs(p["batch"], p["heads"], p["seq"], p["head_dim"], seed=p["seed"])
@@ -271,22 +281,7 @@ def _step_validate(p):
         raise ValueError(f"task={p['task']} needs head=sentence (MiniLM ships no masked-LM head)")
 
 
-def _step_setup(p):
-    from .tuning import steps
-
-    return steps.setup(p)
-
-
-def _step_run(s):
-    from .tuning import steps
-
-    return steps.run(s)
-
-
-def _step_check(s, out):
-    from .tuning import steps
-
-    return steps.check(s, out)
+_step_setup, _step_run, _step_check = (_lazy(".tuning.steps", fn) for fn in ("setup", "run", "check"))
 
 
 register(Workload(
@@ -330,12 +325,7 @@ register(Workload(
 
 # -- one encoder block ---------------------------------------------------------------------------
 def _block(fn):
-    def call(*args):
-        from .nn import block
-
-        return getattr(block, fn)(*args)
-
-    return call
+    return _lazy(".nn.block", fn)
 
 
 register(Workload(
@@ -400,12 +390,7 @@ register(Workload(
 
 # -- forward-only tuning end to end in MPC, with a separate data owner ----------------------------
 def _fot_mpc(fn):
-    def call(*args):
-        from .tuning import mpc_fot
-
-        return getattr(mpc_fot, fn)(*args)
-
-    return call
+    return _lazy(".tuning.mpc_fot", fn)
 
 
 register(Workload(

@@ -168,3 +168,57 @@ def encoder_parity(model: str, sentences: list, seq: int = 0, attention: str = "
                     "hidden_err": (got_h - want_h).abs().max().item(), "hidden_scale": want_h.abs().max().item(),
                     "hidden_rel_err": ((got_h - want_h).norm() / want_h.norm()).item()})
     return out
+
+
+def audit_cases():
+    """The reveal audit on known openings: Beaver (masked), a plain reveal (plaintext), the trig
+    protocol (masked), and a reveal to one party (seen only by that party)."""
+    import torch
+
+    from secfwt.mpc import cosine
+    from secfwt.mpc.compat import crypten
+    from secfwt.mpc.meter import Meter, scope
+
+    x = crypten.cryptensor(torch.linspace(-3, 3, 64), src=0)
+    y = crypten.cryptensor(torch.linspace(1, 2, 64), src=0)
+    with Meter(audit=True) as meter:
+        with scope("mul"):
+            x * y
+        with scope("open"):
+            x.reveal()
+        with scope("trig"):
+            cosine.cossin(x)
+        with scope("to0"):
+            x.reveal(dst=0)
+    return meter.audit_summary()
+
+
+def trig_delta_independence():
+    """Open the trig protocol's delta twice for the same x: with a fresh mask each time the two
+    openings differ and carry no trace of w*x."""
+    import torch
+
+    from secfwt.mpc import cosine
+    from secfwt.mpc.compat import crypten
+
+    seen = []
+    original = cosine.ring_to_angle
+
+    def spy(ring):
+        seen.append(ring.clone())
+        return original(ring)
+
+    w = 1.0
+    values = torch.linspace(-10, 10, 4096, dtype=torch.float64)
+    x = crypten.cryptensor(values.float(), src=0)
+    cosine.ring_to_angle = spy
+    try:
+        cosine.cossin(x, w)
+        cosine.cossin(x, w)
+    finally:
+        cosine.ring_to_angle = original
+    d1, d2 = (original(t) for t in seen[:2])
+    return {"equal_fraction": (seen[0] == seen[1]).double().mean().item(),
+            "mean_cos_d_minus_wx": torch.cos(d1 - w * values).mean().item(),
+            "mean_cos_d1_minus_d2": torch.cos(d1 - d2).mean().item(),
+            "uniform_first_moment": torch.cos(d1).mean().item()}

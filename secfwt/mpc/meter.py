@@ -140,6 +140,8 @@ class Meter:
 
     def _audit(self, comm, name: str, arguments: dict, result) -> None:
         dst = arguments.get("dst") if name == "reduce" else None
+        sent = arguments.get("input")
+        sent = sent if isinstance(sent, (list, tuple)) else [sent]  # this party's shares: the shapes
         opened = result if isinstance(result, (list, tuple)) else [result]
         protocol = _protocol()
         if protocol in UNIFORM_BY_PROTOCOL:  # single masked bits are small by nature
@@ -150,8 +152,8 @@ class Meter:
             verdict = "plaintext" if max(_plaintext_fraction(t) for t in opened) > 0.5 else "masked"
         self.openings.append({"scope": self.path, "op": name, "protocol": protocol,
                               "receiver": "all" if dst is None else f"party {dst}",
-                              "shapes": [list(t.shape) for t in opened],
-                              "elements": sum(int(t.numel()) for t in opened), "verdict": verdict})
+                              "shapes": [list(t.shape) for t in sent],
+                              "elements": sum(int(t.numel()) for t in sent), "verdict": verdict})
 
     def audit_summary(self) -> list:
         """Openings aggregated by (scope, protocol, receiver, verdict), with counts and elements."""

@@ -39,6 +39,8 @@ from .optim import make_optimizer, plain_adam_update
 METHODS = ("sft", "prompt", "lora", "fot")
 FOT_MODES = ("batched", "sequential")
 LR = {"sgd": 1e-2, "adam": 1e-3}
+#: trained elements up to which check() compares the whole update with plaintext (local clones)
+UPDATE_CHECK_LIMIT = 30_000_000
 
 
 def _trainable(method: str):
@@ -121,9 +123,12 @@ def run(state: dict):
         logits.backward(grad)
     grads = {name: t.grad for name, t in params}
     first = params[0][1].clone()  # local copy of shares, to measure the update in check()
+    small = sum(t.numel() for _, t in params) <= UPDATE_CHECK_LIMIT
+    before = {name: t.clone() for name, t in params} if small else None  # local copies, no communication
     with scope("optimizer"):
         opt.step()
-    return {"logits": logits, "grads": grads, "first": (params[0][0], first, params[0][1])}
+    return {"logits": logits, "grads": grads, "first": (params[0][0], first, params[0][1]),
+            "before": before, "params": dict(params)}
 
 
 def check(state: dict, out) -> dict:
@@ -136,7 +141,7 @@ def check(state: dict, out) -> dict:
     got_logits = reveal_float(out["logits"].detach())
     plain = _plain_grads(state)
     result = {"max_abs_err": (got_logits - plain["logits"]).abs().max().item()}
-    cos, zero = {}, {}
+    cos, zero, rel = {}, {}, {}
     for name, g in out["grads"].items():
         if g is None:
             continue
@@ -150,7 +155,9 @@ def check(state: dict, out) -> dict:
             zero[name] = mine.abs().max().item()
             continue
         cos[name] = torch.nn.functional.cosine_similarity(mine.flatten(), ref.flatten(), dim=0).item()
+        rel[name] = ((mine - ref).norm() / ref.norm()).item()  # sees a wrong scale, which cosine cannot
     result["grad_cosine"] = cos
+    result["grad_max_rel_err"] = max(rel.values()) if rel else None
     result["grad_zero_max_abs"] = max(zero.values()) if zero else None  # tensors whose true gradient is 0
     result["grad_min_cosine"] = min(cos.values()) if cos else None
     result["grad_tensors"] = len(cos)
@@ -159,6 +166,29 @@ def check(state: dict, out) -> dict:
     g = reveal_float(out["grads"][name]) / p["loss_scale"]
     want = plain_adam_update(g, LR["adam"], loss_scale=p["loss_scale"]) if p["optimizer"] == "adam" else LR["sgd"] * g
     result["optimizer_err"] = (update - want).abs().max().item()  # given the MPC gradient
+    # the whole step against plaintext: the update plaintext autograd + optimiser would make
+    ref = plain["grads"].get(name)
+    if ref is not None:
+        if update.dim() == 2 and name in state["mpc"].transposed:
+            update = update.t()
+        plain_update = plain_adam_update(ref, LR["adam"], loss_scale=p["loss_scale"]) if p["optimizer"] == "adam" \
+            else LR["sgd"] * ref
+        result["update_rel_err"] = ((update - plain_update).norm() / plain_update.norm()).item()
+        result["update_tensor"] = name
+    if out["before"] is not None:  # every trained tensor together: the step's whole update
+        diff = want_sq = 0.0
+        for tensor_name, before_t in out["before"].items():
+            ref = plain["grads"].get(tensor_name)
+            if ref is None:
+                continue
+            step = reveal_float(before_t) - reveal_float(out["params"][tensor_name])
+            if step.dim() == 2 and tensor_name in state["mpc"].transposed:
+                step = step.t()
+            plain_step = plain_adam_update(ref, LR["adam"], loss_scale=p["loss_scale"]) \
+                if p["optimizer"] == "adam" else LR["sgd"] * ref
+            diff += (step - plain_step).square().sum().item()
+            want_sq += plain_step.square().sum().item()
+        result["update_all_rel_err"] = (diff / want_sq) ** 0.5 if want_sq else None
     return result
 
 

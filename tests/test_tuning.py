@@ -1,0 +1,140 @@
+"""Whole tuning runs in the plaintext twin, and the cost-to-accuracy arithmetic of the report."""
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from secfwt import accuracy
+from secfwt.links import PROFILES, network_seconds
+from secfwt.nn import encoder as E
+from secfwt.runner import run_one
+from secfwt.tuning import runs
+
+LINKS = [PROFILES["lan"]]
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return runs.load_model()
+
+
+def test_padding_is_masked_exactly_in_the_twin(minilm):
+    """The same sentences padded to two lengths give the same logits (keys masked, pooling over
+    real positions), for softmax and RFA."""
+    model, tok = minilm
+    texts, labels = ["a gorgeous , witty , seductive movie .", "bad ."], [1, 0]
+    lab = E.label_embeddings(model, tok, ["It was terrible.", "It was great."])
+    for attention in ("softmax-stable", "rfa-onepass"):
+        short = E.text_batch(tok, texts, labels, 48)
+        long = E.text_batch(tok, texts, labels, 48, pad_to=30)
+        a, b = (E.plain_forward(model, x, attention=attention, head="sentence", label_embeddings=lab)
+                for x in (short, long))
+        assert short.input_ids.shape[1] < 30
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+        # and unmasked padding would change them: the mask is doing work
+        unmasked = E.Batch(long.input_ids, 0, long.labels, long.label_token_ids, 0, None)
+        c = E.plain_forward(model, unmasked, attention=attention, head="sentence", label_embeddings=lab)
+        assert (c - a).abs().max() > 1e-2
+
+
+def test_sentence_head_is_the_scaled_cosine_of_mean_pooled_embeddings(minilm):
+    """Against Hugging Face's own model output, pooled as sentence-transformers does."""
+    model, tok = minilm
+    batch = E.text_batch(tok, ["a gorgeous movie .", "it is long and dull and empty ."], [1, 0], 48)
+    lab = E.label_embeddings(model, tok, ["It was terrible.", "It was great."])
+    got = E.plain_forward(model, batch, head="sentence", label_embeddings=lab)
+    with torch.no_grad():
+        h = model.bert(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+    m = batch.attention_mask.unsqueeze(-1).float()
+    pooled = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
+    want = 20.0 * pooled @ torch.nn.functional.normalize(lab.float(), dim=-1).t()
+    torch.testing.assert_close(got, want, atol=1e-2, rtol=0)  # the twin's tanh GeLU vs exact erf: ~5e-3
+
+
+def test_fot_learns_on_sst2(minilm):
+    """Five CMA-ES generations lower the best training loss below the start's."""
+    model, tok = minilm
+    cfg = runs.TuneConfig(budget=5, eval_every=5, population=8, intrinsic_dim=100, test_rows=64)
+    out = runs.tune(cfg, model=model, tokenizer=tok)
+    start_loss = runs.population_losses(runs.Twin(cfg, model, runs.TaskData(cfg, model, tok)),
+                                        runs.BlackBoxPrompt(cfg, model).prompts([[0.0] * 100]))[0]
+    traj = out["trajectory"]
+    assert [p["units"] for p in traj] == [0, 5] and traj[-1]["evaluations"] == 40
+    assert traj[-1]["train_loss"] < start_loss - 0.02
+    assert out["test_size"] == 64 and 0.0 <= out["final_acc"] <= 1.0
+    assert out["zero_shot_acc"] > 0.6  # the head works without any tuning
+
+
+def test_gradient_methods_lower_the_training_loss(minilm):
+    model, tok = minilm
+    for method in ("sft", "prompt", "lora"):
+        out = runs.tune(runs.TuneConfig(method=method, budget=8, eval_every=4, test_rows=32), model=model,
+                        tokenizer=tok)
+        first, last = out["trajectory"][1]["train_loss"], out["trajectory"][2]["train_loss"]
+        assert last < first, (method, first, last)
+        assert out["batch"] == 8 and out["lr"] == runs.TUNERS[method]["lr"]
+
+
+def test_tune_workload_record_is_resumable_and_has_no_counts():
+    rec = run_one("tune", {"budget": 1, "eval_every": 1, "population": 2, "intrinsic_dim": 10, "test_rows": 16},
+                  LINKS)
+    assert rec["status"] == "ok" and rec["provider"] == "plaintext" and "bytes" not in rec
+    assert len(rec["trajectory"]) == 2
+
+
+# -- the cost-to-accuracy arithmetic ------------------------------------------------------------------
+def _tune(method, seed, accs, attention="softmax-stable", final=None):
+    return {"workload": "tune", "status": "ok", "unit": "generation" if method == "fot" else "step",
+            "params": {"task": "t", "method": method, "seed": seed, "attention": attention, "budget": len(accs) - 1,
+                       "population": 20},
+            "trajectory": [{"units": 10 * i, "evaluations": 0, "train_loss": 0.0, "dev_acc": a, "test_acc": a}
+                           for i, a in enumerate(accs)],
+            "zero_shot_acc": 0.5, "start_acc": accs[0], "final_acc": final if final is not None else accs[-1],
+            "last_acc": accs[-1], "lr": None, "batch": None}
+
+
+def _step(method, nbytes, rounds, attention="softmax-stable"):
+    return {"workload": "step", "status": "ok",
+            "params": {"task": "t", "method": method, "attention": attention, "seq": 8, "batch": 2, "population": 20},
+            "rounds": rounds, "bytes": nbytes, "offline_bytes": 3 * nbytes, "compute_s": 1.0,
+            "est_s": {"lan": 1.0 + network_seconds(rounds, nbytes, PROFILES["lan"]),
+                      "wan200": 1.0 + network_seconds(rounds, nbytes, PROFILES["wan200"]),
+                      "wan100": 1.0 + network_seconds(rounds, nbytes, PROFILES["wan100"])},
+            "links": {k: PROFILES[k].as_dict() for k in ("lan", "wan200", "wan100")}}
+
+
+def test_cost_to_target_multiplies_units_by_the_unit_price_and_says_not_reached():
+    records = [
+        _tune("sft", 1, [0.5, 0.7, 0.8]), _tune("sft", 2, [0.5, 0.6, 0.8]),  # SFT final 0.8 -> target 0.76
+        _tune("fot", 1, [0.5, 0.77, 0.78]), _tune("fot", 2, [0.5, 0.6, 0.7]),  # seed 1 at 10 generations
+        _tune("fot", 1, [0.5, 0.6, 0.7], attention="rfa-onepass"),  # never
+        _step("sft", 10**9, 100), _step("fot", 2 * 10**8, 30), _step("fot", 10**8, 20, attention="rfa-onepass"),
+    ]
+    summary = accuracy.summaries(records)
+    assert accuracy.targets(summary) == {"t": pytest.approx(0.95 * 0.8)}
+    curves = accuracy.cost_curves(accuracy.trajectories(records), accuracy.unit_costs(records))
+    table = accuracy.cost_to_target(curves, summary).set_index("method")
+    assert table.loc["SFT", "reached"] == "2/2" and table.loc["SFT", "units"] == 20  # both seeds at step 20
+    assert table.loc["SFT", "online_GB"] == pytest.approx(20 * 1.0)
+    assert table.loc["SFT", "offline_GB"] == pytest.approx(20 * 3.0)
+    assert table.loc["FoT (softmax)", "reached"] == "1/2" and table.loc["FoT (softmax)", "units"] == 10
+    assert table.loc["FoT (softmax)", "online_GB"] == pytest.approx(10 * 0.2)
+    lan = 10 * (1.0 + 30 * PROFILES["lan"].latency_s + 2e8 * 8 / PROFILES["lan"].bandwidth_bps)
+    assert table.loc["FoT (softmax)", "lan_s"] == pytest.approx(lan)
+    assert table.loc["FoT (softmax)", "lan_net_s"] == pytest.approx(lan - 10 * 1.0)
+    assert table.loc["FoT (RFA)", "units"] == "not reached"
+    lines = accuracy.headline(table.reset_index())
+    assert any("FoT (softmax)" in line and "cheaper" in line for line in lines)
+    assert any("FoT (RFA)" in line and "does not reach" in line for line in lines)
+
+
+def test_accuracy_table_aggregates_seeds():
+    records = [_tune("sft", 1, [0.5, 0.8], final=0.8), _tune("sft", 2, [0.5, 0.6], final=0.6)]
+    table = accuracy.accuracy_table(accuracy.summaries(records))
+    row = table.iloc[0]
+    assert row["seeds"] == 2 and row["final_acc_mean"] == pytest.approx(0.7)
+    assert row["final_acc_std"] == pytest.approx(0.1) and row["final_acc_min"] == 0.6
+    assert not math.isnan(row["last_acc_mean"])
+    assert isinstance(table, pd.DataFrame)

@@ -1,0 +1,98 @@
+"""MPC computes what the plaintext twin computes, and opens nothing but what it must.
+
+* FoT in 2PC with the data owner as its own process: every candidate's loss within tolerance
+  of the twin's, CMA-ES's ranking identical each generation (so the trajectory is the same),
+  the tuned prompt's test predictions identical;
+* the reveal audit: every value opened between the servers is masked, the label logits reach
+  only the data owner, and the audit itself flags a plaintext opening;
+* the trig protocol's opened delta is fresh and independent of x.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from secfwt.links import PROFILES
+from secfwt.mpc.parties import Task, run_parties
+from secfwt.runner import run_one
+
+LINKS = [PROFILES["lan"]]
+#: 16-bit fixed point and CrypTen's approximations: losses within 5e-3 of the twin's
+LOSS_TOL = 5e-3
+MASKED_PROTOCOLS = {"Beaver (x - a, y - b)", "Beaver square (x - r)", "binary AND (x ^ a)", "bit conversion (x ^ r)",
+                    "trig (m x + T)"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def party_tasks_on_path():
+    os.environ["PYTHONPATH"] = str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")
+
+
+@pytest.fixture(scope="module", params=["softmax-stable", "rfa-onepass"])
+def fot(request):
+    return run_one("fot-mpc", {"attention": request.param, "layers": 2, "generations": 3, "population": 4,
+                               "train_rows": 4, "test_rows": 8, "seq": 32, "prompt_tokens": 4}, LINKS)
+
+
+def test_fot_in_mpc_follows_the_plaintext_trajectory(fot):
+    assert fot["status"] == "ok", fot.get("error")
+    assert len(fot["generations"]) == 3
+    for g in fot["generations"]:
+        assert len(g["mpc_losses"]) == 4
+        assert max(abs(a - b) for a, b in zip(g["mpc_losses"], g["plain_losses"])) < LOSS_TOL
+        assert g["mpc_ranking"] == g["plain_ranking"]
+    assert fot["rankings_equal"] is True
+    assert fot["test_agreement"] == 1.0 and fot["test_rows"] == 8
+
+
+def test_only_the_logits_leave_and_only_to_the_data_owner(fot):
+    frames = fot["owner_traffic"]["frames"]
+    to_owner = [(name, shape) for direction, name, shape in frames if direction == "to owner"]
+    assert to_owner == [("logits", [4 * 4, 2])] * 3 + [("test_logits", [8, 2])]
+    to_servers = {name for direction, name, _ in frames if direction == "to servers"}
+    assert to_servers == {"train.ids", "train.keys", "train.pooling", "prompts", "test.ids", "test.keys",
+                          "test.pooling", "tuned_prompt"}
+    assert fot["owner_refused_connections"] == 0
+
+
+def test_every_opening_between_the_servers_is_masked(fot):
+    audit = fot["reveal_audit"]
+    assert set(audit) == {"0", "1"}
+    for rank, rows in audit.items():
+        assert rows, "the audit saw no openings"
+        assert {r["protocol"] for r in rows} <= MASKED_PROTOCOLS, rank
+        assert not [r for r in rows if r["verdict"] in ("plaintext", "not received")], rank
+        assert sum(r["openings"] for r in rows) > 100
+
+
+def test_the_audit_flags_a_plaintext_opening():
+    rows = run_parties(Task("party_tasks:audit_cases", {}), timeout=300)
+    by = {(r["scope"], r["protocol"]): r for r in rows[0]}
+    assert by[("mul", "Beaver (x - a, y - b)")]["verdict"] == "masked"
+    assert by[("open", "reveal")]["verdict"] == "plaintext"
+    assert by[("trig", "trig (m x + T)")]["verdict"] == "masked"
+    assert by[("to0", "reveal")]["verdict"] == "plaintext" and by[("to0", "reveal")]["receiver"] == "party 0"
+    assert {(r["scope"], r["verdict"]) for r in rows[1] if r["scope"] == "to0"} == {("to0", "not received")}
+
+
+def test_trig_delta_is_fresh_and_independent_of_x():
+    out = run_parties(Task("party_tasks:trig_delta_independence", {}), timeout=300)[0]
+    assert out["equal_fraction"] < 1e-3  # a fresh mask every call
+    # for 4096 uniform angles these means are ~N(0, 1/(2*4096)): |.| < 0.06 is > 5 sigma
+    assert abs(out["mean_cos_d_minus_wx"]) < 0.06
+    assert abs(out["mean_cos_d1_minus_d2"]) < 0.06
+    assert abs(out["uniform_first_moment"]) < 0.06
+
+
+@pytest.mark.parametrize("method", ["sft", "prompt", "lora"])
+def test_one_step_on_minilm_with_real_sentences_updates_like_plaintext(method):
+    rec = run_one("step", {"model": "minilm", "layers": 1, "head": "sentence", "task": "sst2", "batch": 2,
+                           "seq": 40, "method": method, "optimizer": "sgd", "prompt_tokens": 4}, LINKS)
+    assert rec["status"] == "ok", rec.get("error")
+    assert rec["max_abs_err"] < 5e-2
+    assert rec["grad_max_rel_err"] < 2e-2  # magnitudes, not only directions
+    # the whole SGD update of every trained tensor against plaintext autograd + SGD.  LoRA's A
+    # moves by lr x grad ~ 1e-6 per element, below 16-bit fixed point's 1.5e-5: MPC loses most of
+    # that part of the update (measured: lora 0.19, sft 0.13 for the same reason), a property of MPC training, reported, not hidden
+    assert rec["update_all_rel_err"] < {"sft": 0.2, "prompt": 0.05, "lora": 0.3}[method], rec["update_all_rel_err"]
