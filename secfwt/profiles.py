@@ -117,7 +117,7 @@ PROFILES["full"] = {
 
 #: The accuracy profile's tuning runs: (task, fot generations, gradient steps, evaluation interval
 #: for fot, for gradient methods).  Budgets fit the profile in about 90 minutes on 2 cores.
-ACCURACY_BUDGETS = {"sst2": (20, 100, 4, 20), "agnews": (10, 60, 2, 15)}
+ACCURACY_BUDGETS = {"sst2": (20, 100, 4, 20), "agnews": (8, 40, 2, 10)}
 #: soft-prompt vectors of fot and prompt tuning in the accuracy runs (and their MPC prices)
 ACCURACY_PROMPT = 8
 

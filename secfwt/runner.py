@@ -175,12 +175,14 @@ def _finish(record: dict, scopes: dict, checks: dict, links: list[Link], toleran
     return record
 
 
-#: batch sizes measured when a step with batch > 2 is extrapolated
+#: batch sizes measured when a step with a batch above BATCH_DIRECT is extrapolated (smaller
+#: batches are measured as they are)
 BATCH_POINTS = (1, 2)
+BATCH_DIRECT = 8
 
 
 def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
-    """Measure two depths (and two batch sizes when batch > 2) and extrapolate bilinearly:
+    """Measure two depths (and two batch sizes when batch > BATCH_DIRECT) and extrapolate bilinearly:
     counts are affine in the depth at a fixed batch (identical blocks) and affine in the batch at
     a fixed depth (every batch-dependent cost is per row; weight openings, optimiser and rounds
     do not depend on the batch), so the bilinear form through four points is exact for them."""
@@ -188,7 +190,7 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
 
     layers = params["layers"] if params["layers"] >= 0 else model_config(params["model"]).num_hidden_layers
     depths = wl.extrapolation_points(params)
-    batches = BATCH_POINTS if params.get("batch", 1) > BATCH_POINTS[-1] else (params.get("batch", 1),)
+    batches = BATCH_POINTS if params.get("batch", 1) > BATCH_DIRECT else (params.get("batch", 1),)
     runs = {}
     for n in depths:
         for b in batches:

@@ -313,7 +313,7 @@ register(Workload(
               choices=("synthetic",) + _data_choices()[0]),
         Param("loss_scale", float, 1024.0, "public factor on the loss gradient (16-bit fixed point)", positive=True),
         Param("extrapolate", bool, False, "measure 0 and 1 blocks (LoRA: 1 and 2), and batches 1 and 2 when "
-                                          "batch > 2, and extrapolate to the full depth and batch (exact "
+                                          "batch > 8, and extrapolate to the full depth and batch (exact "
                                           "rounds/bytes, approximate times)"),
         Param("seed", int, 0, "seed of weights and inputs"),
     ),
@@ -357,9 +357,11 @@ def _tune_setup(p):
 
 
 def _tune_run(s):
+    import sys
+
     from .tuning import runs
 
-    return runs.tune(s["config"], progress=s["p"].get("progress", False))
+    return runs.tune(s["config"], progress=sys.stderr.isatty())  # a bar per run on a terminal
 
 
 def _tune_check(s, out):

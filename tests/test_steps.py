@@ -77,14 +77,14 @@ def test_rfa_needs_fot_and_is_rejected_before_any_process_starts():
 
 
 @pytest.mark.parametrize("method,batch,head", [("sft", 1, "mlm"), ("lora", 1, "mlm"), ("fot", 1, "mlm"),
-                                               ("sft", 3, "sentence"), ("lora", 3, "mlm"), ("fot", 3, "sentence")])
+                                               ("sft", 9, "sentence"), ("lora", 9, "mlm"), ("fot", 9, "sentence")])
 def test_extrapolated_counts_equal_a_full_run_exactly(method, batch, head):
-    """Depth (0/1 blocks; LoRA 1/2) and, for batch > 2, batch (1/2) extrapolated bilinearly."""
+    """Depth (0/1 blocks; LoRA 1/2) and, for batch > 8, batch (1/2) extrapolated bilinearly."""
     params = {**SMALL, "batch": batch, "method": method, "layers": 3, "head": head}
     full = run_one("step", params, LINKS)
     extra = run_one("step", {**params, "extrapolate": True}, LINKS)
     assert extra["extrapolation"]["measured_layers"] == ([1, 2] if method == "lora" else [0, 1])
-    assert extra["extrapolation"]["measured_batches"] == ([1, 2] if batch > 2 else [batch])
+    assert extra["extrapolation"]["measured_batches"] == ([1, 2] if batch > 8 else [batch])
     assert extra["params"] == {**full["params"], "extrapolate": True}
     assert extra["extrapolation"]["target_layers"] == 3
     counters = ("rounds", "bytes", "offline_rounds", "offline_bytes")
