@@ -138,6 +138,7 @@ class DataOwner:
                 self.refused += 1
                 conn.close()
                 continue
+            conn.settimeout(None)  # admitted: a generation's forward may take long; the launcher's run timeout bounds it
             self.servers[hello["rank"]] = conn
 
     def share(self, name: str, x: torch.Tensor) -> None:
@@ -188,6 +189,7 @@ class OwnerLink:
                 time.sleep(0.05)
         token = token if token is not None else os.environ.get(TOKEN_ENV, "")
         _send_frame(self.sock, {"rank": rank, "token": token})
+        self.sock.settimeout(None)  # the owner may compute for long between frames (run timeout bounds it)
         self.traffic = Traffic()
 
     def input(self, name: str):
