@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -160,6 +161,8 @@ def cmd_bench(args) -> int:
     final = Path(args.records or f"reports/records/{args.profile}.jsonl")
     work = final.with_name(final.name + ".partial")
     final.parent.mkdir(parents=True, exist_ok=True)
+    if not work.exists() and final.exists() and args.resume:  # continue a published, unfinished profile
+        shutil.copyfile(final, work)
     store = Store(work)
     n_err = 0
     for sweep in prof["sweeps"]:
@@ -279,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records", help="records file (default reports/records/PROFILE.jsonl)")
     p.add_argument("--report-dir", default="reports")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--resume", action="store_true",
+                   help="start from the published records file (keep its finished points) when no .partial exists")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("gate", help="compare a profile's rounds and bytes with the committed baseline")
