@@ -37,7 +37,6 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          ("World news.", "Sports news.", "Business news.", "Science and technology news."),
          48, "AG's News test split (Zhang et al., 2015); via GSYfate/knnlm-limits@9fc3297 data/agnews"),
 )}
-DATASETS = tuple(TASKS)  # kept for older callers
 LABEL_WORDS = {"sst2": ("terrible", "great")}  # masked-LM verbaliser: label 0 -> negative, 1 -> positive
 
 

@@ -59,11 +59,16 @@ def _batches(p: dict, tokenizer=None):
     return out
 
 
-def _encoder(p: dict, model, tokenizer):
+def _labels(p: dict, model, tokenizer):
+    """The model owner's label-description embeddings, by the same function the encoder computes."""
     from .. import data as fewshot
 
-    labels = enc.label_embeddings(model, tokenizer, fewshot.get_task(p["task"]).label_descriptions,
-                                  attention=p["attention"], features=64, seed=0)
+    return enc.label_embeddings(model, tokenizer, fewshot.get_task(p["task"]).label_descriptions,
+                                attention=p["attention"], features=64, seed=0)
+
+
+def _encoder(p: dict, model, tokenizer):
+    labels = _labels(p, model, tokenizer)
     return enc.MPCEncoder(model, attention=p["attention"], head="sentence", label_embeddings=labels, features=64,
                           seed=0), labels
 
@@ -116,10 +121,7 @@ def owner_run(owner, params: dict) -> dict:
     cfg = config(p)
     model = _model(p)
     tokenizer = enc.minilm_tokenizer()
-    from .. import data as fewshot
-
-    labels = enc.label_embeddings(model, tokenizer, fewshot.get_task(p["task"]).label_descriptions,
-                                  attention=p["attention"], features=64, seed=0)
+    labels = _labels(p, model, tokenizer)
     batches = _batches(p, tokenizer)
     train, test = batches["train"], batches["test"]
     n = p["population"]
