@@ -27,10 +27,35 @@ TARGET_FRACTIONS = (0.95, 1.0)
 LINKS = ("lan", "wan200", "wan100")
 
 
-def method_label(method: str, attention: str | None) -> str:
+def method_label(params: dict) -> str:
+    """'FoT (RFA)', 'SFT', ... of a tune or step record's parameters, with its variants' suffix."""
+    method = params["method"]
     if method == "fot":
-        return "FoT (RFA)" if str(attention).startswith("rfa") else "FoT (softmax)"
-    return {"sft": "SFT", "prompt": "prompt", "lora": "LoRA"}[method]
+        label = "FoT (RFA)" if str(params.get("attention")).startswith("rfa") else "FoT (softmax)"
+    else:
+        label = {"sft": "SFT", "prompt": "prompt", "lora": "LoRA"}[method]
+    return label + variant_suffix(params)
+
+
+def variant_suffix(params) -> str:
+    """' + fourier GeLU + fused QKV' for the beyond-the-paper variants ('' for the paper's own)."""
+    extra = []
+    gelu, qkv = params.get("gelu"), params.get("qkv")
+    if isinstance(gelu, str) and gelu != "tanh":
+        extra.append(f"{gelu} GeLU")
+    if isinstance(qkv, str) and qkv != "separate":
+        extra.append(f"{qkv} QKV")
+    return "".join(f" + {e}" for e in extra)
+
+
+def method_rank(label: str) -> float:
+    """Position in METHOD_ORDER; a variant sorts right after its base method."""
+    for i, base in sorted(enumerate(METHOD_ORDER), key=lambda t: -len(t[1])):
+        if label == base:
+            return float(i)
+        if label.startswith(base + " + "):
+            return i + 0.5
+    return float(len(METHOD_ORDER))
 
 
 def tune_records(records: list[dict]) -> list[dict]:
@@ -39,10 +64,10 @@ def tune_records(records: list[dict]) -> list[dict]:
     tuned = [r for r in records if r.get("workload") == "tune" and r.get("status") == "ok"]
     largest: dict = {}
     for r in tuned:
-        key = (r["params"]["task"], method_label(r["params"]["method"], r["params"]["attention"]))
+        key = (r["params"]["task"], method_label(r["params"]))
         largest[key] = max(largest.get(key, 0), r["params"]["budget"])
     return [r for r in tuned if r["params"]["budget"] == largest[(r["params"]["task"], method_label(
-        r["params"]["method"], r["params"]["attention"]))]]
+        r["params"]))]]
 
 
 def trajectories(records: list[dict]) -> pd.DataFrame:
@@ -51,7 +76,7 @@ def trajectories(records: list[dict]) -> pd.DataFrame:
     for r in tune_records(records):
         p = r["params"]
         for point in r["trajectory"]:
-            rows.append({"task": p["task"], "method": method_label(p["method"], p["attention"]),
+            rows.append({"task": p["task"], "method": method_label(p),
                          "seed": p["seed"], "unit": r["unit"], **point})
     return pd.DataFrame(rows)
 
@@ -61,7 +86,7 @@ def summaries(records: list[dict]) -> pd.DataFrame:
     rows = []
     for r in tune_records(records):
         p = r["params"]
-        rows.append({"task": p["task"], "method": method_label(p["method"], p["attention"]), "seed": p["seed"],
+        rows.append({"task": p["task"], "method": method_label(p), "seed": p["seed"],
                      "budget": p["budget"], "unit": r["unit"], "lr": r.get("lr"), "batch": r.get("batch"),
                      "population": p["population"] if p["method"] == "fot" else None,
                      "zero_shot_acc": r["zero_shot_acc"], "start_acc": r["start_acc"],
@@ -76,7 +101,7 @@ def unit_costs(records: list[dict], links=LINKS) -> pd.DataFrame:
         p = r.get("params", {})
         if r.get("workload") != "step" or r.get("status") == "error" or p.get("task", "synthetic") == "synthetic":
             continue
-        row = {"task": p["task"], "method": method_label(p["method"], p["attention"]), "seq": p["seq"],
+        row = {"task": p["task"], "method": method_label(p), "seq": p["seq"],
                "batch": p["batch"], "rounds": r["rounds"], "bytes": r["bytes"],
                "offline_bytes": r["offline_bytes"], "compute_s": r["compute_s"],
                "population": p["population"] if p["method"] == "fot" else None,
@@ -148,7 +173,7 @@ def cost_to_target(curves: pd.DataFrame, summary: pd.DataFrame, fraction: float 
         rows.append(row)
     table = pd.DataFrame(rows)
     if len(table):
-        table["order"] = table["method"].map({m: i for i, m in enumerate(METHOD_ORDER)})
+        table["order"] = table["method"].map(method_rank)
         table = table.sort_values(["task", "order"]).drop(columns="order")
     return table
 
@@ -165,7 +190,7 @@ def accuracy_table(summary: pd.DataFrame) -> pd.DataFrame:
         "final_acc_min": g["final_acc"].min(), "final_acc_max": g["final_acc"].max(),
         "last_acc_mean": g["last_acc"].mean(),
     }).reset_index()
-    table["order"] = table["method"].map({m: i for i, m in enumerate(METHOD_ORDER)})
+    table["order"] = table["method"].map(method_rank)
     return table.sort_values(["task", "order"]).drop(columns="order")
 
 
@@ -187,7 +212,7 @@ def plot_accuracy_vs_cost(curves: pd.DataFrame,
         for j, col in enumerate(axes):
             ax = grid[i][j]
             sub = curves[curves["task"] == task]
-            for method in [m for m in METHOD_ORDER if m in set(sub["method"])]:
+            for method in sorted(set(sub["method"]), key=method_rank):
                 run = sub[sub["method"] == method]
                 agg = run.groupby("units").agg(x=(col, "mean"), acc=("test_acc", "mean"), lo=("test_acc", "min"),
                                                hi=("test_acc", "max")).reset_index()
@@ -207,6 +232,19 @@ def plot_accuracy_vs_cost(curves: pd.DataFrame,
 def _linthresh(values: pd.Series) -> float:
     positive = values[values > 0]
     return float(positive.min()) if len(positive) else 1.0
+
+
+def fot_gain_lines(acc: pd.DataFrame) -> list[str]:
+    """What forward-only tuning gains, against both baselines it could be measured from: its own
+    start (the head with the all-zero soft prompt in its slots) and the untuned head with no prompt."""
+    if not len(acc):
+        return []
+    lines = []
+    for _, r in acc[acc["method"].str.startswith("FoT")].iterrows():
+        lines.append(f"- {r['task']}, {r['method']}: {r['final_acc_mean']:.3f}, {100 * (r['final_acc_mean'] - r['start_acc']):+.1f} "
+                     f"points over its start ({r['start_acc']:.3f}) and {100 * (r['final_acc_mean'] - r['zero_shot_acc']):+.1f} "
+                     f"against the untuned head without a prompt ({r['zero_shot_acc']:.3f}).")
+    return lines
 
 
 def headline(table: pd.DataFrame, links=LINKS) -> list[str]:
@@ -230,10 +268,8 @@ def headline(table: pd.DataFrame, links=LINKS) -> list[str]:
             sft_text = (f"SFT reaches it in {sft['reached']} seeds after {sft['units']:.0f} steps and "
                         f"{sft['online_GB']:,.0f} online GB ({sft_times} network-only)")
         parts = []
-        for method in ("FoT (softmax)", "FoT (RFA)"):
-            fot = by.get(method)
-            if fot is None:
-                continue
+        for method in sorted((m for m in by if m.startswith("FoT")), key=method_rank):
+            fot = by[method]
             if isinstance(fot["units"], str):
                 parts.append(f"{method} does not reach it in any seed within its budget")
                 continue
@@ -299,6 +335,7 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
               "Trajectories run in the plaintext twin (float32), which computes the MPC encoder's function; "
               "the MPC parity evidence is in the parity records and `tests/test_tuning_parity.py`.", "",
               acc.to_markdown(index=False, floatfmt=".3f"), ""]
+    lines += fot_gain_lines(acc) + [""]
     if len(costs):
         written += _table(costs, tables / "tuning_unit_costs")
         curves = cost_curves(traj, costs)

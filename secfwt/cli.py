@@ -143,10 +143,23 @@ def cmd_run(args) -> int:
 
 
 def _check_writable(path: Path) -> None:
+    """Before any run: the records file can be appended to (a run's measurement is never lost to
+    an unwritable --out), and what it holds already is secfwt records."""
+    from .results import Store
+
     if path.exists() and path.is_dir():
         raise UsageError(f"--out {path}: is a directory")
     if not path.parent.exists():
         raise UsageError(f"--out {path}: folder {path.parent} does not exist")
+    existed = path.exists()
+    try:
+        with path.open("a"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {path}: cannot be written ({exc.strerror})") from None
+    if not existed:
+        path.unlink()  # leave nothing behind if the run then fails before its first record
+    Store(path).load()  # raises a one-line ValueError on a file that is not secfwt records
 
 
 def cmd_bench(args) -> int:

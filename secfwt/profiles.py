@@ -55,6 +55,9 @@ PROFILES: dict[str, dict] = {
 
 _PAPER_STEP = {"model": ["large"], "seq": [512], "batch": [1], "extrapolate": [True], "prompt_tokens": [50]}
 
+#: beyond the paper (its future work): the Fourier GeLU and the fused QKV projection
+BEYOND_PAPER = {"gelu": ["fourier"], "qkv": ["fused"]}
+
 PROFILES["paper"] = {
     "description": "the paper's efficiency table: one step of SFT (Adam, SGD), gradient prompt tuning, LoRA, "
                    "FoT with softmax and with RFA, RoBERTa-large, L = 512, batch 1, 24 blocks extrapolated "
@@ -67,6 +70,8 @@ PROFILES["paper"] = {
         # measured: Adam ~1500-1800 s (its sqrt and division over 66M parameters), SGD ~220 s
         Sweep("step", {**_PAPER_STEP, "method": ["sft"], "optimizer": ["adam", "sgd"]}, 900),
         Sweep("step", {**_PAPER_STEP, "method": ["lora"], "optimizer": ["adam"]}, 340),
+        Sweep("step", {**_PAPER_STEP, **BEYOND_PAPER, "method": ["fot"], "attention": ["rfa-onepass", "softmax-stable"],
+                       "population": [2], "fot_mode": ["sequential"]}, 120),
     ],
 }
 
@@ -77,6 +82,14 @@ PROFILES["quick"]["sweeps"].append(
     Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["fot"],
                    "attention": ["softmax-stable", "rfa-onepass"], "population": [4],
                    "fot_mode": ["batched", "sequential"]}, 6))
+# GeLU per element (tanh as the paper's model needs it, clamped for pretrained inputs; fourier over its
+# whole range), and FoT with every beyond-the-paper variant
+PROFILES["quick"]["sweeps"].append(
+    Sweep("gelu", {"impl": ["tanh"], "clamp": [False, True], "range": [8.0], "size": [4096]}, 3))
+PROFILES["quick"]["sweeps"].append(Sweep("gelu", {"impl": ["fourier"], "range": [39.0], "size": [4096]}, 3))
+PROFILES["quick"]["sweeps"].append(
+    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["fot"], **BEYOND_PAPER,
+                   "attention": ["softmax-stable", "rfa-onepass"], "population": [4]}, 6))
 # the tuning path end to end, tiny: a short FoT run in the plaintext twin, and FoT in 2PC with a
 # separate data owner against the twin (MiniLM truncated to one block)
 PROFILES["quick"]["sweeps"].append(
@@ -122,7 +135,7 @@ ACCURACY_BUDGETS = {"sst2": (20, 100, 4, 20), "agnews": (8, 40, 2, 10)}
 ACCURACY_PROMPT = 8
 
 
-def _accuracy_sweeps(task: str, fot_attention: list[str]) -> list[Sweep]:
+def _accuracy_sweeps(task: str, fot_attention: list[str], beyond: bool = False) -> list[Sweep]:
     """Tuning runs of one task (plaintext twin) and the MPC price of their units at the same shapes."""
     from .data import SEEDS, get_task
     from .data import load as load_split
@@ -146,15 +159,22 @@ def _accuracy_sweeps(task: str, fot_attention: list[str]) -> list[Sweep]:
                        "optimizer": ["adam"]}, 120),
         Sweep("step", {**price, "method": ["sft", "lora"], "seq": [max_len], "batch": [8],
                        "optimizer": ["adam"]}, 200),
-    ]
+    ] + ([  # FoT+RFA beyond the paper: what the Fourier GeLU does to accuracy, and its price
+        Sweep("tune", {"task": [task], "method": ["fot"], "attention": ["rfa-onepass"], **BEYOND_PAPER, "seed": seeds,
+                       "budget": [gens], "eval_every": [fot_every], "prompt_tokens": [ACCURACY_PROMPT]},
+              gens * 12 + 40),
+        Sweep("step", {**price, **BEYOND_PAPER, "method": ["fot"], "attention": ["rfa-onepass"],
+                       "seq": [ACCURACY_PROMPT + max_len], "batch": [train], "population": [20],
+                       "fot_mode": ["batched"]}, 150),
+    ] if beyond else [])
 
 
 PROFILES["accuracy"] = {
     "description": "cost to reach an accuracy: few-shot tuning runs of pretrained MiniLM (sentence head; "
-                   "SST-2: fot with softmax and RFA, sft, prompt, lora; AG News: fot with softmax, sft, prompt, "
-                   "lora; 3 data seeds each) in the plaintext twin, and the MPC price of one generation or "
-                   "step at the same shapes (extrapolated exactly in depth and batch)",
+                   "SST-2 and AG News: fot with softmax and RFA, sft, prompt, lora; SST-2 also FoT+RFA with the "
+                   "Fourier GeLU; 3 data seeds each) in the plaintext twin, and the MPC price of one generation "
+                   "or step at the same shapes (extrapolated exactly in depth and batch)",
     "links": ["lan", "wan200", "wan100"],
-    "sweeps": _accuracy_sweeps("sst2", ["softmax-stable", "rfa-onepass"])
-    + _accuracy_sweeps("agnews", ["softmax-stable"]),
+    "sweeps": _accuracy_sweeps("sst2", ["softmax-stable", "rfa-onepass"], beyond=True)
+    + _accuracy_sweeps("agnews", ["softmax-stable", "rfa-onepass"]),
 }

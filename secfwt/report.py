@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from .accuracy import variant_suffix
 from .links import PROFILES as LINK_PROFILES
-from .links import estimate_seconds
+from .links import estimate_seconds, network_seconds
 from .results import Store, aggregate_layers, record_key
 
 BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_rounds", "offline_bytes",
@@ -217,6 +218,18 @@ def trig_table(df: pd.DataFrame, links=("lan",)) -> pd.DataFrame:
     return out
 
 
+def gelu_table(df: pd.DataFrame) -> pd.DataFrame:
+    """GeLU per element: the tanh form (with and without the clamp pretrained inputs need) against
+    the one-round Fourier series, error against exact (erf) GeLU over the input range."""
+    data = _measured(df, "gelu")
+    cols = ["impl", "clamp", "range", "size", "provider", "rounds", "bytes", "offline_bytes", "max_abs_err", "status"]
+    require_columns(data, cols, "gelu table")
+    out = data[cols].sort_values(["impl", "clamp", "range"]).reset_index(drop=True)
+    out["bytes_per_element"] = out["bytes"] / out["size"]
+    out["offline_bytes_per_element"] = out["offline_bytes"] / out["size"]
+    return out
+
+
 def ops_table(df: pd.DataFrame) -> pd.DataFrame:
     data = _measured(df, "op")
     cols = ["op", "size", "provider", "rounds", "bytes", "offline_bytes", "max_abs_err", "status"]
@@ -235,10 +248,12 @@ METHOD_LABELS = {("sft", "adam"): "SFT", ("sft", "sgd"): "SFT (SGD)", ("prompt",
 
 def method_label(row) -> str:
     if row["method"] == "sft":
-        return METHOD_LABELS[("sft", row["optimizer"])]
-    if row["method"] == "fot":
-        return METHOD_LABELS[("fot", "rfa" if str(row["attention"]).startswith("rfa") else "softmax")]
-    return METHOD_LABELS[(row["method"], None)]
+        label = METHOD_LABELS[("sft", row["optimizer"])]
+    elif row["method"] == "fot":
+        label = METHOD_LABELS[("fot", "rfa" if str(row["attention"]).startswith("rfa") else "softmax")]
+    else:
+        label = METHOD_LABELS[(row["method"], None)]
+    return label + variant_suffix(row)
 
 
 def step_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFrame:
@@ -267,6 +282,10 @@ def step_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFr
     return pd.DataFrame(rows).sort_values(["model", "seq", "method"]).reset_index(drop=True)
 
 
+#: parameters that select a variant of the same computation (its own row wherever costs are compared)
+VARIANT_PARAMS = ("gelu", "qkv")
+
+
 def fot_modes_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFrame:
     """One CMA-ES generation run as one batched forward or one forward per candidate: the cost of
     each and, per link, the cheaper one."""
@@ -274,9 +293,9 @@ def fot_modes_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.D
     data = data[data["method"] == "fot"] if "method" in data else data
     if data.empty:
         return pd.DataFrame()
-    keys = ["model", "seq", "batch", "attention", "population", "layers"]
+    keys = ["model", "seq", "batch", "attention", "population", "layers"] + [k for k in VARIANT_PARAMS if k in data]
     rows = []
-    for cfg, g in data.groupby(keys):
+    for cfg, g in data.groupby(keys, dropna=False):
         modes = g.set_index("fot_mode")
         if not {"batched", "sequential"} <= set(modes.index):
             continue
@@ -304,8 +323,11 @@ def paper_table(df: pd.DataFrame, model: str = "large", seq: int = 512, baseline
     for _, r in table.iterrows():
         paper_s, paper_gb = PAPER_STEP.get(r["method"], (None, None))
         lan = LINK_PROFILES["lan"]
-        row = {"method": r["method"], "lan_s": r["lan_s"], "GB": r["GB"], "rounds": r["rounds"],
-               "compute_s": r["compute_s"], "lan_transfer_s": r["GB"] * 1e9 * 8 / lan.bandwidth_bps,
+        row = {"method": r["method"], "lan_s": r["lan_s"], "GB": r["GB"], "offline_GB": r["offline_GB"],
+               "rounds": r["rounds"], "compute_s": r["compute_s"],
+               # the network alone (rounds x latency + bytes / bandwidth, half duplex), no compute
+               "lan_network_s": network_seconds(r["rounds"], r["GB"] * 1e9, lan),
+               "lan_transfer_s": r["GB"] * 1e9 * 8 / lan.bandwidth_bps,
                "paper_lan_s": paper_s, "paper_GB": paper_gb,
                # the time the published bytes alone need on the published 3 Gbps link
                "paper_GB_transfer_s": paper_gb * 1e9 * 8 / lan.bandwidth_bps if paper_gb else None,
@@ -313,6 +335,8 @@ def paper_table(df: pd.DataFrame, model: str = "large", seq: int = 512, baseline
         if len(base):
             b = base.iloc[0]
             row["lan_speedup_vs_SFT"] = b["lan_s"] / r["lan_s"]
+            row["lan_network_speedup_vs_SFT"] = network_seconds(b["rounds"], b["GB"] * 1e9, lan) / \
+                row["lan_network_s"]
             row["bytes_reduction_vs_SFT"] = b["GB"] / r["GB"]
             row["wan100_speedup_vs_SFT"] = b["wan100_s"] / r["wan100_s"]
             if paper_s is not None:
@@ -320,7 +344,10 @@ def paper_table(df: pd.DataFrame, model: str = "large", seq: int = 512, baseline
                 row["paper_bytes_reduction_vs_SFT"] = PAPER_STEP["SFT"][1] / paper_gb
         rows.append(row)
     order = ["SFT", "SFT (SGD)", "Prompt tuning", "LoRA", "FoT (softmax)", "FoT (RFA)"]
-    return pd.DataFrame(rows).sort_values("method", key=lambda s: s.map({m: i for i, m in enumerate(order)}))
+    rank = {m: i for i, m in enumerate(order)}
+    return pd.DataFrame(rows).sort_values(
+        "method", key=lambda s: s.map(lambda m: next((rank[o] + 0.5 * (m != o) for o in reversed(order)
+                                                      if m.startswith(o)), len(order))))
 
 
 def _phase_seconds(row, phase: str, link) -> float:
@@ -411,17 +438,52 @@ def plot_step_costs(df: pd.DataFrame, model: str | None = None, seq: int | None 
     return fig
 
 
+def plot_nonlinear_costs(df: pd.DataFrame):
+    """Left: GeLU per element (online bytes, rounds) by variant.  Right: one FoT candidate at
+    RoBERTa-large, L = 512, with the paper's nonlinearities and beyond them, against the paper's GB."""
+    plt = _pyplot()
+    gelu = gelu_table(df)
+    gelu = gelu.assign(label=[f"{i}{' clamped' if c else ''}\n|x|<={r:g}" for i, c, r in
+                              zip(gelu["impl"], gelu["clamp"], gelu["range"])])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    ax = axes[0]
+    ax.bar(gelu["label"], gelu["bytes_per_element"], color="#4c72b0")
+    for x, (b, r) in enumerate(zip(gelu["bytes_per_element"], gelu["rounds"])):
+        ax.annotate(f"{r:.0f} rounds", (x, b), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("online bytes per element")
+    ax.set_title("GeLU", fontsize=10)
+    ax = axes[1]
+    paper = paper_table(df) if (df["workload"] == "step").any() else pd.DataFrame()
+    fot = paper[paper["method"].str.startswith("FoT")] if len(paper) else paper
+    if len(fot):
+        ax.bar(fot["method"].str.replace(" + ", "\n+ ", regex=False), fot["GB"], color="#8172b3", label="this suite")
+        for x, published in enumerate(fot["paper_GB"]):
+            if pd.notna(published):
+                ax.plot([x - 0.4, x + 0.4], [published] * 2, color="#c44e52", lw=2,
+                        label="published" if x == 0 else None)
+        ax.set_ylabel("online GB per candidate")
+        ax.legend(fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+    else:
+        ax.text(0.5, 0.5, "no RoBERTa-large L = 512 records:\nmake bench PROFILE=paper", ha="center",
+                transform=ax.transAxes)
+    ax.set_title("one FoT candidate, RoBERTa-large, L = 512", fontsize=10)
+    return fig
+
+
 # -- writing -----------------------------------------------------------------------------------------
 FIGURES = {  # name -> (workload it needs, function of the frame)
     "attention_scaling": ("attention", plot_attention_scaling),
     "rfa_error_vs_features": ("attention", plot_rfa_error),
     "step_costs": ("step", plot_step_costs),
     "step_breakdown": ("step", plot_breakdown),
+    "nonlinear_costs": ("gelu", plot_nonlinear_costs),
 }
 TABLES = {
     "attention": ("attention", attention_table),
     "attention_ratios": ("attention", attention_ratio_table),
     "trig": ("trig", trig_table),
+    "gelu": ("gelu", gelu_table),
     "ops": ("op", ops_table),
     "steps": ("step", step_table),
     "step_breakdown": ("step", breakdown_data),
@@ -437,6 +499,9 @@ DESCRIPTIONS = {
                          "from a few hundred tokens).",
     "rfa_error_vs_features": "RFA's error against exact softmax attention (approximation + MPC) and against its "
                              "own plaintext twin (MPC only) as the number of random features D grows.",
+    "nonlinear_costs": "GeLU per element (tanh form, clamped as pretrained inputs need, against the one-round "
+                       "Fourier series) and one FoT candidate at RoBERTa-large, L = 512, with the paper's "
+                       "nonlinearities and with the Fourier GeLU and fused QKV; red: the published GB.",
     "step_costs": "Estimated seconds per tuning step under each link and online GB per step, per method.",
     "step_breakdown": "Share of estimated LAN time and of online bytes per phase (forward, loss, backward, "
                       "optimizer, opening to the data owner) of one step, per method.",
@@ -445,6 +510,9 @@ DESCRIPTIONS = {
                         "by it (bytes, rounds, LAN time).",
     "trig": "The one-round cosine/sine protocol against CrypTen's cossin: rounds, bytes per element, error.",
     "ops": "Single CrypTen operations (meter cross-checks).",
+    "gelu": "GeLU per element: CrypTen-style tanh form (26 rounds; clamped, as pretrained inputs need, 35) against "
+            "the Fourier series from one trig opening (2 rounds), bytes per element online and offline, error "
+            "against exact erf GeLU over U(-range, range).",
     "steps": "One step of each method: rounds, GB, seconds per link (FoT: one candidate's forward; the "
              "generation's cost beside it).",
     "step_breakdown_table": "The breakdown behind the figure, with the softmax and GeLU shares of the forward.",
@@ -470,6 +538,29 @@ def provenance(records: list[dict]) -> pd.DataFrame:
         row["first"] = min(filter(None, [row["first"], env.get("date")]), default=None)
         row["last"] = max(filter(None, [row["last"], env.get("date")]), default=None)
     return pd.DataFrame(list(rows.values()))
+
+
+def beyond_paper_lines(paper: pd.DataFrame) -> list[str]:
+    """The paper's FoT rows beside the same rows with the beyond-the-paper variants (Fourier GeLU,
+    fused QKV), per candidate at the paper's shape, against the published 56.6 GB."""
+    lines = []
+    for base in ("FoT (RFA)", "FoT (softmax)"):
+        old = paper[paper["method"] == base]
+        new = paper[paper["method"].str.startswith(base + " + ")]
+        if old.empty or new.empty:
+            continue
+        o, n = old.iloc[0], new.iloc[0]
+        published = PAPER_STEP[base][1]
+        lines.append(f"- **{n['method']}**: {n['GB']:.1f} GB online ({n['offline_GB']:.1f} GB offline), "
+                     f"{n['rounds']:,.0f} rounds, {n['lan_network_s']:.1f} s of LAN network time per candidate, "
+                     f"against {o['GB']:.1f} GB, {o['rounds']:,.0f} rounds and {o['lan_network_s']:.1f} s with the "
+                     f"paper's nonlinearities ({o['GB'] / n['GB']:.2f}x fewer bytes; published: {published} GB).")
+    if lines:
+        lines = ["### Beyond the paper: GeLU from one trig opening, fused QKV", "",
+                 "The paper leaves GeLU to future work. With the one-round Fourier GeLU (2 rounds, 48 B per "
+                 "element; see the `gelu` table) and the query/key/value projections fused into one opening:", ""] \
+            + lines + [""]
+    return lines
 
 
 def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: Path, sources: list,
@@ -507,7 +598,12 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
             lines += [paper.to_markdown(index=False, floatfmt=".4g"), ""]
             lines += ["Published (SecFwT, arXiv 2506.15307, LAN): SFT 651.6 s / 970.7 GB, prompt tuning "
                       "882.1 s / 1116.2 GB, FoT 174.1 s / 205.4 GB, FoT+RFA 55.2 s / 56.6 GB; backward plus "
-                      "optimizer 73% of SFT's time; softmax 75% of the forward.", ""]
+                      "optimizer 73% of SFT's time; softmax 75% of the forward.", "",
+                      "Columns: `GB` online, `offline_GB` the dealer's; `lan_s` includes this machine's compute "
+                      "(2 shared cores, one thread per party; the paper used GPUs), `lan_network_s` is the network "
+                      "alone (rounds x latency + bytes / bandwidth, half duplex), and the ratios to SFT are given "
+                      "for both.", ""]
+            lines += beyond_paper_lines(paper)
             bd = breakdown_data(df)
             bd = bd[(bd["model"] == "large") & (bd["seq"] == 512)]
             if len(bd):

@@ -89,6 +89,10 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+#: the fields every stored record has (its identity, see :func:`record_key`, and its outcome)
+RECORD_IDENTITY = {"workload", "params", "provider", "world_size", "status"}
+
+
 class Store:
     """Append-only JSON-lines file of records; each record is flushed as it finishes."""
 
@@ -98,15 +102,20 @@ class Store:
     def load(self) -> list[dict]:
         if not self.path.exists():
             return []
-        out = []
+        out, torn = [], 0
         for n, line in enumerate(self.path.read_text().splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                out.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
-                # a sweep killed mid-write leaves a torn line: skip it, it will be rerun
+                torn += 1  # a sweep killed mid-write leaves a torn line: skip it, it will be rerun
                 continue
+            if not isinstance(record, dict) or not RECORD_IDENTITY <= set(record):
+                raise ValueError(f"{self.path}:{n}: not a secfwt record (needs {', '.join(sorted(RECORD_IDENTITY))})")
+            out.append(record)
+        if torn and not out:
+            raise ValueError(f"{self.path}: no secfwt record in it ({torn} line(s) that are not JSON)")
         return out
 
     def finished_keys(self) -> set[str]:

@@ -91,13 +91,15 @@ def _difference(two: dict, one: dict) -> dict:
 
 def affine_scopes(terms: list[tuple[float, dict]]) -> dict:
     """sum of weight * scopes over (weight, scopes) terms, per scope and counter; counters are
-    rounded to integers (exact when the terms are), times floored at 0."""
+    rounded to integers (exact when the terms are).  Times are noisy: each term's time is floored
+    at 0 before it is weighted (a block or a row never costs negative time, however the
+    measurements scatter), so an extrapolated time is never below the smallest measured one."""
     out: dict = {}
     for weight, scopes in terms:
         for path, tally in aggregate_layers(scopes).items():
             acc = out.setdefault(path, {})
             for k, v in tally.items():
-                acc[k] = acc.get(k, 0) + weight * v
+                acc[k] = acc.get(k, 0) + weight * (v if k in COUNTERS else max(v, 0.0))
     return {path: {k: int(round(v)) if k in COUNTERS else max(float(v), 0.0) for k, v in tally.items()}
             for path, tally in out.items()}
 

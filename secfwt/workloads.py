@@ -22,6 +22,8 @@ import torch
 from .mpc.compat import crypten
 from .mpc.util import reveal_float
 from .nn import attention as attn
+from .nn.encoder import QKV
+from .nn.layers import GELUS
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,39 @@ register(Workload(
 ))
 
 
+# -- GeLU per element: CrypTen-style tanh form vs the one-round Fourier series -------------------
+def _gelu_run(s):
+    from .nn.layers import gelu
+
+    with crypten.no_grad():
+        return gelu(s["enc"], s["p"]["impl"], clamp=s["p"]["clamp"])
+
+
+def _gelu_check(s, out):
+    """Error against the exact (erf) GeLU, the function both variants approximate."""
+    return {"max_abs_err": _max_abs(reveal_float(out), torch.nn.functional.gelu(s["plain"]))}
+
+
+def _gelu_validate(p):
+    if p["impl"] == "fourier" and p["clamp"]:
+        raise ValueError("clamp is the tanh form's option; the fourier GeLU has none")
+
+
+register(Workload(
+    name="gelu",
+    description="GeLU of secret-shared x ~ U(-range, range), against the exact erf GeLU: the tanh form "
+                "(CrypTen ops, optional clamp of its cube) or the Fourier series (one trig opening + one product)",
+    params=(
+        Param("impl", str, "fourier", "GeLU variant", choices=GELUS),
+        Param("clamp", bool, False, "tanh: clamp the cube's input to +-5 (needed beyond |x| ~ 8)"),
+        Param("size", int, 4096, "number of input elements", positive=True),
+        Param("range", float, 8.0, "x is drawn from U(-range, range)", positive=True),
+        Param("seed", int, 0, "input seed"),
+    ),
+    setup=_trig_setup, run=_gelu_run, check=_gelu_check, tolerance=1e-3, validate=_gelu_validate,
+))
+
+
 def _data_choices():
     from . import data
 
@@ -271,10 +306,28 @@ class _ModelParam(Param):
         return _model_name(str(raw).strip())
 
 
-def _step_validate(p):
-    if p["method"] != "fot" and p["attention"].startswith("rfa"):
+#: the GeLU variant of every workload that runs the encoder (forward-only variants: fot, forward blocks)
+_GELU = Param("gelu", str, "tanh", "GeLU: tanh (CrypTen ops) or fourier (one trig opening + one product, "
+                                    "forward only; see secfwt.nn.layers)", choices=GELUS)
+
+
+_QKV = Param("qkv", str, "separate", "query/key/value projections: separate (three openings of the input, "
+                                     "the paper's) or fused (one)", choices=QKV)
+
+
+def _forward_only(p, gradients: bool):
+    """Variants built on the one-round trig protocol have no autograd: refuse them with gradients."""
+    if not gradients:
+        return
+    if p["attention"].startswith("rfa"):
         raise ValueError(f"attention {p['attention']} has no backward in CrypTen (cos/sin lack autograd): "
                          "use it with method=fot")
+    if p["gelu"] == "fourier":
+        raise ValueError("gelu=fourier has no backward (the trig protocol lacks autograd): use it with method=fot")
+
+
+def _step_validate(p):
+    _forward_only(p, p["method"] != "fot")
     if p["task"] != "synthetic" and p["model"] != "minilm":
         raise ValueError(f"task={p['task']} is real text for MiniLM's tokenizer: use model=minilm")
     if p["task"] != "synthetic" and p["head"] != "sentence":
@@ -299,6 +352,8 @@ register(Workload(
         Param("attention", str, "softmax-stable", "attention variant (rfa-* only with fot)",
               choices=("softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass")),
         Param("features", int, 64, "random features (RFA)", positive=True),
+        _GELU,
+        _QKV,
         Param("optimizer", str, "adam", "optimizer in MPC (sft, prompt, lora)", choices=("sgd", "adam")),
         Param("lora_rank", int, 8, "LoRA rank", positive=True),
         Param("population", int, 4, "CMA-ES candidates per generation (fot; CMA-ES needs 2 or more)",
@@ -339,11 +394,14 @@ register(Workload(
         Param("attention", str, "softmax-stable", "attention variant (rfa-* forward only)",
               choices=("softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass")),
         Param("features", int, 64, "random features (RFA)", positive=True),
+        _GELU,
+        _QKV,
         Param("backward", bool, False, "also back-propagate a seeded upstream gradient"),
         Param("loss_scale", float, 1024.0, "public factor on the upstream gradient", positive=True),
         Param("seed", int, 0, "seed of weights and inputs"),
     ),
     setup=_block("setup"), run=_block("run"), check=_block("check"), tolerance=5e-2, timeout_s=3600.0,
+    validate=lambda p: _forward_only(p, p["backward"]),
 ))
 
 
@@ -351,8 +409,8 @@ register(Workload(
 def _tune_setup(p):
     from .tuning import runs
 
-    fields = {k: p[k] for k in ("task", "method", "seed", "attention", "budget", "eval_every", "prompt_tokens",
-                                "intrinsic_dim", "population", "test_rows")}
+    fields = {k: p[k] for k in ("task", "method", "seed", "attention", "gelu", "budget", "eval_every",
+                                "prompt_tokens", "intrinsic_dim", "population", "test_rows")}
     return {"p": p, "config": runs.TuneConfig(**fields)}
 
 
@@ -379,6 +437,9 @@ register(Workload(
         Param("seed", int, 13, "data draw (16 per class) and optimiser seed", choices=_data_choices()[1]),
         Param("attention", str, "softmax-stable", "attention variant (rfa-* only with fot)",
               choices=("softmax-stable", "rfa-onepass")),
+        _GELU,
+        Param("qkv", str, "separate", "the MPC projection variant whose `step` price applies (the plaintext "
+                                      "function is the same either way)", choices=QKV),
         Param("budget", int, 25, "generations (fot) or optimiser steps (others)", positive=True),
         Param("eval_every", int, 5, "evaluate dev and test every this many units", positive=True),
         Param("prompt_tokens", int, 8, "soft-prompt vectors (fot, prompt)", positive=True),
@@ -387,6 +448,7 @@ register(Workload(
         Param("test_rows", int, 0, "evaluate on the first N test rows (0: all)", minimum=0),
     ),
     setup=_tune_setup, run=_tune_run, check=_tune_check, tolerance=math.inf, plaintext=True,
+    validate=lambda p: _forward_only(p, p["method"] != "fot"),
 ))
 
 
@@ -404,6 +466,8 @@ register(Workload(
         Param("task", str, "sst2", "few-shot task", choices=_data_choices()[0]),
         Param("seed", int, 13, "data draw and CMA-ES seed", choices=_data_choices()[1]),
         Param("attention", str, "softmax-stable", "attention variant", choices=("softmax-stable", "rfa-onepass")),
+        _GELU,
+        _QKV,
         Param("generations", int, 3, "CMA-ES generations", positive=True),
         Param("population", int, 4, "CMA-ES population", minimum=2),
         Param("train_rows", int, 8, "training sentences (the first rows of the draw)", positive=True),

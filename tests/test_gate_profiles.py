@@ -62,7 +62,7 @@ def test_list_profile_shows_runs_and_time():
                           capture_output=True, text=True)
     info = json.loads(proc.stdout)
     assert info["profile"] == "paper" and info["estimated_minutes"] > 0
-    assert sum(s["runs"] for s in info["sweeps"]) == 6
+    assert sum(s["runs"] for s in info["sweeps"]) == 8
 
 
 def step_records():

@@ -63,11 +63,12 @@ def test_write_report_writes_figures_and_tables(tmp_path):
 
 def test_store_tolerates_a_torn_last_line_and_appends_after_it(tmp_path):
     store = Store(tmp_path / "s.jsonl")
-    store.append({"a": 1})
+    ident = {"workload": "op", "params": {}, "provider": "ttp", "world_size": 2, "status": "ok"}
+    store.append({**ident, "a": 1})
     with store.path.open("a") as f:
         f.write('{"a": 2, "b"')
-    store.append({"a": 3})
-    assert store.load() == [{"a": 1}, {"a": 3}]
+    store.append({**ident, "a": 3})
+    assert [r["a"] for r in store.load()] == [1, 3]
 
 
 def test_record_contract_fields_are_present_in_a_real_record():
@@ -106,3 +107,27 @@ def test_a_failed_rerun_does_not_hide_a_finished_measurement():
     failed = {**ok, "status": "error"}
     assert report.latest_records([ok, failed]) == [ok]
     assert report.latest_records([failed]) == [failed]
+
+
+def test_variants_get_their_own_label_and_sort_after_their_base_method():
+    from secfwt import accuracy
+
+    rfa = {"method": "fot", "attention": "rfa-onepass", "gelu": "tanh", "qkv": "separate"}
+    beyond = {**rfa, "gelu": "fourier", "qkv": "fused"}
+    assert accuracy.method_label(rfa) == "FoT (RFA)"
+    assert accuracy.method_label(beyond) == "FoT (RFA) + fourier GeLU + fused QKV"
+    labels = ["FoT (RFA) + fourier GeLU + fused QKV", "SFT", "FoT (RFA)", "FoT (softmax)", "LoRA"]
+    assert sorted(labels, key=accuracy.method_rank) == ["SFT", "LoRA", "FoT (softmax)", "FoT (RFA)",
+                                                          "FoT (RFA) + fourier GeLU + fused QKV"]
+
+
+def test_fot_gain_is_stated_against_its_start_and_the_untuned_head():
+    import pandas as pd
+
+    from secfwt.accuracy import fot_gain_lines
+
+    acc = pd.DataFrame([{"task": "sst2", "method": "FoT (softmax)", "final_acc_mean": 0.709, "start_acc": 0.506,
+                         "zero_shot_acc": 0.742}, {"task": "sst2", "method": "SFT", "final_acc_mean": 0.755,
+                                                   "start_acc": 0.742, "zero_shot_acc": 0.742}])
+    assert fot_gain_lines(acc) == ["- sst2, FoT (softmax): 0.709, +20.3 points over its start (0.506) and -3.3 "
+                                   "against the untuned head without a prompt (0.742)."]

@@ -29,9 +29,13 @@ def party_tasks_on_path():
     os.environ["PYTHONPATH"] = str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")
 
 
-@pytest.fixture(scope="module", params=["softmax-stable", "rfa-onepass"])
+@pytest.fixture(scope="module", params=[
+    {"attention": "softmax-stable"}, {"attention": "rfa-onepass"},
+    # beyond the paper: GeLU from one trig opening and fused QKV, on pretrained MiniLM
+    {"attention": "rfa-onepass", "gelu": "fourier", "qkv": "fused"},
+], ids=["softmax", "rfa", "rfa-fourier-fused"])
 def fot(request):
-    return run_one("fot-mpc", {"attention": request.param, "layers": 2, "generations": 3, "population": 4,
+    return run_one("fot-mpc", {**request.param, "layers": 2, "generations": 3, "population": 4,
                                "train_rows": 4, "test_rows": 8, "seq": 32, "prompt_tokens": 4}, LINKS)
 
 

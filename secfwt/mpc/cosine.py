@@ -24,6 +24,12 @@ value has magnitude <= 2 * 2^(2f) = 2^33 (product scale 2^32, well under the 2^4
 so the local truncation fails with probability about 2^33 / 2^64 = 2^-31 per element.
 m must fit in int64: |w| < pi * 2^(f-1) (about 1e5 for f = 16).
 
+Harmonics (:func:`sine_series`): the same opening gives every harmonic k*w*x at once.  Multiplying
+delta by a public integer k is local (k*delta = k*X' + k*T mod 2^64), so the dealer deals shares of
+cos(k t), sin(k t) for each k and the parties combine sin(k w x) = sin(k d) cos(k t) - cos(k d) sin(k t)
+locally.  A series sum_k c_k sin(k w x) costs ONE round and 16 bytes per element online, whatever
+the number of harmonics; the dealer's material grows with it (2 values per harmonic per element).
+
 Dealer material travels through CrypTen's provider mechanism: under TTP it is a real
 request to the dealer process (CrypTen's ``TTPServer``), metered as offline traffic;
 under TFP party 0 makes it (insecure against party 0, like all of TFP).
@@ -58,42 +64,44 @@ def _encode(values: torch.Tensor, precision_bits: int) -> torch.Tensor:
     return torch.round(values * 2.0**precision_bits).long()
 
 
-def _trig_table(t_ring: torch.Tensor, precision_bits: int) -> torch.Tensor:
-    """Fixed-point [cos t, sin t] of the mask's angle, stacked on a new first axis."""
-    angle = ring_to_angle(t_ring)
-    return _encode(torch.stack([torch.cos(angle), torch.sin(angle)]), precision_bits)
+def _trig_table(t_ring: torch.Tensor, precision_bits: int, harmonics=(1,)) -> torch.Tensor:
+    """Fixed-point [cos k t, sin k t] of the mask's angle for each harmonic k: [2, K, *size]."""
+    angles = torch.stack([ring_to_angle(t_ring * k) for k in harmonics])  # k*T wraps mod 2^64
+    return _encode(torch.stack([torch.cos(angles), torch.sin(angles)]), precision_bits)
 
 
 # -- dealer material through CrypTen's providers ------------------------------------------------
-def _dealer_trig_mask(server, size, precision_bits):
-    """TTPServer side: T from the parties' shared PRSS, party 0's share of [cos t, sin t]."""
+def _dealer_trig_mask(server, size, precision_bits, harmonics=(1,)):
+    """TTPServer side: T from the parties' shared PRSS, party 0's share of [cos kt, sin kt]."""
     t = server._get_additive_PRSS(size)
-    table = _trig_table(t, precision_bits)
-    return table - server._get_additive_PRSS(table.size(), remove_rank=True)
+    table = _trig_table(t, precision_bits, harmonics)
+    share = table - server._get_additive_PRSS(table.size(), remove_rank=True)
+    return share.squeeze(1) if len(harmonics) == 1 else share  # cos/sin: the message as it always was
 
 
-def _ttp_trig_mask(provider, size, precision_bits, device=None):
+def _ttp_trig_mask(provider, size, precision_bits, harmonics=(1,), device=None):
     from crypten.common.rng import generate_random_ring_element
     from crypten.mpc.provider.ttp_provider import TTPClient
 
     client = TTPClient.get()
     gen = client.get_generator(device=device)
     t = generate_random_ring_element(size, generator=gen, device=device)
-    table_size = torch.Size((2, *size))
+    table_size = torch.Size((2, len(harmonics), *size))
     if crypten.communicator.get().get_rank() == 0:
-        table = client.ttp_request("secfwt_trig_mask", device, size, precision_bits)
+        extra = () if tuple(harmonics) == (1,) else (tuple(harmonics),)  # cos/sin: the request as it always was
+        table = client.ttp_request("secfwt_trig_mask", device, size, precision_bits, *extra).reshape(table_size)
     else:
         table = generate_random_ring_element(table_size, generator=gen, device=device)
     return t, table
 
 
-def _tfp_trig_mask(provider, size, precision_bits, device=None):
+def _tfp_trig_mask(provider, size, precision_bits, harmonics=(1,), device=None):
     from crypten.common.rng import generate_random_ring_element
     from crypten.mpc.primitives import ArithmeticSharedTensor
 
     t = generate_random_ring_element(size, device=device)  # party 0's value; shared below
     t_sh = ArithmeticSharedTensor(t, precision=0, src=0).share
-    table_sh = ArithmeticSharedTensor(_trig_table(t, precision_bits), precision=0, src=0).share
+    table_sh = ArithmeticSharedTensor(_trig_table(t, precision_bits, harmonics), precision=0, src=0).share
     return t_sh, table_sh
 
 
@@ -110,9 +118,8 @@ install()
 
 
 # -- the online protocol -------------------------------------------------------------------------
-def cossin(x, w: float = 1.0):
-    """(cos(w*x), sin(w*x)) of a secret-shared CrypTen tensor in one online round."""
-    from crypten.mpc import MPCTensor
+def _open_angle(x, w: float, harmonics):
+    """The one round: (public ring delta = m*x + T, [cos kt, sin kt] shares [2, K, ...], bits)."""
     from crypten.mpc.primitives import ArithmeticSharedTensor
 
     comm = crypten.communicator.get()
@@ -122,14 +129,48 @@ def cossin(x, w: float = 1.0):
     bits = arith.encoder._precision_bits
     size = arith.share.size()
     provider = crypten.mpc.get_default_provider()
-    t_share, table_share = provider.secfwt_trig_mask(size, bits, device=arith.device)
+    t_share, table_share = provider.secfwt_trig_mask(size, bits, tuple(harmonics), device=arith.device)
     masked = arith.share * angle_multiplier(w, bits) + t_share  # int64 arithmetic wraps mod 2^64
     delta = ArithmeticSharedTensor.from_shares(masked, precision=0).reveal()  # the one round
+    return delta, table_share, bits
+
+
+def cossin(x, w: float = 1.0):
+    """(cos(w*x), sin(w*x)) of a secret-shared CrypTen tensor in one online round."""
+    from crypten.mpc import MPCTensor
+
+    delta, table_share, bits = _open_angle(x, w, (1,))
     d = ring_to_angle(delta)
     cos_d, sin_d = _encode(torch.cos(d), bits), _encode(torch.sin(d), bits)
-    cos_t, sin_t = table_share[0], table_share[1]
+    cos_t, sin_t = table_share[0, 0], table_share[1, 0]
     cos_out = MPCTensor.from_shares(cos_d * cos_t + sin_d * sin_t, precision=bits)  # at scale 2^(2f)
     sin_out = MPCTensor.from_shares(sin_d * cos_t - cos_d * sin_t, precision=bits)
     cos_out._tensor.div_(2**bits)  # local truncation back to scale 2^f
     sin_out._tensor.div_(2**bits)
     return cos_out, sin_out
+
+
+#: extra fractional bits of the public multipliers in :func:`sine_series`: each of the 2K
+#: products is rounded to 2^-(f+e+1) instead of 2^-(f+1), so the series' rounding error stays
+#: ~1e-6 with K = 32 harmonics; the sum before the local truncation is then at scale 2^(2f+e),
+#: |value| <= 2^(2f+e) * sum|c_k| ~ 2^36, and the truncation fails with probability ~2^-28 per
+#: element (like a CrypTen product of magnitude 16 at scale 2^32).
+SERIES_EXTRA_BITS = 4
+
+
+def sine_series(x, w: float, harmonics, coeffs):
+    """sum_k c_k sin(k*w*x) of a secret-shared CrypTen tensor, in ONE online round (all harmonics
+    from one opening); ``harmonics`` are positive integers, ``coeffs`` public floats."""
+    from crypten.mpc import MPCTensor
+
+    if len(harmonics) != len(coeffs) or any(int(k) != k or k < 1 for k in harmonics):
+        raise ValueError("harmonics must be positive integers, one coefficient each")
+    delta, table_share, bits = _open_angle(x, w, harmonics)
+    scale = bits + SERIES_EXTRA_BITS
+    total = torch.zeros_like(delta)
+    for i, (k, c) in enumerate(zip(harmonics, coeffs)):
+        d = ring_to_angle(delta * int(k))  # the public angle of k*delta, mod 2*pi
+        total += _encode(c * torch.sin(d), scale) * table_share[0, i] - _encode(c * torch.cos(d), scale) * table_share[1, i]
+    out = MPCTensor.from_shares(total, precision=bits)  # at scale 2^(2f+e)
+    out._tensor.div_(2**scale)  # local truncation back to 2^f
+    return out

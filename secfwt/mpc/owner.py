@@ -217,8 +217,9 @@ class OwnerLink:
 
 def main(argv=None) -> int:
     """Entry of the data owner's process (started by :func:`secfwt.mpc.parties.run_parties`)."""
-    from .parties import Task
+    from .parties import Task, die_with_launcher
 
+    die_with_launcher()
     ap = argparse.ArgumentParser(prog="python -m secfwt.mpc.owner")
     ap.add_argument("--world-size", type=int, required=True)
     ap.add_argument("--address-file", required=True, help="where to write HOST:PORT once listening")

@@ -7,6 +7,20 @@ every process, and watches them: a party that raises or dies fails the whole run
 within about a second with that party's traceback, and every process is killed
 and reaped before the error is raised.  Every run has a timeout.
 
+No orphans: SIGTERM and SIGHUP of the launcher (a CI cancel, ``timeout``, a closed terminal)
+raise ``SystemExit`` inside it, so the same clean-up runs; each child asks the kernel to
+SIGKILL it when the launcher dies (``PR_SET_PDEATHSIG``), which covers SIGKILL of the launcher;
+the run folder of a launcher killed that way is removed by the next run.
+
+Rendezvous: local runs meet through a file in the run folder (``file://``: no listening port)
+and gloo binds the loopback interface only.  Multi-host runs (``secfwt party``) meet at
+``HOST:PORT``.  Before any result is exchanged, the parties compare a SHA-256 digest of the run
+(workload, parameters, provider, world size, secfwt version, and the shared token in
+``SECFWT_RUN_TOKEN``): a party started with other parameters or without the token stops the run
+with a clear error.  Results are gathered as JSON, not pickle.  Not protected: CrypTen's own
+dealer messages are pickled, and a multi-host rendezvous port is reachable by anyone who can
+reach the host; run multi-host parties on a trusted network (see README).
+
 The same :func:`party_main` runs one party per host for multi-machine runs:
 ``secfwt party --rank R --world-size N --master HOST:PORT WORKLOAD ...``.
 """
@@ -50,10 +64,127 @@ class Task:
         return getattr(importlib.import_module(module), name)
 
 
+#: the launcher's pid, in every child's environment: a child exits at once if it has another parent
+LAUNCHER_ENV = "SECFWT_LAUNCHER_PID"
+RUN_PREFIX = "secfwt-run-"
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_launcher() -> None:
+    """In a child of :func:`run_parties`: be SIGKILLed when the launcher dies (Linux), and exit
+    now if it is already gone.  A no-op for processes started by hand (``secfwt party``)."""
+    launcher = os.environ.get(LAUNCHER_ENV)
+    if not launcher:
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the launcher's own clean-up still applies
+        pass
+    if os.getppid() != int(launcher):
+        os._exit(1)
+
+
+class _TerminateOnSignals:
+    """While active (main thread only), SIGTERM and SIGHUP raise SystemExit(128 + signal) so that
+    ``finally`` blocks kill the parties; the previous handlers are restored afterwards."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+    def __enter__(self):
+        import threading
+
+        self.saved = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self.saved[sig] = signal.signal(sig, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise SystemExit(128 + signum)
+
+    def __exit__(self, *exc):
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def _remove_stale_run_folders() -> None:
+    """Run folders whose launcher is gone (it was SIGKILLed: nothing could clean up)."""
+    import shutil
+
+    for folder in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
+        try:
+            pid = int((folder / "launcher.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def run_digest(task: Task, world_size: int, provider: str) -> bytes:
+    """What every party must agree on before it computes: the run's identity and the shared token."""
+    import hashlib
+
+    from .. import __version__
+    from .owner import TOKEN_ENV
+
+    spec = json.dumps({"target": task.target, "kwargs": task.kwargs, "world_size": world_size,
+                       "provider": provider, "secfwt": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(spec.encode() + b"\0" + os.environ.get(TOKEN_ENV, "").encode()).digest()
+
+
+def _gather_json(value, world_size: int, group) -> list:
+    """All-gather JSON-serialisable values as bytes tensors (no pickle of peer data)."""
+    import torch
+    import torch.distributed as dist
+
+    data = torch.tensor(list(json.dumps(value).encode()), dtype=torch.uint8)
+    sizes = [torch.zeros(1, dtype=torch.long) for _ in range(world_size)]
+    dist.all_gather(sizes, torch.tensor([data.numel()]), group=group)
+    longest = int(max(t.item() for t in sizes))
+    padded = torch.zeros(longest, dtype=torch.uint8)
+    padded[:data.numel()] = data
+    chunks = [torch.zeros(longest, dtype=torch.uint8) for _ in range(world_size)]
+    dist.all_gather(chunks, padded, group=group)
+    return [json.loads(bytes(c[:int(n.item())].tolist()).decode()) for c, n in zip(chunks, sizes)]
+
+
+def _agree(digest: bytes, rank: int, world_size: int, group) -> None:
+    """Every party computes the same run with the same token, or the run stops here."""
+    import torch
+    import torch.distributed as dist
+
+    mine = torch.tensor(list(digest), dtype=torch.uint8)
+    seen = [torch.zeros_like(mine) for _ in range(world_size)]
+    dist.all_gather(seen, mine, group=group)
+    differ = [r for r, d in enumerate(seen) if not torch.equal(d, mine)]
+    if differ:
+        raise PartyError(f"party {rank}: parties {differ} run something else (other workload, parameters, "
+                         "provider, secfwt version or SECFWT_RUN_TOKEN); refusing to compute with them")
+
+
+def rendezvous(master: str) -> str:
+    """``file:///path`` stays as it is (local runs); ``HOST:PORT`` becomes ``tcp://HOST:PORT``."""
+    return master if master.startswith("file://") else f"tcp://{master}"
 
 
 def party_main(rank: int, world_size: int, master: str, provider: str, task: Task, threads: int = 1):
@@ -64,11 +195,13 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
     """
     if provider not in PROVIDERS:
         raise ValueError(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
+    if not 0 <= rank <= world_size:
+        raise ValueError(f"rank {rank} is outside 0..{world_size} (world size {world_size}; rank "
+                         f"{world_size} is the dealer)")
     os.environ.update(
-        DISTRIBUTED_BACKEND="gloo", RENDEZVOUS=f"tcp://{master}", WORLD_SIZE=str(world_size), RANK=str(rank)
+        DISTRIBUTED_BACKEND="gloo", RENDEZVOUS=rendezvous(master), WORLD_SIZE=str(world_size), RANK=str(rank)
     )
     import torch
-    import torch.distributed as dist
 
     from . import cosine  # noqa: F401  registers the trig dealer material with the providers
     from .compat import crypten
@@ -82,17 +215,17 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
         return None
     crypten.init()
     try:
-        result = task.resolve()(**task.kwargs)
         comm = crypten.communicator.get()
-        gathered = [None] * world_size
-        dist.all_gather_object(gathered, result, group=comm.main_group)
+        _agree(run_digest(task, world_size, provider), rank, world_size, comm.main_group)
+        result = task.resolve()(**task.kwargs)
+        gathered = _gather_json(result, world_size, comm.main_group)
     finally:
         crypten.uninit()
     return gathered if rank == 0 else None
 
 
 def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout: float = 600.0,
-                threads: int = 1, host: str = "127.0.0.1", owner: Task | None = None):
+                threads: int = 1, owner: Task | None = None):
     """Run ``task`` as ``world_size`` parties (+ dealer for TTP) on this machine.
 
     Each party is a fresh ``python -m secfwt.mpc.parties`` process (no fork of the caller,
@@ -110,10 +243,14 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
         raise ValueError(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
     if world_size < 2:
         raise ValueError("MPC needs at least two computing parties")
-    master = f"{host}:{free_port(host)}"
     ranks = list(range(world_size + (1 if provider == "ttp" else 0)))
-    env = {**os.environ, owner_mod.TOKEN_ENV: secrets.token_hex(16)}
-    with tempfile.TemporaryDirectory(prefix="secfwt-run-") as tmp:
+    # gloo's sockets on loopback only (the rendezvous itself is a file: no port at all)
+    env = {**os.environ, owner_mod.TOKEN_ENV: secrets.token_hex(16), LAUNCHER_ENV: str(os.getpid()),
+           "GLOO_SOCKET_IFNAME": LOOPBACK}
+    _remove_stale_run_folders()
+    with _TerminateOnSignals(), tempfile.TemporaryDirectory(prefix=RUN_PREFIX) as tmp:
+        (Path(tmp) / "launcher.pid").write_text(str(os.getpid()))
+        master = (Path(tmp) / "rendezvous").as_uri()
         out_file = Path(tmp) / "result.json"
         procs, logs = {}, {}
         deadline = time.monotonic() + timeout
@@ -156,6 +293,9 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
             for f in logs.values():
                 f.close()
 
+
+#: the loopback interface's name (Linux)
+LOOPBACK = "lo"
 
 #: the data owner's key among the launcher's processes
 OWNER = "owner"
@@ -211,6 +351,7 @@ def main(argv=None) -> int:
     ap.add_argument("--task", required=True, help='JSON {"target": "module:function", "kwargs": {...}}')
     ap.add_argument("--out", help="rank 0 writes the gathered per-party results here (JSON)")
     args = ap.parse_args(argv)
+    die_with_launcher()
     spec = json.loads(args.task)
     result = party_main(args.rank, args.world_size, args.master, args.provider,
                         Task(spec["target"], spec["kwargs"]), threads=args.threads)

@@ -23,7 +23,8 @@ def setup(p: dict) -> dict:
     h = torch.randn(p["batch"], p["seq"], hidden, generator=g, dtype=torch.float64)
     upstream = torch.randn(p["batch"], p["seq"], hidden, generator=g, dtype=torch.float64) * 0.01
     mpc = enc.MPCEncoder(model, attention=p["attention"], trainable=lambda n: p["backward"] and ".layer.0." in n,
-                         features=p["features"], seed=p["seed"])
+                         features=p["features"], seed=p["seed"], gelu=p["gelu"],
+                         qkv=p["qkv"])
     return {"p": p, "model": model, "h": h, "upstream": upstream, "mpc": mpc,
             "h_enc": crypten.cryptensor(h.float(), src=0, requires_grad=p["backward"])}
 
@@ -80,7 +81,7 @@ def plain_block(model, h, p):
     q, k, v = (lin(h, n[x]).reshape(bsz, seq, heads, -1).transpose(1, 2) for x in ("q", "k", "v"))
     ctx = enc.attn.plain_attention(p["attention"], q, k, v, w_feat).transpose(1, 2).reshape(bsz, seq, -1)
     h = ln(lin(ctx, n["o"]) + h, n["ln1"])
-    return ln(lin(enc._plain_gelu(lin(h, n["ffn1"])), n["ffn2"]) + h, n["ln2"])
+    return ln(lin(enc.plain_gelu(lin(h, n["ffn1"]), p["gelu"]), n["ffn2"]) + h, n["ln2"])
 
 
 def _cos(a, b) -> float:

@@ -30,7 +30,7 @@ from . import runs
 
 
 def config(p: dict) -> runs.TuneConfig:
-    return runs.TuneConfig(task=p["task"], method="fot", seed=p["seed"], attention=p["attention"],
+    return runs.TuneConfig(task=p["task"], method="fot", seed=p["seed"], attention=p["attention"], gelu=p["gelu"],
                            budget=p["generations"], prompt_tokens=p["prompt_tokens"],
                            intrinsic_dim=p["intrinsic_dim"], population=p["population"])
 
@@ -64,13 +64,13 @@ def _labels(p: dict, model, tokenizer):
     from .. import data as fewshot
 
     return enc.label_embeddings(model, tokenizer, fewshot.get_task(p["task"]).label_descriptions,
-                                attention=p["attention"], features=64, seed=0)
+                                attention=p["attention"], features=64, seed=0, gelu=p["gelu"])
 
 
 def _encoder(p: dict, model, tokenizer):
     labels = _labels(p, model, tokenizer)
     return enc.MPCEncoder(model, attention=p["attention"], head="sentence", label_embeddings=labels, features=64,
-                          seed=0), labels
+                          seed=0, gelu=p["gelu"], qkv=p["qkv"]), labels
 
 
 # -- the servers (parties 0 and 1) -------------------------------------------------------------
@@ -130,7 +130,8 @@ def owner_run(owner, params: dict) -> dict:
         owner.share(f"train.{name}", t.double())
     space = runs.BlackBoxPrompt(cfg, model)
     es = runs.cma_strategy(cfg)
-    twin = {"attention": p["attention"], "features": 64, "seed": 0, "head": "sentence", "label_embeddings": labels}
+    twin = {"attention": p["attention"], "features": 64, "seed": 0, "head": "sentence", "label_embeddings": labels,
+            "gelu": p["gelu"]}
     generations = []
     for _ in range(p["generations"]):
         zs = es.ask()

@@ -58,6 +58,7 @@ class TuneConfig:
     method: str = "fot"
     seed: int = 13
     attention: str = "softmax-stable"
+    gelu: str = "tanh"
     budget: int = 30
     eval_every: int = 5
     prompt_tokens: int = 8
@@ -91,7 +92,7 @@ class TaskData:
         self.rows = rows
         self.batches = {s: _sorted_batch(tokenizer, r, self.task.max_len, p) for s, r in rows.items()}
         self.labels = enc.label_embeddings(model, tokenizer, self.task.label_descriptions, attention=cfg.attention,
-                                           features=cfg.features, seed=0)
+                                           features=cfg.features, seed=0, gelu=cfg.gelu)
 
 
 def _sorted_batch(tokenizer, rows, max_len, prompt_tokens) -> enc.Batch:
@@ -117,7 +118,7 @@ class Twin:
 
     def logits(self, batch: enc.Batch, prompt=None, lora=None) -> torch.Tensor:
         return enc.plain_forward(self.model, batch, prompt, attention=self.cfg.attention, features=self.cfg.features,
-                                 head="sentence", label_embeddings=self.data.labels, lora=lora,
+                                 gelu=self.cfg.gelu, head="sentence", label_embeddings=self.data.labels, lora=lora,
                                  lora_scale=LORA_ALPHA / LORA_RANK if lora else 0.0)
 
     def accuracy(self, split: str, prompt=None, lora=None) -> float:

@@ -59,13 +59,11 @@ def setup(p: dict) -> dict:
     g = torch.Generator().manual_seed(p["seed"] + 2)
     prompt = torch.randn(p["prompt_tokens"], hidden, generator=g, dtype=torch.float64) * 0.05 if uses_prompt else None
     attention = p["attention"]
-    if p["method"] != "fot" and attention in ("rfa-onepass", "rfa-builtin"):
-        raise ValueError(f"attention {attention} has no backward in CrypTen (cos/sin lack autograd): use it with fot")
     mpc = enc.MPCEncoder(model, attention=attention, trainable=_trainable(p["method"]),
                          lora_rank=p["lora_rank"] if p["method"] == "lora" else 0, features=p["features"],
-                         seed=p["seed"], head=p["head"], label_embeddings=labels)
+                         seed=p["seed"], head=p["head"], label_embeddings=labels, gelu=p["gelu"], qkv=p["qkv"])
     twin = {"attention": attention, "features": p["features"], "seed": p["seed"], "head": p["head"],
-            "label_embeddings": labels}
+            "label_embeddings": labels, "gelu": p["gelu"]}
     state = {"p": p, "model": model, "batch": batch, "prompt": prompt, "mpc": mpc, "twin": twin}
     if p["method"] == "prompt":
         state["prompt_enc"] = crypten.cryptensor(prompt.float(), src=0, requires_grad=True)
@@ -102,7 +100,7 @@ def make_batch(p: dict, model, prompt_tokens: int):
     batch = enc.text_batch(tokenizer, [r["text"] for r in rows], [r["label"] for r in rows], task.max_len,
                            prompt_tokens=prompt_tokens, pad_to=p["seq"])
     labels = enc.label_embeddings(model, tokenizer, task.label_descriptions, attention=p["attention"],
-                                  features=p["features"], seed=p["seed"])
+                                  features=p["features"], seed=p["seed"], gelu=p["gelu"])
     return batch, labels
 
 

@@ -1,0 +1,220 @@
+"""Faults: stopping the launcher in any way leaves no party, dealer, data owner or run folder behind.
+
+Each case starts a real launcher (a Python process calling ``run_parties``, or ``secfwt run``),
+waits until its parties are computing, signals the launcher, and then looks for any process that
+still carries the case's marker in its environment.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from secfwt.mpc import parties
+
+TESTS = Path(__file__).parent
+MARKER_ENV = "SECFWT_FAULT_CASE"
+
+
+def _marked(marker: str) -> list[int]:
+    """Pids of live processes whose environment carries the marker (the launcher's children)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+            state = (proc / "stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            continue
+        if f"{MARKER_ENV}={marker}".encode() in environ.split(b"\0") and state != "Z":
+            pids.append(int(proc.name))
+    return pids
+
+
+def _start(cmd: list[str], marker: str, children: int) -> subprocess.Popen:
+    env = {**os.environ, MARKER_ENV: marker,
+           "PYTHONPATH": str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    launcher = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len([p for p in _marked(marker) if p != launcher.pid]) < children:
+        assert launcher.poll() is None, launcher.stderr.read().decode()
+        assert time.monotonic() < deadline, "the parties never started"
+        time.sleep(0.2)
+    time.sleep(1.0)  # let them connect and start computing
+    return launcher
+
+
+def _run_folder(pid: int) -> Path:
+    folders = [f for f in Path(tempfile.gettempdir()).glob(parties.RUN_PREFIX + "*")
+               if (f / "launcher.pid").exists() and (f / "launcher.pid").read_text() == str(pid)]
+    assert len(folders) == 1
+    return folders[0]
+
+
+def _gone(marker: str, launcher: subprocess.Popen, within: float = 15.0) -> list[int]:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        left = [p for p in _marked(marker) if p != launcher.pid]
+        if not left:
+            return []
+        time.sleep(0.2)
+    return left
+
+
+HANG = [sys.executable, "-c", "from secfwt.mpc.parties import Task, run_parties; "
+                              "run_parties(Task('party_tasks:hang', {'marker': 'x'}), timeout=600)"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signalled_launcher_kills_every_party_and_removes_its_folder(sig):
+    marker = uuid.uuid4().hex
+    launcher = _start(HANG, marker, children=3)  # two parties and the dealer
+    folder = _run_folder(launcher.pid)
+    launcher.send_signal(sig)
+    code = launcher.wait(timeout=30)
+    assert code != 0
+    assert _gone(marker, launcher) == []
+    assert not folder.exists()
+
+
+def test_a_killed_launcher_takes_its_parties_with_it_and_the_next_run_sweeps_its_folder():
+    marker = uuid.uuid4().hex
+    launcher = _start(HANG, marker, children=3)
+    folder = _run_folder(launcher.pid)
+    launcher.kill()
+    launcher.wait(timeout=30)
+    assert _gone(marker, launcher) == []  # PR_SET_PDEATHSIG: the kernel kills them
+    assert folder.exists()  # nothing could clean up after SIGKILL ...
+    parties._remove_stale_run_folders()  # ... so the next run does
+    assert not folder.exists()
+
+
+def test_cli_run_stopped_by_sigterm_leaves_nothing_and_exits_nonzero(tmp_path):
+    """The issue's reproduction: `timeout 10 secfwt run step ...` used to leave three orphans."""
+    marker = uuid.uuid4().hex
+    out = tmp_path / "f.jsonl"
+    cmd = [sys.executable, "-m", "secfwt", "run", "step", "--param", "method=fot", "--param", "model=base",
+           "--param", "layers=2", "--param", "seq=256", "--out", str(out), "--no-progress"]
+    launcher = _start(cmd, marker, children=3)
+    launcher.send_signal(signal.SIGTERM)
+    assert launcher.wait(timeout=30) != 0
+    assert _gone(marker, launcher) == []
+    assert not out.exists() or out.read_text() == ""  # nothing half-written
+
+
+# -- the rendezvous: who may join, and what they must agree on --------------------------------------
+def _party_run(params_by_rank: dict, tokens: dict | None = None, timeout: float = 120):
+    """`secfwt party` for ranks 0, 1 and the dealer; returns {rank: (exit code, stderr)}."""
+    master = f"127.0.0.1:{parties.free_port()}"
+    procs = {}
+    for rank, params in params_by_rank.items():
+        env = {**os.environ, "SECFWT_RUN_TOKEN": (tokens or {}).get(rank, "shared-secret")}
+        cmd = [sys.executable, "-m", "secfwt", "party", "op", "--world-size", "2", "--master", master,
+               "--rank", str(rank)] + [a for k, v in params.items() for a in ("--param", f"{k}={v}")]
+        procs[rank] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = {}
+    try:
+        for rank, p in procs.items():
+            _, err = p.communicate(timeout=timeout)
+            out[rank] = (p.returncode, err)
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+    return out
+
+
+def test_parties_that_disagree_on_the_run_stop_with_a_clear_error():
+    """Used to exit 0 with an error of 3.9e9: rank 0 multiplied, rank 1 took a matmul."""
+    got = _party_run({0: {"op": "mul", "size": 8}, 1: {"op": "matmul", "size": 8}, 2: {"op": "mul", "size": 8}})
+    code, err = got[0]
+    assert code != 0 and "run something else" in err, err
+    assert got[1][0] != 0
+
+
+def test_a_party_without_the_shared_token_is_refused():
+    same = {"op": "mul", "size": 8}
+    got = _party_run({0: same, 1: same, 2: same}, tokens={1: "guessed"})
+    assert got[0][0] != 0 and "SECFWT_RUN_TOKEN" in got[0][1], got[0][1]
+
+
+def test_an_invalid_rank_is_refused_at_once():
+    proc = subprocess.run([sys.executable, "-m", "secfwt", "party", "op", "--world-size", "2", "--master",
+                           "127.0.0.1:1", "--rank", "5"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "rank 5" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _sockets(pids: list[int]) -> list[tuple[str, str]]:
+    """(local address, state) of every TCP socket the given processes own."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except OSError:
+            continue
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[9] in inodes:
+                found.append((cols[1].split(":")[0], cols[3]))
+    return found
+
+
+def test_local_runs_use_loopback_only():
+    """Every socket of a local run (gloo's listeners and connections; the rendezvous is a file) is
+    bound to loopback: nothing listens on or talks through another interface."""
+    marker = uuid.uuid4().hex
+    launcher = _start(HANG, marker, children=3)
+    try:
+        deadline = time.monotonic() + 60
+        while len(sockets := _sockets([p for p in _marked(marker) if p != launcher.pid])) < 6:
+            assert time.monotonic() < deadline, sockets  # gloo connects each pair of the 3 processes
+            time.sleep(0.5)
+    finally:
+        launcher.send_signal(signal.SIGTERM)
+        launcher.wait(timeout=30)
+    loopback = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
+    assert sockets, "no socket seen: the check would pass vacuously"
+    assert {addr for addr, _ in sockets} <= loopback, sockets
+
+
+# -- --out: checked before any run ---------------------------------------------------------------
+@pytest.mark.parametrize("content,message", [
+    ("{}\n", "not a secfwt record"),
+    ("[1, 2]\n", "not a secfwt record"),
+    ("hello\n", "no secfwt record"),
+])
+def test_an_out_file_that_is_not_records_is_refused_before_any_run(tmp_path, content, message):
+    out = tmp_path / "f.jsonl"
+    out.write_text(content)
+    proc = subprocess.run([sys.executable, "-m", "secfwt", "run", "op", "--param", "size=4", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert out.read_text() == content  # untouched
+
+
+def test_an_unwritable_out_is_refused_before_any_run(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "secfwt", "run", "op", "--param", "size=4",
+                           "--out", "/proc/x.jsonl"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "cannot be written" in proc.stderr, proc.stderr
+    assert "rounds" not in proc.stdout  # refused before measuring, not after
+
+
+def test_a_torn_line_from_a_killed_sweep_is_skipped_and_rerun(tmp_path):
+    from secfwt.results import Store
+
+    out = tmp_path / "f.jsonl"
+    good = '{"params": {}, "provider": "ttp", "status": "ok", "workload": "op", "world_size": 2}'
+    out.write_text(good + "\n" + '{"params": {"op": "m' + "\n" + good + "\n")
+    assert len(Store(out).load()) == 2
