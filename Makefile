@@ -24,6 +24,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## set up .venv: torch 2.13.0 CPU, CrypTen 0.4.1 (--no-deps), secfwt and its tools
 
+lint: $(STAMP) ## ruff over the package, tests and benchmarks (rules in pyproject.toml)
+	$(VENV)/bin/ruff check secfwt tests benchmarks
+
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest -q
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import plotting
 from .links import PROFILES as LINK_PROFILES
 from .links import Link, network_seconds
 
@@ -198,11 +199,7 @@ def plot_accuracy_vs_cost(curves: pd.DataFrame,
                           axes=("online_GB", "net_s_lan", "net_s_wan200", "net_s_wan100")):
     """Test accuracy (mean over seeds, band min..max) against cumulative cost, one curve per method
     (time axes: network-only seconds, exact given the link)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = plotting.pyplot()
     tasks = sorted(curves["task"].unique())
     fig, grid = plt.subplots(len(tasks), len(axes), figsize=(4.2 * len(axes), 3.4 * len(tasks)), squeeze=False)
     titles = {"online_GB": "online GB", "s_lan": "est. s, LAN", "s_wan200": "est. s, WAN-200",
@@ -241,9 +238,10 @@ def fot_gain_lines(acc: pd.DataFrame) -> list[str]:
         return []
     lines = []
     for _, r in acc[acc["method"].str.startswith("FoT")].iterrows():
-        lines.append(f"- {r['task']}, {r['method']}: {r['final_acc_mean']:.3f}, {100 * (r['final_acc_mean'] - r['start_acc']):+.1f} "
-                     f"points over its start ({r['start_acc']:.3f}) and {100 * (r['final_acc_mean'] - r['zero_shot_acc']):+.1f} "
-                     f"against the untuned head without a prompt ({r['zero_shot_acc']:.3f}).")
+        final = r["final_acc_mean"]
+        lines.append(f"- {r['task']}, {r['method']}: {final:.3f}, {100 * (final - r['start_acc']):+.1f} points over "
+                     f"its start ({r['start_acc']:.3f}) and {100 * (final - r['zero_shot_acc']):+.1f} against the "
+                     f"untuned head without a prompt ({r['zero_shot_acc']:.3f}).")
     return lines
 
 
@@ -339,14 +337,7 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
     if len(costs):
         written += _table(costs, tables / "tuning_unit_costs")
         curves = cost_curves(traj, costs)
-        fig = plot_accuracy_vs_cost(curves)
-        for ext in ("png", "svg"):
-            path = figures / f"accuracy_vs_cost.{ext}"
-            fig.savefig(path, dpi=110, metadata={"Date": None} if ext == "svg" else None)
-            written.append(path)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+        written += plotting.save(plot_accuracy_vs_cost(curves), figures / "accuracy_vs_cost", dpi=110)
         table = pd.concat([cost_to_target(curves, summary, f) for f in TARGET_FRACTIONS], ignore_index=True)
         written += _table(table, tables / "cost_to_target")
         lines += ["MPC price of one unit at the runs' own shapes (one CMA-ES generation of the whole population "

@@ -11,8 +11,7 @@ import json
 from pathlib import Path
 
 from .results import COUNTERS as GATED
-from .results import PLAINTEXT
-from .results import record_key
+from .results import PLAINTEXT, record_key
 
 
 def counts(records: list[dict]) -> dict:

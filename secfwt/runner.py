@@ -16,7 +16,6 @@ from .links import Link, estimate_seconds
 from .mpc.parties import SECURITY, PartyError, Task, run_parties
 from .results import COUNTERS, PLAINTEXT, Store, aggregate_layers, environment, record_key
 
-
 CHECK_FIELDS = ("max_abs_err", "approx_err", "grad_min_cosine", "grad_tensors", "grad_zero_max_abs", "optimizer_err",
                 "fot_losses", "grad_cosine", "grad_max_rel_err", "update_rel_err", "update_tensor", "update_all_rel_err")
 

@@ -66,7 +66,6 @@ def trig_cases(cases):
 def rfa_cases(cases):
     """Each case {batch, heads, seq, head_dim, features, seed}: MPC rfa-onepass against its twin,
     on the rows whose normaliser den/L (a random-feature estimate) is at least 0.05."""
-    import torch
 
     from secfwt.mpc.compat import crypten
     from secfwt.mpc.util import reveal_float

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from secfwt.data import HERE, SEEDS, TASKS, Task, get_task, load
-from secfwt.data.draw import TEST_SIZE, main as draw_main
+from secfwt.data.draw import TEST_SIZE
+from secfwt.data.draw import main as draw_main
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CASES = [(t, s) for t in TASKS for s in SEEDS]

@@ -27,7 +27,7 @@ def test_counts_are_exact(op_record):
 
 def test_meter_matches_crypten_counters_per_party(op_record):
     _, _, rec = op_record
-    for rank, view in rec["per_party"].items():
+    for view in rec["per_party"].values():
         total, crypten_count = view["total"], view["crypten_counters"]
         assert total["rounds"] + total["offline_rounds"] == crypten_count["rounds"]
         assert total["bytes"] + total["offline_bytes"] == crypten_count["bytes"]

@@ -131,3 +131,16 @@ def test_fot_gain_is_stated_against_its_start_and_the_untuned_head():
                                                    "start_acc": 0.742, "zero_shot_acc": 0.742}])
     assert fot_gain_lines(acc) == ["- sst2, FoT (softmax): 0.709, +20.3 points over its start (0.506) and -3.3 "
                                    "against the untuned head without a prompt (0.742)."]
+
+
+def test_report_is_reproducible_byte_for_byte(tmp_path):
+    """Two reports from the same records are identical files (SVG ids and dates are fixed)."""
+    from pathlib import Path
+
+    from secfwt.report import write_report
+
+    records = [Path(__file__).parent.parent / "reports/records/quick.jsonl"]
+    first = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in write_report(records, tmp_path / "a")}
+    second = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in write_report(records, tmp_path / "b")}
+    assert any(p.suffix == ".svg" for p in first)
+    assert first == second

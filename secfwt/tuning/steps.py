@@ -135,7 +135,6 @@ def check(state: dict, out) -> dict:
     p = state["p"]
     if p["method"] == "fot":
         return state["fot"].check(state)
-    model, batch = state["model"], state["batch"]
     got_logits = reveal_float(out["logits"].detach())
     plain = _plain_grads(state)
     result = {"max_abs_err": (got_logits - plain["logits"]).abs().max().item()}
@@ -283,7 +282,7 @@ class FotGeneration:
             return {}
         logits, scale, losses = self.opened
         zs, prompts = self.candidates
-        model, batch, p = state["model"], state["batch"], self.p
+        model, batch = state["model"], state["batch"]
         errs = []
         with torch.no_grad():
             for lg, pr in zip(logits, prompts):
