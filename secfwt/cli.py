@@ -8,9 +8,11 @@ nothing.  A run whose parties fail is stored with status 'error' and exits 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -113,7 +115,7 @@ def _validated_grid(workload: str, raw: dict[str, list[str]]):
 
 
 def cmd_run(args) -> int:
-    from .results import Store, record_key
+    from .results import Store, exclusive, record_key
     from .runner import expand_grid, run_grid, stored_identity
 
     grid = _validated_grid(args.workload, _parse_params(args.param))
@@ -123,9 +125,10 @@ def cmd_run(args) -> int:
     store = Store(args.out) if args.out else None
     if store is not None:
         _check_writable(Path(args.out))
-    records = list(run_grid(args.workload, grid, links, provider=args.provider, store=store,
-                            progress=not args.no_progress and sys.stderr.isatty() or args.progress,
-                            world_size=args.world_size))
+    with exclusive(args.out) if store is not None else contextlib.nullcontext():
+        records = list(run_grid(args.workload, grid, links, provider=args.provider, store=store,
+                                progress=not args.no_progress and sys.stderr.isatty() or args.progress,
+                                world_size=args.world_size))
     if store is not None:  # report the whole grid, including records an earlier sweep stored
         identity = stored_identity(args.workload, args.provider, args.world_size)
         wanted = {record_key(args.workload, p, *identity) for p in expand_grid(args.workload, grid)}
@@ -165,15 +168,22 @@ def _check_writable(path: Path) -> None:
 def cmd_bench(args) -> int:
     """Run a profile's sweeps into a resumable work file, then publish records and the report."""
     from .profiles import get_profile
-    from .report import write_report
-    from .results import Store
-    from .runner import run_grid
+    from .results import exclusive
 
     prof = get_profile(args.profile)
     links = parse_links(prof["links"])
     final = Path(args.records or f"reports/records/{args.profile}.jsonl")
     work = final.with_name(final.name + ".partial")
     final.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(final):
+        return _bench(args, prof, links, final, work)
+
+
+def _bench(args, prof, links, final: Path, work: Path) -> int:
+    from .report import write_report
+    from .results import Store
+    from .runner import run_grid
+
     if not work.exists() and final.exists() and args.resume:  # continue a published, unfinished profile
         shutil.copyfile(final, work)
     store = Store(work)
@@ -237,14 +247,18 @@ def cmd_report(args) -> int:
 
 def cmd_party(args) -> int:
     """One party of a multi-host run: the same code path the local launcher uses."""
-    from .mpc.parties import Task, party_main
+    from .mpc.parties import RunMismatch, Task, party_main
     from .runner import fold_parties
 
     wl = workloads.get(args.workload)
     raw = _parse_params(args.param, multi=False)
     params = wl.resolve({k: v[0] for k, v in raw.items()})
-    gathered = party_main(args.rank, args.world_size, args.master, args.provider,
-                          Task("secfwt.runner:measure", {"workload": args.workload, "params": params}))
+    try:
+        gathered = party_main(args.rank, args.world_size, args.master, args.provider,
+                              Task("secfwt.runner:measure", {"workload": args.workload, "params": params}))
+    except RunMismatch as exc:
+        print(f"secfwt: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.rank == 0:
         scopes = fold_parties(gathered)
         print(json.dumps({"workload": args.workload, "params": params, "provider": args.provider,
@@ -337,6 +351,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("secfwt: interrupted; finished records are kept", file=sys.stderr)
         return 130
+    except SystemExit as exc:  # SIGTERM / SIGHUP during a run (secfwt.mpc.parties): parties are gone
+        if isinstance(exc.code, int) and exc.code > 128:
+            print(f"secfwt: stopped by {signal.Signals(exc.code - 128).name}; finished records are kept",
+                  file=sys.stderr)
+        raise
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ dealer's traffic (TTP only).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -91,6 +92,31 @@ def _cpu_name() -> str:
 
 #: the fields every stored record has (its identity, see :func:`record_key`, and its outcome)
 RECORD_IDENTITY = {"workload", "params", "provider", "world_size", "status"}
+
+
+@contextlib.contextmanager
+def exclusive(path: str | os.PathLike):
+    """Hold ``<path>.lock`` (flock) while one secfwt process writes ``path``; a second writer gets
+    a one-line ValueError instead of interleaving records.  The lock file is removed on release."""
+    import fcntl
+
+    lock = Path(str(path) + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        holder = lock.read_text().strip() or "another process"
+        raise ValueError(f"{path} is being written by another secfwt run (pid {holder}); wait for it "
+                         "or use another --out") from None
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
 
 
 class Store:

@@ -221,3 +221,14 @@ def trig_delta_independence():
             "mean_cos_d_minus_wx": torch.cos(d1 - w * values).mean().item(),
             "mean_cos_d1_minus_d2": torch.cos(d1 - d2).mean().item(),
             "uniform_first_moment": torch.cos(d1).mean().item()}
+
+
+def stop_rank1(marker: str):
+    """Party 1 stops itself (SIGSTOP) mid-run; party 0 waits for it in an opening."""
+    crypten, comm = _comm()
+    x = crypten.cryptensor([1.0, 2.0], src=0)
+    (x * x).reveal()
+    if comm.get_rank() == 1:
+        os.kill(os.getpid(), signal.SIGSTOP)
+    (x * x).reveal()
+    return "unreachable"

@@ -41,7 +41,9 @@ def _marked(marker: str) -> list[int]:
 def _start(cmd: list[str], marker: str, children: int) -> subprocess.Popen:
     env = {**os.environ, MARKER_ENV: marker,
            "PYTHONPATH": str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    launcher = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a shell's background jobs start with SIGINT ignored, and Python keeps it so: restore the default
+    launcher = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while len([p for p in _marked(marker) if p != launcher.pid]) < children:
         assert launcher.poll() is None, launcher.stderr.read().decode()
@@ -134,15 +136,18 @@ def _party_run(params_by_rank: dict, tokens: dict | None = None, timeout: float 
 def test_parties_that_disagree_on_the_run_stop_with_a_clear_error():
     """Used to exit 0 with an error of 3.9e9: rank 0 multiplied, rank 1 took a matmul."""
     got = _party_run({0: {"op": "mul", "size": 8}, 1: {"op": "matmul", "size": 8}, 2: {"op": "mul", "size": 8}})
-    code, err = got[0]
-    assert code != 0 and "run something else" in err, err
-    assert got[1][0] != 0
+    for rank in (0, 1):
+        code, err = got[rank]
+        assert code == 2 and "disagree on parameter op" in err and "Traceback" not in err, err
+        assert "parameter size" not in err  # only what differs is named
 
 
 def test_a_party_without_the_shared_token_is_refused():
     same = {"op": "mul", "size": 8}
     got = _party_run({0: same, 1: same, 2: same}, tokens={1: "guessed"})
-    assert got[0][0] != 0 and "SECFWT_RUN_TOKEN" in got[0][1], got[0][1]
+    for rank in (0, 1):
+        code, err = got[rank]
+        assert code == 2 and "disagree on SECFWT_RUN_TOKEN" in err, err
 
 
 def test_an_invalid_rank_is_refused_at_once():
@@ -218,3 +223,34 @@ def test_a_torn_line_from_a_killed_sweep_is_skipped_and_rerun(tmp_path):
     good = '{"params": {}, "provider": "ttp", "status": "ok", "workload": "op", "world_size": 2}'
     out.write_text(good + "\n" + '{"params": {"op": "m' + "\n" + good + "\n")
     assert len(Store(out).load()) == 2
+
+
+# -- stalls: a stopped party ends the run in seconds, named ---------------------------------------
+def test_a_stopped_party_ends_the_run_in_seconds_and_is_named():
+    from secfwt.mpc.parties import PartyError, Task, run_parties
+
+    os.environ["PYTHONPATH"] = str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    marker = uuid.uuid4().hex
+    os.environ[MARKER_ENV] = marker
+    try:
+        with pytest.raises(PartyError, match=r"stalled.*party 1 stopped") as info:
+            run_parties(Task("party_tasks:stop_rank1", {"marker": marker}), timeout=300, stall_s=5)
+    finally:
+        del os.environ[MARKER_ENV]
+    assert "timed out" not in str(info.value)  # the watchdog, not the 300 s timeout, ended it
+    assert _gone(marker, subprocess.Popen(["true"])) == []
+
+
+def test_a_second_writer_to_the_same_out_is_refused(tmp_path):
+    marker = uuid.uuid4().hex
+    out = tmp_path / "f.jsonl"
+    first = _start([sys.executable, "-m", "secfwt", "run", "step", "--param", "method=fot", "--param", "model=base",
+                    "--param", "layers=2", "--param", "seq=256", "--out", str(out), "--no-progress"], marker, children=3)
+    try:
+        second = subprocess.run([sys.executable, "-m", "secfwt", "run", "op", "--param", "size=4", "--out", str(out)],
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+    assert second.returncode == 2 and "being written by another secfwt run" in second.stderr, second.stderr
+    assert not Path(str(out) + ".lock").exists()  # released by the first run's clean exit

@@ -52,6 +52,10 @@ class PartyError(RuntimeError):
     """A party raised, died or timed out; the message carries its traceback."""
 
 
+class RunMismatch(PartyError):
+    """The parties of a run disagree on what to compute (or on the token): a usage error."""
+
+
 @dataclass(frozen=True)
 class Task:
     """What each party runs: ``module:function`` called with ``kwargs`` under a meter."""
@@ -88,7 +92,9 @@ def die_with_launcher() -> None:
 
 class _TerminateOnSignals:
     """While active (main thread only), SIGTERM and SIGHUP raise SystemExit(128 + signal) so that
-    ``finally`` blocks kill the parties; the previous handlers are restored afterwards."""
+    ``finally`` blocks kill the parties, and every outer one runs too (the CLI releases its --out
+    lock and exits 128 + n); the previous handlers are restored afterwards.  A caller that catches
+    SystemExit (a test runner) keeps running: its own children are gone either way."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -140,16 +146,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def run_digest(task: Task, world_size: int, provider: str) -> bytes:
-    """What every party must agree on before it computes: the run's identity and the shared token."""
+def run_digests(task: Task, world_size: int, provider: str) -> dict[str, bytes]:
+    """What every party must agree on before it computes, field by field, each keyed with the run's
+    token (HMAC-SHA-256), so that a party without the token learns nothing from them."""
     import hashlib
+    import hmac
 
     from .. import __version__
     from .owner import TOKEN_ENV
 
-    spec = json.dumps({"target": task.target, "kwargs": task.kwargs, "world_size": world_size,
-                       "provider": provider, "secfwt": __version__}, sort_keys=True, default=str)
-    return hashlib.sha256(spec.encode() + b"\0" + os.environ.get(TOKEN_ENV, "").encode()).digest()
+    token = os.environ.get(TOKEN_ENV, "").encode()
+    kwargs = dict(task.kwargs)
+    params = kwargs.pop("params", {}) if isinstance(kwargs.get("params"), dict) else {}
+    fields = {"SECFWT_RUN_TOKEN": "", "task": [task.target, kwargs], "provider": provider,
+              "world size": world_size, "secfwt version": __version__}
+    fields.update({f"parameter {k}": v for k, v in sorted(params.items())})
+    return {name: hmac.new(token, json.dumps(value, sort_keys=True, default=str).encode(), hashlib.sha256).digest()
+            for name, value in fields.items()}
 
 
 def _gather_json(value, world_size: int, group) -> list:
@@ -168,18 +181,27 @@ def _gather_json(value, world_size: int, group) -> list:
     return [json.loads(bytes(c[:int(n.item())].tolist()).decode()) for c, n in zip(chunks, sizes)]
 
 
-def _agree(digest: bytes, rank: int, world_size: int, group) -> None:
-    """Every party computes the same run with the same token, or the run stops here."""
+def _agree(digests: dict[str, bytes], rank: int, world_size: int, group) -> None:
+    """Every party computes the same run with the same token, or the run stops here, naming what
+    differs (the token first: without it, nothing else is compared)."""
     import torch
     import torch.distributed as dist
 
-    mine = torch.tensor(list(digest), dtype=torch.uint8)
+    names = list(digests)
+    count = torch.tensor([len(names)])
+    counts = [torch.zeros_like(count) for _ in range(world_size)]
+    dist.all_gather(counts, count, group=group)
+    n = int(min(c.item() for c in counts))
+    mine = torch.tensor([list(digests[k]) for k in names[:n]], dtype=torch.uint8)
     seen = [torch.zeros_like(mine) for _ in range(world_size)]
     dist.all_gather(seen, mine, group=group)
-    differ = [r for r, d in enumerate(seen) if not torch.equal(d, mine)]
+    differ = {k for other in seen for i, k in enumerate(names[:n]) if not torch.equal(other[i], mine[i])}
+    if "SECFWT_RUN_TOKEN" in differ:
+        differ = {"SECFWT_RUN_TOKEN"}
+    elif not differ and any(c.item() != len(names) for c in counts):
+        differ = {"the parameter list"}
     if differ:
-        raise PartyError(f"party {rank}: parties {differ} run something else (other workload, parameters, "
-                         "provider, secfwt version or SECFWT_RUN_TOKEN); refusing to compute with them")
+        raise RunMismatch(f"party {rank}: the parties disagree on {', '.join(sorted(differ))}; refusing to compute")
 
 
 def rendezvous(master: str) -> str:
@@ -216,7 +238,7 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
     crypten.init()
     try:
         comm = crypten.communicator.get()
-        _agree(run_digest(task, world_size, provider), rank, world_size, comm.main_group)
+        _agree(run_digests(task, world_size, provider), rank, world_size, comm.main_group)
         result = task.resolve()(**task.kwargs)
         gathered = _gather_json(result, world_size, comm.main_group)
     finally:
@@ -225,7 +247,7 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
 
 
 def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout: float = 600.0,
-                threads: int = 1, owner: Task | None = None):
+                threads: int = 1, owner: Task | None = None, stall_s: float | None = None):
     """Run ``task`` as ``world_size`` parties (+ dealer for TTP) on this machine.
 
     Each party is a fresh ``python -m secfwt.mpc.parties`` process (no fork of the caller,
@@ -236,6 +258,10 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
     With ``owner``, a separate data-owner process (:mod:`secfwt.mpc.owner`) runs
     ``owner`` and the servers reach it through :class:`secfwt.mpc.owner.OwnerLink`; the
     return value is then ``(per-party results, the owner's output)``.
+
+    Stalls: when no process of the run has used any CPU for ``stall_s`` seconds (default
+    ``SECFWT_STALL_S`` or 60), the run is stuck (a stopped party, a deadlock): it ends with a
+    :class:`PartyError` that names the stopped process, instead of waiting for ``timeout``.
     """
     from . import owner as owner_mod
 
@@ -254,6 +280,7 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
         out_file = Path(tmp) / "result.json"
         procs, logs = {}, {}
         deadline = time.monotonic() + timeout
+        watch = StallWatch(float(os.environ.get(STALL_ENV, DEFAULT_STALL_S)) if stall_s is None else stall_s)
         try:
             if owner is not None:
                 address_file, owner_out = Path(tmp) / "owner.addr", Path(tmp) / "owner.json"
@@ -265,7 +292,7 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
                     stdout=logs[OWNER], stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                     env=env)
                 while not address_file.exists():
-                    _check(procs, logs, world_size, deadline, timeout)
+                    _check(procs, logs, world_size, deadline, timeout, watch)
                     time.sleep(0.05)
                 env[owner_mod.ADDRESS_ENV] = address_file.read_text()
             for r in ranks:
@@ -277,7 +304,7 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
                     cmd += ["--out", str(out_file)]
                 procs[r] = subprocess.Popen(cmd, stdout=logs[r], stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True, env=env)
-            while not _check(procs, logs, world_size, deadline, timeout):
+            while not _check(procs, logs, world_size, deadline, timeout, watch):
                 time.sleep(0.05)
             parties = json.loads(out_file.read_text())
             return (parties, json.loads(owner_out.read_text())) if owner is not None else parties
@@ -301,8 +328,51 @@ LOOPBACK = "lo"
 OWNER = "owner"
 
 
-def _check(procs: dict, logs: dict, world_size: int, deadline: float, timeout: float) -> bool:
-    """True when every process finished cleanly; raises PartyError on a failure or the timeout."""
+STALL_ENV = "SECFWT_STALL_S"
+DEFAULT_STALL_S = 60.0
+
+
+class StallWatch:
+    """Progress of a run, read from the kernel: the CPU time of its processes (``/proc/PID/stat``).
+    Computing parties use a whole core; parties waiting on a peer sleep (their background threads
+    use well under 5% of a core).  If all of them together used less than ``IDLE_SHARE`` of one
+    core over the last ``limit`` seconds, nothing is making progress any more."""
+
+    IDLE_SHARE = 0.05
+
+    def __init__(self, limit: float):
+        self.limit = limit
+        self.samples: list[tuple[float, int]] = []  # (monotonic time, total CPU ticks)
+        self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def check(self, procs: dict, world_size: int) -> None:
+        now = time.monotonic()
+        states, total = {}, 0
+        for r, p in procs.items():
+            try:
+                fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone (the exit is handled by the caller) or not Linux
+                self.samples.clear()
+                return
+            states[r] = fields[0]
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        self.samples.append((now, total))
+        old = [(t, ticks) for t, ticks in self.samples if t <= now - self.limit]
+        if not old:
+            return
+        self.samples = self.samples[len(old) - 1:]  # keep the newest sample older than the window
+        t0, ticks0 = old[-1]
+        if (total - ticks0) / self.hz < self.IDLE_SHARE * (now - t0):
+            stopped = [_who(r, world_size) for r, st in states.items() if st in ("T", "t")]
+            cause = f"{', '.join(stopped)} stopped (SIGSTOP or a debugger)" if stopped else \
+                "every process is waiting (a deadlock, or a peer that never answers)"
+            raise PartyError(f"run stalled: its processes used almost no CPU for {self.limit:.0f} s; {cause}")
+
+
+def _check(procs: dict, logs: dict, world_size: int, deadline: float, timeout: float,
+           watch: StallWatch | None = None) -> bool:
+    """True when every process finished cleanly; raises PartyError on a failure, a stall or the
+    timeout."""
     codes = {r: p.poll() for r, p in procs.items()}
     failed = [r for r, c in codes.items() if c not in (None, 0)]
     if failed:
@@ -312,6 +382,8 @@ def _check(procs: dict, logs: dict, world_size: int, deadline: float, timeout: f
         raise PartyError(f"{_who(r, world_size)} failed ({_how(codes[r])}): {last}\n{tail}")
     if all(c == 0 for c in codes.values()):
         return True
+    if watch is not None:
+        watch.check(procs, world_size)
     if time.monotonic() > deadline:
         raise PartyError(f"run timed out after {timeout:.0f} s; still running: "
                          + ", ".join(_who(r, world_size) for r, c in codes.items() if c is None))
