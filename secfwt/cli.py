@@ -267,6 +267,19 @@ def cmd_party(args) -> int:
     return 0
 
 
+def _protocol_seed_option(p) -> None:
+    p.add_argument("--protocol-seed", type=int, metavar="N",
+                   help="derive the protocol's masks and dealer material from N: errors repeat exactly; "
+                        "NOT secure (recorded as such)")
+
+
+def _apply_protocol_seed(args) -> None:
+    from .mpc.parties import PROTOCOL_SEED_ENV
+
+    if getattr(args, "protocol_seed", None) is not None:
+        os.environ[PROTOCOL_SEED_ENV] = str(args.protocol_seed)
+
+
 class _OneLineErrors(argparse.ArgumentParser):
     """argparse that reports a usage error in one line (exit 2), without the usage block."""
 
@@ -301,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="JSON-lines file: records appended as they finish; finished ones skipped")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--progress", action="store_true", help="progress bar even when stderr is not a terminal")
+    _protocol_seed_option(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", help="run a profile and write its records and report")
@@ -311,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--resume", action="store_true",
                    help="start from the published records file (keep its finished points) when no .partial exists")
+    _protocol_seed_option(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("gate", help="compare a profile's rounds and bytes with the committed baseline")
@@ -344,6 +359,7 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # argparse already printed its one-line usage error
         return int(exc.code or 0)
     try:
+        _apply_protocol_seed(args)
         return args.func(args)
     except (UsageError, ValueError) as exc:
         print(f"secfwt: error: {exc}", file=sys.stderr)

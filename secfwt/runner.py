@@ -9,11 +9,12 @@ skipping those a previous (possibly interrupted) sweep already stored.
 from __future__ import annotations
 
 import itertools
+import os
 import time
 
 from . import workloads
 from .links import Link, estimate_seconds
-from .mpc.parties import SECURITY, PartyError, Task, run_parties
+from .mpc.parties import PROTOCOL_SEED_ENV, SECURITY, PartyError, Task, run_parties
 from .results import COUNTERS, PLAINTEXT, Store, aggregate_layers, environment, record_key
 
 CHECK_FIELDS = ("max_abs_err", "approx_err", "grad_min_cosine", "grad_tensors", "grad_zero_max_abs", "optimizer_err",
@@ -120,6 +121,10 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
         "security": SECURITY[provider], "links": {link.name: link.as_dict() for link in links},
         "tolerance": wl.tolerance, "env": environment(),
     }
+    seed = os.environ.get(PROTOCOL_SEED_ENV)
+    if seed is not None:
+        record["protocol_seed"] = int(seed)
+        record["security"] += "; masks from a public protocol seed: reproducible, NOT secure"
     t0 = time.perf_counter()
     owner = Task(wl.owner, {"params": params}) if wl.owner else None
     try:

@@ -254,3 +254,17 @@ def test_a_second_writer_to_the_same_out_is_refused(tmp_path):
         first.wait(timeout=30)
     assert second.returncode == 2 and "being written by another secfwt run" in second.stderr, second.stderr
     assert not Path(str(out) + ".lock").exists()  # released by the first run's clean exit
+
+
+# -- the same command twice: identical counts, and with a protocol seed identical errors ----------
+def test_a_protocol_seed_makes_errors_repeat_and_is_recorded_as_insecure():
+    def run(*extra):
+        proc = subprocess.run([sys.executable, "-m", "secfwt", "run", "op", "--param", "op=softmax", "--param",
+                               "size=16", "--format", "json", *extra], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return __import__("json").loads(proc.stdout)[0]
+
+    a, b, free = run("--protocol-seed", "7"), run("--protocol-seed", "7"), run()
+    assert (a["rounds"], a["bytes"]) == (b["rounds"], b["bytes"]) == (free["rounds"], free["bytes"])
+    assert a["max_abs_err"] == b["max_abs_err"] != free["max_abs_err"]
+    assert a["protocol_seed"] == 7 and "NOT secure" in a["security"] and "protocol_seed" not in free

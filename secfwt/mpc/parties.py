@@ -28,6 +28,7 @@ The same :func:`party_main` runs one party per host for multi-machine runs:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -204,6 +205,40 @@ def _agree(digests: dict[str, bytes], rank: int, world_size: int, group) -> None
         raise RunMismatch(f"party {rank}: the parties disagree on {', '.join(sorted(differ))}; refusing to compute")
 
 
+#: a public seed for the protocol's own randomness (masks, dealer material): reproducible errors,
+#: NOT secure (anyone who knows the seed knows every mask); unset, CrypTen draws from os.urandom
+PROTOCOL_SEED_ENV = "SECFWT_PROTOCOL_SEED"
+
+
+@contextlib.contextmanager
+def _seeded_protocol(rank: int):
+    """With ``SECFWT_PROTOCOL_SEED`` set: torch's generator and CrypTen's seed draws (os.urandom in
+    ``crypten.init``) derive from it and the rank, so a run repeats bit for bit."""
+    seed = os.environ.get(PROTOCOL_SEED_ENV)
+    if seed is None:
+        yield
+        return
+    import hashlib
+
+    import torch
+
+    torch.manual_seed(int(seed) * 1009 + rank)
+    counter = iter(range(1 << 62))
+    real = os.urandom
+
+    def derived(n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(f"{seed}/{rank}/{next(counter)}".encode()).digest()
+        return out[:n]
+
+    os.urandom = derived
+    try:
+        yield
+    finally:
+        os.urandom = real
+
+
 def rendezvous(master: str) -> str:
     """``file:///path`` stays as it is (local runs); ``HOST:PORT`` becomes ``tcp://HOST:PORT``."""
     return master if master.startswith("file://") else f"tcp://{master}"
@@ -233,9 +268,11 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
     if rank == world_size:
         if provider != "ttp":
             raise ValueError("only the TTP provider has a dealer process")
-        crypten.mpc.provider.TTPServer()  # serves requests until party 0 says terminate
+        with _seeded_protocol(rank):
+            crypten.mpc.provider.TTPServer()  # serves requests until party 0 says terminate
         return None
-    crypten.init()
+    with _seeded_protocol(rank):
+        crypten.init()
     try:
         comm = crypten.communicator.get()
         _agree(run_digests(task, world_size, provider), rank, world_size, comm.main_group)
