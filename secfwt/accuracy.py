@@ -38,14 +38,15 @@ def method_label(params: dict) -> str:
     return label + variant_suffix(params)
 
 
+#: parameters that select a variant of the same computation (its own row and label wherever costs
+#: or accuracies are compared): name -> (the paper's own value, what a label calls the parameter)
+VARIANT_PARAMS = {"gelu": ("tanh", "GeLU"), "qkv": ("separate", "QKV")}
+
+
 def variant_suffix(params) -> str:
     """' + fourier GeLU + fused QKV' for the beyond-the-paper variants ('' for the paper's own)."""
-    extra = []
-    gelu, qkv = params.get("gelu"), params.get("qkv")
-    if isinstance(gelu, str) and gelu != "tanh":
-        extra.append(f"{gelu} GeLU")
-    if isinstance(qkv, str) and qkv != "separate":
-        extra.append(f"{qkv} QKV")
+    extra = [f"{params.get(name)} {noun}" for name, (paper, noun) in VARIANT_PARAMS.items()
+             if isinstance(params.get(name), str) and params.get(name) != paper]
     return "".join(f" + {e}" for e in extra)
 
 

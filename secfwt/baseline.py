@@ -32,7 +32,7 @@ def write(records: list[dict], path: str | Path) -> int:
 
 
 def load(path: str | Path) -> dict:
-    return {json.dumps(row["key"], sort_keys=True): {c: row[c] for c in GATED}
+    return {json.dumps(row["key"], sort_keys=True): {c: row.get(c) for c in GATED}
             for row in json.loads(Path(path).read_text())}
 
 
@@ -49,7 +49,9 @@ def compare(current: dict, baseline: dict) -> list[str]:
             continue
         for c in GATED:
             old, new = baseline[key][c], current[key][c]
-            if old != new:
+            if old is None:
+                lines.append(f"{c:<14}{name}: not in the baseline (a new counter: make bench-baseline records it)")
+            elif old != new:
                 change = f"{(new - old) / old:+.2%}" if old else "from 0"
                 lines.append(f"{c:<14}{name}: {old:,} -> {new:,} ({new - old:+,}, {change})")
     return lines

@@ -100,8 +100,9 @@ def cmd_links(args) -> int:
         print(json.dumps([ln.as_dict() for ln in links], indent=1))
     else:
         for ln in links:
-            print(f"{ln.name:<10} {ln.bandwidth_bps / 1e6:>9.1f} Mbit/s  {ln.latency_s * 1e3:>7.2f} ms")
-        print("est_s = compute_s + rounds * latency_s + bytes * 8 / bandwidth_bps")
+            print(f"{ln.name:<10} {ln.bandwidth_bps / 1e6:>9.1f} Mbit/s  {ln.latency_s * 1e3:>7.2f} ms  {ln.duplex} duplex")
+        print("est_s = compute_s + rounds * latency_s + carried_bytes * 8 / bandwidth_bps "
+              "(half duplex: bytes; full duplex: duplex_bytes)")
     return 0
 
 

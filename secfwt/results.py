@@ -29,7 +29,7 @@ STATUSES = ("ok", "inaccurate", "error")
 #: provider of records computed in the plaintext twin (tuning trajectories): no MPC, no counts
 PLAINTEXT = "plaintext"
 #: the deterministic counters of a record (exact; gated; extrapolated exactly)
-COUNTERS = ("rounds", "bytes", "offline_rounds", "offline_bytes")
+COUNTERS = ("rounds", "bytes", "offline_rounds", "offline_bytes", "duplex_bytes")
 
 
 LAYER_SCOPE = re.compile(r"(?<![^.])layer\d+(?![^.])")
@@ -145,9 +145,12 @@ class Store:
         return out
 
     def finished_keys(self) -> set[str]:
+        """Keys of finished records.  An MPC record that lacks a counter (measured before the
+        counter existed, e.g. ``duplex_bytes``) is not finished: a resumed sweep measures it again."""
         return {
             record_key(r["workload"], r["params"], r["provider"], r["world_size"])
             for r in self.load() if r.get("status") in ("ok", "inaccurate")
+            and (r.get("provider") == PLAINTEXT or all(c in r for c in COUNTERS))
         }
 
     def append(self, record: dict) -> None:

@@ -18,7 +18,8 @@ from .mpc.parties import PROTOCOL_SEED_ENV, SECURITY, PartyError, Task, run_part
 from .results import COUNTERS, PLAINTEXT, Store, aggregate_layers, environment, record_key
 
 CHECK_FIELDS = ("max_abs_err", "approx_err", "grad_min_cosine", "grad_tensors", "grad_zero_max_abs", "optimizer_err",
-                "fot_losses", "grad_cosine", "grad_max_rel_err", "update_rel_err", "update_tensor", "update_all_rel_err")
+                "fot_losses", "grad_cosine", "grad_max_rel_err", "update_rel_err", "update_tensor", "update_all_rel_err",
+                "optimizer_rel_err", "optimizer_gross_errors", "optimizer_elements")
 
 
 def measure(workload: str, params: dict) -> dict:
@@ -52,7 +53,8 @@ def measure(workload: str, params: dict) -> dict:
 def fold_parties(parties: list[dict]) -> dict:
     """Per-scope totals over parties: rounds and times are the max over parties (they run in
     parallel); online bytes are the sum of the parties' logs halved (each byte is logged by its
-    sender and by its receiver); offline bytes are summed (the dealer logs nothing)."""
+    sender and by its receiver); offline bytes are summed (the dealer logs nothing); the busier
+    direction's bytes (full duplex) are the busier party's."""
     scopes = {}
     for path in parties[0]["scopes"]:
         views = [p["scopes"].get(path, {}) for p in parties]
@@ -61,6 +63,7 @@ def fold_parties(parties: list[dict]) -> dict:
             "bytes": int(round(sum(v.get("bytes", 0) for v in views) / 2)),
             "offline_rounds": max(v.get("offline_rounds", 0) for v in views),
             "offline_bytes": int(round(sum(v.get("offline_bytes", 0) for v in views))),
+            "duplex_bytes": int(round(max(v.get("duplex_bytes", 0) for v in views))),
             "compute_s": max(v.get("compute_s", 0.0) for v in views),
             "wall_s": max(v.get("wall_s", 0.0) for v in views),
         }
@@ -171,9 +174,10 @@ def _finish(record: dict, scopes: dict, checks: dict, links: list[Link], toleran
     err = checks.get("max_abs_err")
     record.update(
         rounds=total["rounds"], bytes=total["bytes"], offline_rounds=total["offline_rounds"],
-        offline_bytes=total["offline_bytes"], compute_s=total["compute_s"], wall_s=total["wall_s"],
-        est_s={link.name: estimate_seconds(total["compute_s"], total["rounds"], total["bytes"], link)
-               for link in links},
+        offline_bytes=total["offline_bytes"], duplex_bytes=total["duplex_bytes"], compute_s=total["compute_s"],
+        wall_s=total["wall_s"],
+        est_s={link.name: estimate_seconds(total["compute_s"], total["rounds"], total["bytes"], link,
+                                           duplex_bytes=total["duplex_bytes"]) for link in links},
         **checks,
         status="ok" if err is not None and err <= tolerance else "inaccurate",
         scopes=scopes,
@@ -219,10 +223,11 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
     record["extrapolation"] = {
         "measured_layers": list(depths), "target_layers": layers,
         "measured_batches": list(batches), "target_batch": params.get("batch", 1),
+        "checks_measured_at": {"layers": d1, "batch": b1},
         "rule": f"cost(N, B) bilinear through blocks {d0}, {d1} and batches {', '.join(map(str, batches))}; "
                 "exact for rounds and bytes, approximate for times; checks are those of the deepest, "
                 "largest measured run",
-        "measured": [{"layers": n, "batch": b, **{k: r[k] for k in ("rounds", "bytes", "offline_bytes", "compute_s",
+        "measured": [{"layers": n, "batch": b, **{k: r[k] for k in ("rounds", "bytes", "duplex_bytes", "offline_bytes", "compute_s",
                                                                      "wall_s")}} for (n, b), r in runs.items()],
     }
     record["run_s"] = sum(r["run_s"] for r in runs.values())

@@ -22,7 +22,7 @@ import torch
 from .mpc.compat import crypten
 from .mpc.util import reveal_float
 from .nn import attention as attn
-from .nn.encoder import QKV
+from .nn.encoder import PROMPT_DEPTHS, QKV
 from .nn.layers import GELUS
 
 
@@ -36,6 +36,8 @@ class Param:
     positive: bool = False
     aliases: dict = field(default_factory=dict)
     minimum: float | None = None
+    #: upper bound of a number: what the suite was built and checked for (sizes bound memory)
+    maximum: float | None = None
 
     def parse(self, raw) -> object:
         """Convert one value from the command line (or Python) and validate it."""
@@ -60,8 +62,12 @@ class Param:
             raise ValueError(f"parameter {self.name}: {raw!r} is not one of {', '.join(map(str, self.choices))}")
         if self.positive and not value > 0:
             raise ValueError(f"parameter {self.name}: must be positive, got {raw!r}")
+        if self.kind is float and not math.isfinite(value):
+            raise ValueError(f"parameter {self.name}: must be a finite number, got {raw!r}")
         if self.minimum is not None and value < self.minimum:
             raise ValueError(f"parameter {self.name}: must be at least {self.minimum}, got {raw!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"parameter {self.name}: must be at most {self.maximum:g}, got {raw!r}")
         return value
 
 
@@ -163,11 +169,11 @@ register(Workload(
                 "(max_abs_err) and against exact softmax attention (approx_err)",
     params=(
         Param("impl", str, "softmax-stock", "attention variant", choices=attn.VARIANTS, aliases=attn.ALIASES),
-        Param("seq", int, 64, "sequence length L", positive=True),
-        Param("heads", int, 4, "attention heads", positive=True),
-        Param("head_dim", int, 32, "dimension per head", positive=True),
-        Param("features", int, 32, "random features D (RFA only; phi has 2D entries)", positive=True),
-        Param("batch", int, 1, "batch size", positive=True),
+        Param("seq", int, 64, "sequence length L", positive=True, maximum=8192),
+        Param("heads", int, 4, "attention heads", positive=True, maximum=64),
+        Param("head_dim", int, 32, "dimension per head", positive=True, maximum=1024),
+        Param("features", int, 32, "random features D (RFA only; phi has 2D entries)", positive=True, maximum=4096),
+        Param("batch", int, 1, "batch size", positive=True, maximum=256),
         Param("seed", int, 0, "seed of inputs and random features"),
     ),
     setup=_attention_setup, run=_attention_run, check=_attention_check, tolerance=5e-2,
@@ -205,7 +211,7 @@ register(Workload(
     description="one CrypTen operation on secret-shared size x size inputs (meter cross-checks)",
     params=(
         Param("op", str, "mul", "operation", choices=tuple(_OPS)),
-        Param("size", int, 16, "side of the square inputs", positive=True),
+        Param("size", int, 16, "side of the square inputs", positive=True, maximum=2048),
         Param("seed", int, 0, "input seed"),
     ),
     setup=_op_setup, run=_op_run, check=_op_check, tolerance=1e-2,
@@ -243,10 +249,11 @@ register(Workload(
                 "(impl=onepass) against CrypTen's cossin (impl=builtin)",
     params=(
         Param("impl", str, "onepass", "protocol", choices=("onepass", "builtin")),
-        Param("size", int, 4096, "number of input elements", positive=True),
+        Param("size", int, 4096, "number of input elements", positive=True, maximum=16777216),
         Param("w", float, 1.0, "public frequency w (accepts pi, 2pi)", aliases={"pi": repr(math.pi),
-                                                                              "2pi": repr(2 * math.pi)}),
-        Param("range", float, 10.0, "x is drawn from U(-range, range)", positive=True),
+                                                                              "2pi": repr(2 * math.pi)},
+              minimum=-1e4, maximum=1e4),
+        Param("range", float, 10.0, "x is drawn from U(-range, range)", positive=True, maximum=1e4),
         Param("seed", int, 0, "input seed"),
     ),
     setup=_trig_setup, run=_trig_run, check=_trig_check, tolerance=1e-3,
@@ -278,8 +285,8 @@ register(Workload(
     params=(
         Param("impl", str, "fourier", "GeLU variant", choices=GELUS),
         Param("clamp", bool, False, "tanh: clamp the cube's input to +-5 (needed beyond |x| ~ 8)"),
-        Param("size", int, 4096, "number of input elements", positive=True),
-        Param("range", float, 8.0, "x is drawn from U(-range, range)", positive=True),
+        Param("size", int, 4096, "number of input elements", positive=True, maximum=16777216),
+        Param("range", float, 8.0, "x is drawn from U(-range, range)", positive=True, maximum=1e4),
         Param("seed", int, 0, "input seed"),
     ),
     setup=_trig_setup, run=_gelu_run, check=_gelu_check, tolerance=1e-3, validate=_gelu_validate,
@@ -294,10 +301,26 @@ def _data_choices():
 
 # -- one tuning step of each method (SFT, prompt tuning, LoRA, forward-only CMA-ES) ---------------
 def _model_name(text: str) -> str:
+    """A named model, or a local config.json (or a folder holding one) that parses as JSON: a name
+    that is neither never reaches the model hub."""
+    import json
+    from pathlib import Path
+
     from .nn.encoder import MODEL_NAMES
 
-    if text not in MODEL_NAMES and not text.endswith(".json") and "/" not in text:
-        raise ValueError(f"unknown model {text!r}: use one of {', '.join(MODEL_NAMES)} or a config.json path")
+    if text in MODEL_NAMES:
+        return text
+    path = Path(text)
+    config = path / "config.json" if path.is_dir() else path
+    if not config.is_file():
+        raise ValueError(f"unknown model {text!r}: use one of {', '.join(MODEL_NAMES)} or the path of a config.json")
+    try:
+        cfg = json.loads(config.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"model {text!r}: {config} is not a readable JSON config ({exc})") from None
+    if not isinstance(cfg, dict) or cfg.get("model_type") not in ("bert", "roberta"):
+        raise ValueError(f"model {text!r}: only BERT and RoBERTa configs are supported "
+                         f"(model_type {cfg.get('model_type') if isinstance(cfg, dict) else None!r})")
     return text
 
 
@@ -328,6 +351,8 @@ def _forward_only(p, gradients: bool):
 
 def _step_validate(p):
     _forward_only(p, p["method"] != "fot")
+    if p["prompt_depth"] != "shallow" and p["method"] != "prompt":
+        raise ValueError(f"prompt_depth={p['prompt_depth']} applies to method=prompt only")
     if p["task"] != "synthetic" and p["model"] != "minilm":
         raise ValueError(f"task={p['task']} is real text for MiniLM's tokenizer: use model=minilm")
     if p["task"] != "synthetic" and p["head"] != "sentence":
@@ -345,36 +370,46 @@ register(Workload(
     params=(
         Param("method", str, "fot", "tuning method", choices=("sft", "prompt", "lora", "fot")),
         _ModelParam("model", str, "tiny", "tiny, small, base, large (RoBERTa), minilm (pretrained) or a config.json"),
-        Param("layers", int, -1, "encoder blocks to build (-1: the model's own depth)", minimum=-1),
-        Param("seq", int, 32, "sequence length", positive=True),
-        Param("batch", int, 1, "examples per step", positive=True),
-        Param("prompt_tokens", int, 4, "soft-prompt vectors (prompt, fot)", positive=True),
+        Param("layers", int, -1, "encoder blocks to build (-1: the model's own depth)", minimum=-1, maximum=48),
+        Param("seq", int, 32, "sequence length", positive=True, maximum=4096),
+        Param("batch", int, 1, "examples per step", positive=True, maximum=4096),
+        Param("prompt_tokens", int, 4, "soft-prompt vectors (prompt, fot)", positive=True, maximum=512),
+        Param("prompt_depth", str, "shallow", "prompt: shallow (P vectors at the input, input gradients only) or "
+                                              "deep (P-tuning v2: P vectors before every block, full backward)",
+              choices=PROMPT_DEPTHS),
         Param("attention", str, "softmax-stable", "attention variant (rfa-* only with fot)",
               choices=("softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass")),
-        Param("features", int, 64, "random features (RFA)", positive=True),
+        Param("features", int, 64, "random features (RFA)", positive=True, maximum=4096),
         _GELU,
         _QKV,
         Param("optimizer", str, "adam", "optimizer in MPC (sft, prompt, lora)", choices=("sgd", "adam")),
-        Param("lora_rank", int, 8, "LoRA rank", positive=True),
+        Param("adam_sqrt_iters", int, 10, "Adam: Newton steps of the MPC square root (CrypTen's default 3)",
+              minimum=1, maximum=50),
+        Param("adam_recip_iters", int, 10, "Adam: Newton steps of the MPC reciprocal (CrypTen's default 10)",
+              minimum=1, maximum=50),
+        Param("adam_positive", bool, False, "Adam: skip the reciprocal's secure sign test (its input "
+                                            "sqrt(v) + eps is positive)"),
+        Param("lora_rank", int, 8, "LoRA rank", positive=True, maximum=1024),
         Param("population", int, 4, "CMA-ES candidates per generation (fot; CMA-ES needs 2 or more)",
-              minimum=2),
+              minimum=2, maximum=1000),
         Param("fot_mode", str, "batched", "fot: one forward over the whole population or one per candidate",
               choices=("batched", "sequential")),
-        Param("intrinsic_dim", int, 500, "CMA-ES search dimension d (fot)", positive=True),
-        Param("classes", int, 2, "label words in the verbaliser (synthetic data)", positive=True),
+        Param("intrinsic_dim", int, 500, "CMA-ES search dimension d (fot)", positive=True, maximum=100000),
+        Param("classes", int, 2, "label words in the verbaliser (synthetic data)", positive=True, maximum=1000),
         Param("head", str, "mlm", "mlm (masked-LM verbaliser, the paper's) or sentence (pooled embedding "
                                   "against label descriptions: pretrained MiniLM)", choices=("mlm", "sentence")),
         Param("task", str, "synthetic", "synthetic ids, or a task's real training sentences (MiniLM tokenizer)",
               choices=("synthetic",) + _data_choices()[0]),
-        Param("loss_scale", float, 1024.0, "public factor on the loss gradient (16-bit fixed point)", positive=True),
+        Param("loss_scale", float, 1024.0, "public factor on the loss gradient (16-bit fixed point)", positive=True, maximum=2.0**20),
         Param("extrapolate", bool, False, "measure 0 and 1 blocks (LoRA: 1 and 2), and batches 1 and 2 when "
                                           "batch > 8, and extrapolate to the full depth and batch (exact "
                                           "rounds/bytes, approximate times)"),
         Param("seed", int, 0, "seed of weights and inputs"),
     ),
     setup=_step_setup, run=_step_run, check=_step_check, tolerance=5e-2, timeout_s=3600.0, validate=_step_validate,
-    # LoRA's first block needs no input gradient, so the repeating block is the second one
-    extrapolation_points=lambda p: (1, 2) if p["method"] == "lora" else (0, 1),
+    # LoRA's first block needs no input gradient, and a deep prompt's first block takes the input
+    # prompt, so their repeating block is the second one
+    extrapolation_points=lambda p: (1, 2) if p["method"] == "lora" or p["prompt_depth"] == "deep" else (0, 1),
 ))
 
 
@@ -389,15 +424,15 @@ register(Workload(
                 "(weight and input gradients), against the plaintext twin's block",
     params=(
         _ModelParam("model", str, "tiny", "tiny, small, base, large (RoBERTa), minilm or a config.json"),
-        Param("seq", int, 32, "sequence length", positive=True),
-        Param("batch", int, 1, "batch size", positive=True),
+        Param("seq", int, 32, "sequence length", positive=True, maximum=4096),
+        Param("batch", int, 1, "batch size", positive=True, maximum=256),
         Param("attention", str, "softmax-stable", "attention variant (rfa-* forward only)",
               choices=("softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass")),
-        Param("features", int, 64, "random features (RFA)", positive=True),
+        Param("features", int, 64, "random features (RFA)", positive=True, maximum=4096),
         _GELU,
         _QKV,
         Param("backward", bool, False, "also back-propagate a seeded upstream gradient"),
-        Param("loss_scale", float, 1024.0, "public factor on the upstream gradient", positive=True),
+        Param("loss_scale", float, 1024.0, "public factor on the upstream gradient", positive=True, maximum=2.0**20),
         Param("seed", int, 0, "seed of weights and inputs"),
     ),
     setup=_block("setup"), run=_block("run"), check=_block("check"), tolerance=5e-2, timeout_s=3600.0,
@@ -440,11 +475,11 @@ register(Workload(
         _GELU,
         Param("qkv", str, "separate", "the MPC projection variant whose `step` price applies (the plaintext "
                                       "function is the same either way)", choices=QKV),
-        Param("budget", int, 25, "generations (fot) or optimiser steps (others)", positive=True),
+        Param("budget", int, 25, "generations (fot) or optimiser steps (others)", positive=True, maximum=100000),
         Param("eval_every", int, 5, "evaluate dev and test every this many units", positive=True),
         Param("prompt_tokens", int, 8, "soft-prompt vectors (fot, prompt)", positive=True),
-        Param("intrinsic_dim", int, 500, "CMA-ES search dimension d (fot)", positive=True),
-        Param("population", int, 20, "CMA-ES population (fot)", minimum=2),
+        Param("intrinsic_dim", int, 500, "CMA-ES search dimension d (fot)", positive=True, maximum=100000),
+        Param("population", int, 20, "CMA-ES population (fot)", minimum=2, maximum=1000),
         Param("test_rows", int, 0, "evaluate on the first N test rows (0: all)", minimum=0),
     ),
     setup=_tune_setup, run=_tune_run, check=_tune_check, tolerance=math.inf, plaintext=True,
@@ -468,14 +503,14 @@ register(Workload(
         Param("attention", str, "softmax-stable", "attention variant", choices=("softmax-stable", "rfa-onepass")),
         _GELU,
         _QKV,
-        Param("generations", int, 3, "CMA-ES generations", positive=True),
-        Param("population", int, 4, "CMA-ES population", minimum=2),
-        Param("train_rows", int, 8, "training sentences (the first rows of the draw)", positive=True),
-        Param("test_rows", int, 16, "test sentences for the tuned prompt's predictions", positive=True),
-        Param("seq", int, 40, "public padded length (prompt slots included)", positive=True),
-        Param("prompt_tokens", int, 4, "soft-prompt vectors", positive=True),
-        Param("intrinsic_dim", int, 50, "CMA-ES search dimension d", positive=True),
-        Param("layers", int, -1, "MiniLM blocks (-1: all 6)", minimum=-1),
+        Param("generations", int, 3, "CMA-ES generations", positive=True, maximum=1000),
+        Param("population", int, 4, "CMA-ES population", minimum=2, maximum=1000),
+        Param("train_rows", int, 8, "training sentences (the first rows of the draw)", positive=True, maximum=1024),
+        Param("test_rows", int, 16, "test sentences for the tuned prompt's predictions", positive=True, maximum=10000),
+        Param("seq", int, 40, "public padded length (prompt slots included)", positive=True, maximum=512),
+        Param("prompt_tokens", int, 4, "soft-prompt vectors", positive=True, maximum=512),
+        Param("intrinsic_dim", int, 50, "CMA-ES search dimension d", positive=True, maximum=100000),
+        Param("layers", int, -1, "MiniLM blocks (-1: all 6)", minimum=-1, maximum=6),
     ),
     setup=_fot_mpc("server_setup"), run=_fot_mpc("server_run"), check=_fot_mpc("server_check"),
     tolerance=5e-2, timeout_s=3600.0, owner="secfwt.tuning.mpc_fot:owner_run", audit=True,

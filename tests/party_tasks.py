@@ -192,6 +192,24 @@ def audit_cases():
     return meter.audit_summary()
 
 
+def duplex_cases():
+    """Per-scope meter totals of a symmetric opening (Beaver mul: all_reduce) and a one-way one
+    (a reveal to party 0: reduce), each over 64 elements."""
+    import torch
+
+    from secfwt.mpc.compat import crypten
+    from secfwt.mpc.meter import Meter, scope
+
+    x = crypten.cryptensor(torch.linspace(-3, 3, 64), src=0)
+    y = crypten.cryptensor(torch.linspace(1, 2, 64), src=0)
+    with Meter() as meter:
+        with scope("mul"):
+            x * y
+        with scope("to0"):
+            x.reveal(dst=0)
+    return meter.summary()
+
+
 def trig_delta_independence():
     """Open the trig protocol's delta twice for the same x: with a fresh mask each time the two
     openings differ and carry no trace of w*x."""

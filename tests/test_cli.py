@@ -25,9 +25,9 @@ def test_list_shows_workloads_and_defaults(capsys):
 def test_links_json(capsys):
     assert main(["links", "--format", "json"]) == 0
     got = json.loads(capsys.readouterr().out)
-    assert got == [{"name": "lan", "bandwidth_bps": 3e9, "latency_s": 0.0008},
-                   {"name": "wan200", "bandwidth_bps": 2e8, "latency_s": 0.04},
-                   {"name": "wan100", "bandwidth_bps": 1e8, "latency_s": 0.08}]
+    assert got == [{"name": "lan", "bandwidth_bps": 3e9, "latency_s": 0.0008, "duplex": "half"},
+                   {"name": "wan200", "bandwidth_bps": 2e8, "latency_s": 0.04, "duplex": "half"},
+                   {"name": "wan100", "bandwidth_bps": 1e8, "latency_s": 0.08, "duplex": "half"}]
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -41,6 +41,18 @@ def test_links_json(capsys):
     (["run", "attention", "--links", "moon"], "unknown link"),
     (["run", "attention", "--provider", "xyz"], "invalid choice"),
     (["list", "--profile", "nope"], "unknown profile"),
+    # values the parties used to reject (exit 1 and an error record), or computed garbage with
+    (["run", "trig", "--param", "w=nan"], "finite"),
+    (["run", "trig", "--param", "range=inf"], "finite"),
+    (["run", "trig", "--param", "w=1e30"], "at most"),
+    (["run", "trig", "--param", "size=1000000000"], "at most"),
+    (["run", "step", "--param", "seq=1000000000"], "at most"),
+    (["run", "step", "--param", "model=tiny.json"], "unknown model"),  # never sent to the model hub
+    (["run", "step", "--param", "model=/etc/hostname"], "not a readable JSON config"),
+    (["run", "step", "--param", "method=sft", "--param", "attention=rfa-onepass"], "no backward"),
+    (["run", "step", "--param", "method=sft", "--param", "prompt_depth=deep"], "method=prompt only"),
+    (["run", "step", "--param", "adam_sqrt_iters=0"], "at least"),
+    (["run", "op", "--links", "1gbit:1ms:simplex"], "unknown link"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, needle):
     out = tmp_path / "records.jsonl"

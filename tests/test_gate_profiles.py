@@ -15,7 +15,7 @@ from secfwt.workloads import get
 def rec(workload="op", params=None, rounds=1, nbytes=8192, status="ok", **extra):
     return {"workload": workload, "params": params or {"op": "mul", "size": 16, "seed": 0}, "provider": "ttp",
             "world_size": 2, "status": status, "rounds": rounds, "bytes": nbytes, "offline_rounds": 3,
-            "offline_bytes": 100, **extra}
+            "offline_bytes": 100, "duplex_bytes": nbytes / 2, **extra}
 
 
 def test_gate_passes_on_equal_counts_and_names_what_moved():
@@ -62,7 +62,7 @@ def test_list_profile_shows_runs_and_time():
                           capture_output=True, text=True)
     info = json.loads(proc.stdout)
     assert info["profile"] == "paper" and info["estimated_minutes"] > 0
-    assert sum(s["runs"] for s in info["sweeps"]) == 8
+    assert sum(s["runs"] for s in info["sweeps"]) == 20
 
 
 def step_records():
@@ -78,7 +78,8 @@ def step_records():
                           optimizer={"rounds": 10, "bytes": 1e8 * scale, "compute_s": 0.1})
         params = {"method": method, "optimizer": opt, "attention": att, "model": "large", "seq": 512, "batch": 1,
                   "layers": 24, "population": 2, "fot_mode": "sequential", "seed": 0}
-        out.append(rec("step", params, rounds=100, nbytes=1e9 * scale, compute_s=1.0, max_abs_err=1e-3,
+        out.append(rec("step", params, rounds=100, nbytes=1e9 * scale, duplex_bytes=0.4e9 * scale, compute_s=1.0,
+                       max_abs_err=1e-3,
                        est_s={"lan": 10.0 * scale, "wan200": 50.0 * scale, "wan100": 100.0 * scale},
                        scopes=scopes, extrapolation={"target_layers": 24}))
     return out
@@ -90,8 +91,17 @@ def test_step_table_gives_fot_per_candidate_and_the_paper_table_ratios():
     assert table.loc["FoT (RFA)", "GB"] == pytest.approx(0.5)  # sequential generation of 2, per candidate
     assert table.loc["SFT", "GB"] == pytest.approx(10)
     paper = report.paper_table(df).set_index("method")
-    assert paper.loc["FoT (RFA)", "bytes_reduction_vs_SFT"] == pytest.approx(20)
-    assert paper.loc["FoT (RFA)", "lan_speedup_vs_SFT"] == pytest.approx(20)
+    assert paper.loc["FoT (RFA)", "GB_SFT_over"] == pytest.approx(20)
+    assert paper.loc["FoT (RFA)", "lan_s_SFT_over"] == pytest.approx(20)
+    # network only, half duplex: SFT's 100 rounds x 0.8 ms + 10 GB x 8 / 3 Gbps against 0.5 GB's
+    half = lambda r, gb: r * 0.8e-3 + gb * 8 / 3  # noqa: E731
+    assert paper.loc["FoT (RFA)", "lan_net_half_s"] == pytest.approx(half(50, 0.5))
+    assert paper.loc["FoT (RFA)", "lan_net_half_s_SFT_over"] == pytest.approx(half(100, 10) / half(50, 0.5))
+    # full duplex: the busier direction's bytes (here 40% of the total)
+    assert paper.loc["FoT (RFA)", "lan_net_full_s"] == pytest.approx(half(50, 0.2))
+    assert paper.loc["SFT", "paper_GB_half_s"] == pytest.approx(970.7 * 8 / 3)
+    assert paper.loc["SFT", "paper_GB_full_s"] == pytest.approx(970.7 * 8 / 6)
+    assert paper.loc["SFT", "adam"] == "10 sqrt + 10 recip Newton steps, sign test"
     assert paper.loc["FoT (RFA)", "paper_GB"] == 56.6
     assert paper.loc["SFT", "paper_lan_s"] == 651.6
 
@@ -132,3 +142,56 @@ def test_fot_modes_table_names_the_cheaper_mode_per_link():
     row = table.iloc[0]
     assert row["cheaper_lan"] == "sequential" and row["cheaper_wan100"] == "batched"
     assert row["batched_rounds"] == 100 and row["sequential_GB"] == pytest.approx(1.9)
+
+
+def adam_record(sqrt, positive, err, opt_bytes, model="minilm", layers=1, method="sft"):
+    params = {"method": method, "optimizer": "adam", "attention": "softmax-stable", "model": model, "seq": 48,
+              "batch": 8, "layers": layers, "population": 4, "fot_mode": "batched", "seed": 0,
+              "adam_sqrt_iters": sqrt, "adam_recip_iters": 10, "adam_positive": positive}
+    scopes = {"": {"rounds": 100, "bytes": opt_bytes + 1e9, "compute_s": 1.0},
+              "optimizer": {"rounds": 50, "bytes": opt_bytes, "compute_s": 0.5}}
+    return rec("step", params, rounds=100, nbytes=opt_bytes + 1e9, compute_s=1.0, max_abs_err=1e-3,
+               est_s={"lan": 1.0, "wan200": 2.0, "wan100": 3.0}, scopes=scopes, optimizer_rel_err=err,
+               optimizer_gross_errors=1, optimizer_elements=1000)
+
+
+def test_adam_choice_is_the_cheapest_setting_within_a_point_of_the_most_accurate():
+    recs = [adam_record(10, False, 0.100, 30e9), adam_record(10, True, 0.105, 20e9),
+            adam_record(3, True, 0.300, 10e9)]  # cheapest, but 20 points worse
+    df = report.records_frame(recs)
+    assert report.adam_choice(df) == (10, 10, True)
+    table = report.adam_table(df)
+    assert table["chosen"].tolist().count(True) == 1
+    assert table.loc[table["chosen"], "optimizer_GB"].item() == pytest.approx(20)
+    assert report.sft_baseline_label(df) == "SFT [Adam 10 sqrt + 10 recip Newton steps, no sign test]"
+    # without error measurements the defaults stand
+    assert report.adam_choice(report.records_frame(step_records())) == (10, 10, False)
+
+
+def test_paper_table_keeps_every_sft_setting_but_other_methods_at_the_chosen_one():
+    large = [adam_record(10, False, None, 700e9, "large", 24), adam_record(10, True, None, 500e9, "large", 24),
+             adam_record(10, False, None, 1e9, "large", 24, "lora"), adam_record(10, True, None, 0.8e9, "large", 24, "lora")]
+    for r in large:
+        r["params"]["seq"] = 512
+    sensitivity = [adam_record(10, False, 0.100, 30e9), adam_record(10, True, 0.101, 20e9)]
+    paper = report.paper_table(report.records_frame(large + sensitivity)).set_index("method")
+    chosen = " [Adam 10 sqrt + 10 recip Newton steps, no sign test]"
+    assert {"SFT", "SFT" + chosen, "LoRA" + chosen} == set(paper.index)
+    assert paper.loc["SFT" + chosen, "GB_SFT_over"] == pytest.approx(1.0)
+    assert paper.loc["SFT", "GB_SFT_over"] == pytest.approx(501 / 701)
+    assert paper.loc["SFT" + chosen, "paper_GB"] == 970.7  # both SFT rows sit beside the published one
+
+
+def test_block_table_is_one_block_per_candidate_from_the_measured_depths():
+    r = step_records()[1]  # FoT (RFA), a sequential generation of 2 candidates, 24 blocks
+    r["extrapolation"] = {"target_layers": 24, "measured_layers": [0, 1],
+                          "measured": [{"layers": 0, "batch": 1, "rounds": 40, "bytes": 0.2e9, "offline_bytes": 0,
+                                        "duplex_bytes": 0.1e9},
+                                       {"layers": 1, "batch": 1, "rounds": 44, "bytes": 0.24e9, "offline_bytes": 2e6,
+                                        "duplex_bytes": 0.12e9}]}
+    table = report.block_table(report.records_frame([r]))
+    row = table.iloc[0]
+    assert row["method"] == "FoT (RFA)"
+    assert row["block_rounds"] == 2 and row["block_GB"] == pytest.approx(0.02)  # (0.24 - 0.2) GB / 2 candidates
+    assert row["block_lan_net_full_s"] == pytest.approx(2 * 0.8e-3 + 0.01e9 * 8 / 3e9)
+    assert row["blocks_share_of_candidate_GB"] == pytest.approx(0.04e9 * 24 / 1e9)

@@ -3,7 +3,8 @@
 import pytest
 
 from secfwt.links import PROFILES
-from secfwt.runner import run_one
+from secfwt.mpc.parties import Task, run_parties
+from secfwt.runner import fold_parties, run_one
 
 LINKS = list(PROFILES.values())
 
@@ -58,3 +59,22 @@ def test_scopes_are_nested_and_inclusive():
     for key in ("rounds", "bytes", "offline_bytes"):
         assert sum(scopes[p][key] for p in parts) == scopes[""][key]
     assert scopes["softmax"]["bytes"] > scopes["scores"]["bytes"]
+
+
+def test_duplex_bytes_count_the_busier_direction(party_tasks_on_path):
+    """A Beaver opening sends as much each way (a full-duplex link carries half of the logged
+    bytes per direction); a reveal to one party goes one way (all of it on one direction)."""
+    views = run_parties(Task("party_tasks:duplex_cases", {}), timeout=300)
+    scopes = fold_parties([{"scopes": v} for v in views])
+    # Beaver mul: eps and delta, 2 x 64 elements of 8 bytes sent by each party
+    assert (scopes["mul"]["bytes"], scopes["mul"]["duplex_bytes"]) == (2048, 1024)
+    # reveal(dst=0): party 1 sends its 64 shares to party 0, nothing comes back
+    assert (scopes["to0"]["bytes"], scopes["to0"]["duplex_bytes"]) == (512, 512)
+    assert scopes[""]["duplex_bytes"] == 1536
+
+
+def test_full_duplex_records_carry_the_busier_direction(op_record):
+    """A record's full-duplex estimate uses duplex_bytes: half the transfer of the half-duplex one
+    for an op made of symmetric openings."""
+    _, _, rec = op_record
+    assert rec["duplex_bytes"] * 2 == rec["bytes"]

@@ -60,6 +60,11 @@ def test_fot_forward_matches_twin_and_opens_only_the_logits(fot):
         # opened: 3 candidates x 2 rows x 2 label logits, 8 bytes each, to the data owner only
         assert rec["scopes"]["open"]["bytes"] == 3 * 2 * 2 * 8
         assert "backward" not in rec["scopes"] and "optimizer" not in rec["scopes"]
+        # full duplex: every opening between the servers is symmetric (half its bytes each way), the
+        # logits go one way (all of their bytes on one direction)
+        opened = rec["scopes"]["open"]["bytes"]
+        assert rec["duplex_bytes"] == (rec["bytes"] - opened) // 2 + opened
+        assert rec["scopes"]["open"]["duplex_bytes"] == opened
 
 
 def test_batching_the_population_saves_rounds(fot):
@@ -106,3 +111,62 @@ def test_extrapolated_times_never_go_negative_while_counts_stay_exact():
     out = affine_scopes([(1.0, base), (3.0, slower_small)])[""]
     assert (out["rounds"], out["bytes"]) == (25, 250)
     assert out["compute_s"] == 13.0 and out["wall_s"] == 14.0  # the negative term floored, not the total
+
+
+@pytest.fixture(scope="module")
+def adam_settings():
+    """SFT with Adam at the default settings (sqrt 10, reciprocal 10 Newton steps) and with each
+    setting changed, on the tiny model: what each setting costs and adds to the error."""
+    settings = {"default": {}, "sqrt3": {"adam_sqrt_iters": 3}, "recip5": {"adam_recip_iters": 5},
+                "positive": {"adam_positive": True}}
+    return {k: run_one("step", {**SMALL, "method": "sft", "optimizer": "adam", **v}, LINKS) for k, v in settings.items()}
+
+
+def test_adam_newton_steps_reach_crypten_exactly(adam_settings):
+    """One Newton step of the inverse square root is 3 rounds (y^2, x y^2, y (3 - x y^2)), one of
+    the reciprocal 2 (y^2, x y^2), per Adam update: one per parameter group (embeddings and head,
+    then each of the tiny model's 2 blocks)."""
+    opt = {k: r["scopes"]["optimizer"] for k, r in adam_settings.items()}
+    assert all(r["status"] == "ok" for r in adam_settings.values())
+    groups = 3
+    assert opt["default"]["rounds"] - opt["sqrt3"]["rounds"] == 7 * 3 * groups
+    assert opt["default"]["rounds"] - opt["recip5"]["rounds"] == 5 * 2 * groups
+    # skipping the sign test saves a secure comparison per element: rounds and bytes
+    assert opt["positive"]["rounds"] < opt["default"]["rounds"]
+    assert opt["positive"]["bytes"] < opt["default"]["bytes"]
+    for k in ("sqrt3", "recip5", "positive"):  # nothing outside the optimizer moves
+        assert adam_settings[k]["scopes"]["forward"]["bytes"] == adam_settings["default"]["scopes"]["forward"]["bytes"]
+
+
+def test_fewer_newton_steps_cost_accuracy_against_plaintext_adam(adam_settings):
+    """The optimiser's own error (its update against plaintext Adam on the same MPC gradient)
+    grows when the square root gets 3 Newton steps instead of 10."""
+    default, sqrt3 = adam_settings["default"]["optimizer_rel_err"], adam_settings["sqrt3"]["optimizer_rel_err"]
+    assert default < 0.1
+    assert sqrt3 > 1.5 * default, (sqrt3, default)
+
+
+def test_deep_prompt_gradients_match_autograd_at_every_block():
+    """P-tuning v2: a prompt before every block; MPC gradients of every block's prompt against
+    autograd (magnitudes, not only directions); the prompt insertion is local (the forward costs
+    what the shallow prompt's does) and the backward computes the weight gradients (as SFT's)."""
+    deep = run_one("step", {**SMALL, "method": "prompt", "prompt_depth": "deep", "optimizer": "sgd"}, LINKS)
+    shallow = run_one("step", {**SMALL, "method": "prompt", "optimizer": "sgd"}, LINKS)
+    sft = run_one("step", {**SMALL, "method": "sft", "optimizer": "sgd"}, LINKS)
+    assert deep["status"] == "ok", deep.get("error")
+    assert deep["grad_tensors"] == 2  # the input prompt and block 1's
+    assert deep["grad_min_cosine"] >= 0.99 and deep["grad_max_rel_err"] < 2e-2
+    assert deep["scopes"]["forward"]["bytes"] == shallow["scopes"]["forward"]["bytes"]
+    assert deep["scopes"]["backward"]["bytes"] > shallow["scopes"]["backward"]["bytes"]
+    assert deep["scopes"]["backward"]["rounds"] == sft["scopes"]["backward"]["rounds"]
+
+
+def test_deep_prompt_extrapolates_exactly_from_blocks_1_and_2():
+    """A deep prompt's first block takes the input prompt, so depth is extrapolated from blocks 1
+    and 2; the extrapolation equals a direct 3-block run."""
+    p = {**SMALL, "method": "prompt", "prompt_depth": "deep", "optimizer": "adam", "layers": 3}
+    direct = run_one("step", p, LINKS)
+    extrapolated = run_one("step", {**p, "extrapolate": True}, LINKS)
+    assert extrapolated["extrapolation"]["measured_layers"] == [1, 2]
+    for c in ("rounds", "bytes", "offline_bytes", "duplex_bytes"):
+        assert extrapolated[c] == direct[c], c

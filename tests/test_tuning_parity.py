@@ -89,14 +89,24 @@ def test_trig_delta_is_fresh_and_independent_of_x():
     assert abs(out["uniform_first_moment"]) < 0.06
 
 
-@pytest.mark.parametrize("method", ["sft", "prompt", "lora"])
+@pytest.mark.parametrize("method", ["sft", "prompt", "lora", "prompt-deep"])
 def test_one_step_on_minilm_with_real_sentences_updates_like_plaintext(method):
-    rec = run_one("step", {"model": "minilm", "layers": 1, "head": "sentence", "task": "sst2", "batch": 2,
-                           "seq": 40, "method": method, "optimizer": "sgd", "prompt_tokens": 4}, LINKS)
+    method, _, depth = method.partition("-")
+    # a deep prompt needs a second block to put its second prompt before
+    rec = run_one("step", {"model": "minilm", "layers": 2 if depth else 1, "head": "sentence", "task": "sst2", "batch": 2,
+                           "seq": 40, "method": method, "optimizer": "sgd", "prompt_tokens": 4,
+                           "prompt_depth": depth or "shallow"}, LINKS)
     assert rec["status"] == "ok", rec.get("error")
     assert rec["max_abs_err"] < 5e-2
     assert rec["grad_max_rel_err"] < 2e-2  # magnitudes, not only directions
+    assert rec["grad_tensors"] >= (2 if depth else 1)
     # the whole SGD update of every trained tensor against plaintext autograd + SGD.  LoRA's A
     # moves by lr x grad ~ 1e-6 per element, below 16-bit fixed point's 1.5e-5: MPC loses most of
     # that part of the update (measured: lora 0.19, sft 0.13 for the same reason), a property of MPC training, reported, not hidden
-    assert rec["update_all_rel_err"] < {"sft": 0.2, "prompt": 0.05, "lora": 0.3}[method], rec["update_all_rel_err"]
+    # A deep prompt's block-1 gradient is small: its SGD update is a few fixed-point units, so
+    # rounding alone is ~9% of it (measured 0.088; every element within one unit, 2^-16, of
+    # plaintext SGD given the MPC gradient)
+    limit = {"sft": 0.2, "prompt": 0.15 if depth else 0.05, "lora": 0.3}[method]
+    assert rec["update_all_rel_err"] < limit, rec["update_all_rel_err"]
+    if depth:
+        assert rec["optimizer_err"] <= 2**-16 * 1.01

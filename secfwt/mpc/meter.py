@@ -15,6 +15,14 @@ scope is its wall time minus the time spent inside communication calls.
 Counting conventions (CrypTen's, kept unchanged): every collective call is one
 round; a party's byte count adds what it sends and what it receives.
 
+Per direction (for a full-duplex link): ``duplex_bytes`` adds, call by call, the bytes on
+this party's busier direction.  A symmetric collective (``all_reduce``, ``all_gather``: how
+CrypTen opens shares) sends and receives the same amount, so its busier direction carries
+half of what CrypTen logs; every other collective (``reduce``, ``broadcast``, ``send``, ...)
+moves data one way, all of it on one direction.  The busier party's sum is what a
+full-duplex link must carry in sequence; ``bytes`` (both directions) is what a half-duplex
+link carries.
+
 Reveal audit (``Meter(audit=True)``): every online opening (``all_reduce`` / ``reduce``:
 how CrypTen opens shares) is recorded with its scope, shape, receiver, the protocol that
 made it (read off the call stack: Beaver, binary AND, bit conversion, the one-round trig
@@ -53,6 +61,7 @@ class Tally:
     bytes: float = 0
     offline_rounds: int = 0
     offline_bytes: float = 0
+    duplex_bytes: float = 0  # online bytes on this party's busier direction, call by call
     comm_s: float = 0.0
     wall_s: float = 0.0
     calls: int = 0
@@ -62,6 +71,7 @@ class Tally:
         self.bytes += other.bytes
         self.offline_rounds += other.offline_rounds
         self.offline_bytes += other.offline_bytes
+        self.duplex_bytes += other.duplex_bytes
         self.comm_s += other.comm_s
         self.calls += other.calls
         if wall:
@@ -133,6 +143,7 @@ class Meter:
         delta = Tally(calls=1, comm_s=seconds)
         if channel == ONLINE:
             delta.rounds, delta.bytes = rounds, nbytes
+            delta.duplex_bytes = nbytes / 2 if op in SYMMETRIC else nbytes
         else:
             delta.offline_rounds, delta.offline_bytes = rounds, nbytes
         self.own[path].add(delta)
@@ -207,6 +218,8 @@ class Meter:
         ]
 
 
+#: collectives in which every party sends and receives the same amount (CrypTen logs both)
+SYMMETRIC = ("all_reduce", "all_gather")
 #: collectives that open shares (CrypTen reveals with all_reduce, or reduce to one party)
 OPENINGS = ("all_reduce", "reduce")
 #: a masked ring value is below this magnitude with probability 2^-19

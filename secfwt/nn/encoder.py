@@ -320,11 +320,7 @@ class MPCEncoder:
             if p:
                 if prompt is None:
                     raise ValueError("the batch has prompt positions but no prompt was given")
-                if prompt.dim() == 3:  # one prompt per row (a batched FoT population)
-                    prompts = prompt
-                else:
-                    prompts = crypten.cat([prompt.unsqueeze(0)] * bsz, dim=0) if bsz > 1 else prompt.unsqueeze(0)
-                words = crypten.cat([words.narrow(1, 0, 1), prompts, words.narrow(1, 1, seq - 1 - p)], dim=1)
+                words = _with_prompt(words, prompt, p, 1)
             pos = self.weights[f"{base}.embeddings.position_embeddings.weight"].index_select(
                 0, position_ids(self.cfg, seq))
             typ = self.weights[f"{base}.embeddings.token_type_embeddings.weight"].narrow(0, 0, 1)
@@ -383,17 +379,35 @@ class MPCEncoder:
         rows = self.weights[names["words"]].index_select(0, batch.label_token_ids)  # tied decoder rows
         return x.matmul(rows.t()) + self.weights[names["bias"]].index_select(0, batch.label_token_ids)
 
-    def forward(self, batch: Batch, prompt=None, inputs: dict | None = None):
+    def forward(self, batch: Batch, prompt=None, inputs: dict | None = None, deep_prompts=None):
         """Label logits of a batch.  ``inputs``: the data owner's shared inputs (default: party 0
-        shares them); the servers use ``batch`` only for its public shape and positions."""
+        shares them); the servers use ``batch`` only for its public shape and positions.
+        ``deep_prompts`` (P-tuning v2): one [P, H] prompt per block after the first, written over
+        the prompt positions of that block's input (``prompt`` is the first block's, as usual)."""
         inputs = inputs if inputs is not None else self.share_inputs(batch)
         keys = None
         if "keys" in inputs:
             keys = KeyMask(mask=inputs["keys"]) if self.attention.startswith("rfa") else KeyMask(bias=inputs["keys"])
         h = self.embeddings(batch, prompt, inputs["ids"])
         for i in range(self.cfg.num_hidden_layers):
+            if deep_prompts is not None and i > 0:
+                with scope(f"layer{i}"), scope("prompt"):
+                    h = _with_prompt(h, deep_prompts[i - 1], batch.prompt_tokens, 1 + batch.prompt_tokens)
             h = self.block(i, h, keys)
         return self.head(h, batch, inputs)
+
+
+def _with_prompt(x, prompt, p: int, rest: int):
+    """x [B, ., H] with positions 1..P taken by the prompt ([P, H], or [B, P, H]: one per row) and
+    x's positions from ``rest`` on after them (rest = 1: x has no prompt slots; 1 + P: overwrite
+    them).  Works on CrypTen and torch tensors alike (local: no communication)."""
+    cat = crypten.cat if isinstance(x, crypten.CrypTensor) else torch.cat
+    bsz, seq = x.size(0), x.size(1)
+    if prompt.dim() == 2:
+        prompt = prompt.unsqueeze(0)
+        if bsz > 1:
+            prompt = cat([prompt] * bsz, dim=0)
+    return cat([x.narrow(1, 0, 1), prompt, x.narrow(1, rest, seq - rest)], dim=1)
 
 
 def owner_inputs(cfg, batch: Batch, attention: str, head: str) -> dict:
@@ -425,6 +439,8 @@ class KeyMask:
 #: the paper's and CrypTen's) or ``fused`` (one matmul on the concatenated weights: the input
 #: is opened once instead of three times, 2 rounds and 2 x 16 B per input element fewer per block)
 QKV = ("separate", "fused")
+#: where soft prompts go: the input only, or also before every later block (P-tuning v2)
+PROMPT_DEPTHS = ("shallow", "deep")
 
 #: ``sentence``, the scaled cosine of the mean-pooled embedding with label-description
 #: embeddings (what sentence-embedding checkpoints such as all-MiniLM-L6-v2 are trained for).
@@ -498,7 +514,8 @@ def _centring(lo: float, hi: float) -> float:
 def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, attention: str = "softmax-stable",
                   features: int = 64, seed: int = 0, hidden_only: bool = False, ln_stats: dict | None = None,
                   lora: dict | None = None, lora_scale: float = 0.0, gelu_peaks: dict | None = None,
-                  head: str = "mlm", label_embeddings: torch.Tensor | None = None, gelu: str = "tanh"):
+                  head: str = "mlm", label_embeddings: torch.Tensor | None = None, gelu: str = "tanh",
+                  deep_prompts: list | None = None):
     """The MPC forward's mathematics on the HF model's weights (differentiable), in the model's own
     dtype: float64 for parity checks, float32 for long plaintext tuning runs.  Padded keys are
     masked and the sentence head pools real positions exactly as in MPC.
@@ -532,13 +549,13 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
     if batch.prompt_tokens:
         if prompt is None:
             raise ValueError("the batch has prompt positions but no prompt was given")
-        prompt = prompt.to(dtype)
-        prompts = prompt if prompt.dim() == 3 else prompt.unsqueeze(0).expand(bsz, -1, -1)
-        words = torch.cat([words[:, :1], prompts, words[:, 1 + batch.prompt_tokens:]], 1)
+        words = _with_prompt(words, prompt.to(dtype), batch.prompt_tokens, 1 + batch.prompt_tokens)
     pos = sd[f"{base}.embeddings.position_embeddings.weight"][position_ids(cfg, seq)]
     typ = sd[f"{base}.embeddings.token_type_embeddings.weight"][0]
     h = ln(words + pos + typ, f"{base}.embeddings.LayerNorm")
     for i in range(cfg.num_hidden_layers):
+        if deep_prompts is not None and i > 0:
+            h = _with_prompt(h, deep_prompts[i - 1].to(dtype), batch.prompt_tokens, 1 + batch.prompt_tokens)
         n = block_names(cfg, i)
         q, k, v = (lin(h, n[x]).reshape(bsz, seq, heads, head_dim).transpose(1, 2) for x in ("q", "k", "v"))
         ctx = attn.plain_attention(attention, q, k, v, w_feat, key_mask=batch.attention_mask, dtype=dtype)

@@ -28,7 +28,11 @@ OPTIMIZERS = ("sgd", "adam")
 #: domain (0.1 there is 0.1 * 256 / 1024 = 0.025 in gradient units for the default loss scale).
 ADAM_DOWNSCALE = 256.0
 ADAM_EPS = 0.1
-ADAM_SQRT_ITERS = 10  # Newton steps for sqrt: accurate down to v ~ 1e-3 (CrypTen's default 3: ~0.1)
+#: Newton steps of Adam's square root (CrypTen's default: 3) and reciprocal (CrypTen's: 10): the
+#: defaults keep every earlier record's setting; the ``step`` workload's ``adam_*`` parameters
+#: change them, and the paper table's sensitivity rows show what each costs and how accurate it is
+ADAM_SQRT_ITERS = 10
+ADAM_RECIP_ITERS = 10
 ADAM_CHUNK = 8_000_000  # elements per chunk: bounds the optimiser's memory (~1 GB of temporaries)
 _LAYER = re.compile(r"\.layer\.(\d+)\.")
 
@@ -39,9 +43,15 @@ class MPCAdam(crypten.optim.Optimizer):
     ``ADAM_CHUNK`` elements to bound memory.  Rounds therefore grow by a fixed amount per
     block, which keeps a step's cost linear in the depth (the extrapolation relies on it)."""
 
-    def __init__(self, named_params, lr=1e-3, betas=(0.9, 0.999), eps=ADAM_EPS, downscale=ADAM_DOWNSCALE):
+    def __init__(self, named_params, lr=1e-3, betas=(0.9, 0.999), eps=ADAM_EPS, downscale=ADAM_DOWNSCALE,
+                 sqrt_iters: int = ADAM_SQRT_ITERS, recip_iters: int = ADAM_RECIP_ITERS, positive: bool = False):
+        """``sqrt_iters`` / ``recip_iters``: Newton steps of the square root and the reciprocal;
+        ``positive``: skip the reciprocal's sign test (one secure comparison per element), which
+        the denominator sqrt(v) + eps never needs; off by default, as in every earlier record."""
         named_params = list(named_params)
         super().__init__([t for _, t in named_params], dict(lr=lr, betas=betas, eps=eps, downscale=downscale))
+        self.mpc_settings = {"functions.sqrt_nr_iters": sqrt_iters, "functions.reciprocal_nr_iters": recip_iters,
+                             "functions.reciprocal_all_pos": positive}
         self.groups = {}
         for name, t in named_params:
             self.groups.setdefault(parameter_group(name), []).append(t)
@@ -50,7 +60,7 @@ class MPCAdam(crypten.optim.Optimizer):
 
     def step(self):
         self.t += 1
-        with crypten.no_grad(), crypten.cfg.temp_override({"functions.sqrt_nr_iters": ADAM_SQRT_ITERS}):
+        with crypten.no_grad(), crypten.cfg.temp_override(self.mpc_settings):
             for group, params in self.groups.items():
                 params = [p for p in params if p.grad is not None]
                 if not params:
@@ -107,12 +117,12 @@ class MPCSGD(crypten.optim.Optimizer):
                         assign_(p, p.sub(p.grad.mul(group["lr"]).div(group["loss_scale"])))
 
 
-def make_optimizer(name: str, named_params, lr: float, loss_scale: float = 1.0):
-    """An optimiser over (name, tensor) pairs."""
+def make_optimizer(name: str, named_params, lr: float, loss_scale: float = 1.0, **adam):
+    """An optimiser over (name, tensor) pairs; ``adam``: :class:`MPCAdam`'s MPC settings."""
     if name == "sgd":
         return MPCSGD(named_params, lr=lr, loss_scale=loss_scale)
     if name == "adam":
-        return MPCAdam(named_params, lr=lr)
+        return MPCAdam(named_params, lr=lr, **adam)
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 

@@ -5,8 +5,12 @@ What each method trains, and where its cost is paid:
 * ``sft``: every weight of the encoder and head (embeddings included).  Forward, loss
   gradient, backward through every block with weight gradients, then the optimizer
   (SGD: local; Adam: square root and division in MPC on every parameter).
-* ``prompt``: only the P soft-prompt vectors (gradient prompt tuning, P-tuning style).
-  Backward still runs through every block (input gradients only: no weight gradients).
+* ``prompt``: only soft-prompt vectors (gradient prompt tuning).  ``prompt_depth=shallow``
+  (ours): P vectors at the input, P-tuning style; backward runs through every block with
+  input gradients only (no weight gradients).  ``prompt_depth=deep``: P-tuning v2, P vectors
+  before every block, with the full backward the paper's accounting implies: weight
+  gradients are computed as in SFT (a framework that cannot freeze weights) and discarded;
+  only the prompts are updated.
 * ``lora``: rank-r adapters A, B on the query and value projections of every block
   (the paper leaves LoRA to future work).  Backward through every block; the first block
   needs no input gradient.
@@ -41,12 +45,27 @@ FOT_MODES = ("batched", "sequential")
 LR = {"sgd": 1e-2, "adam": 1e-3}
 #: trained elements up to which check() compares the whole update with plaintext (local clones)
 UPDATE_CHECK_LIMIT = 30_000_000
+#: an element whose MPC update is off by more than this many learning rates is a failure, not an
+#: approximation (Adam's first update is at most lr per element): in 2PC, CrypTen truncates shares
+#: locally, which goes wrong by ~2^48 units with probability ~|a b| / 2^32 per product a x b, so
+#: large intermediate values over millions of elements fail a few elements outright
+GROSS_ERROR = 10
 
 
-def _trainable(method: str):
-    if method == "sft":
+def _trainable(p: dict):
+    """Which weights get gradients: all for sft, and for deep prompts (computed, not applied)."""
+    if p["method"] == "sft" or (p["method"] == "prompt" and p["prompt_depth"] == "deep"):
         return lambda name: True
     return lambda name: False
+
+
+def _deep_prompts(p: dict, layers: int, hidden: int) -> list:
+    """Seeded P x H prompts for blocks 1..N-1 of a deep (P-tuning v2) prompt, else none."""
+    if p["method"] != "prompt" or p["prompt_depth"] != "deep":
+        return []
+    g = torch.Generator().manual_seed(p["seed"] + 6)
+    return [torch.randn(p["prompt_tokens"], hidden, generator=g, dtype=torch.float64) * 0.05
+            for _ in range(layers - 1)]
 
 
 def setup(p: dict) -> dict:
@@ -59,14 +78,16 @@ def setup(p: dict) -> dict:
     g = torch.Generator().manual_seed(p["seed"] + 2)
     prompt = torch.randn(p["prompt_tokens"], hidden, generator=g, dtype=torch.float64) * 0.05 if uses_prompt else None
     attention = p["attention"]
-    mpc = enc.MPCEncoder(model, attention=attention, trainable=_trainable(p["method"]),
+    mpc = enc.MPCEncoder(model, attention=attention, trainable=_trainable(p),
                          lora_rank=p["lora_rank"] if p["method"] == "lora" else 0, features=p["features"],
                          seed=p["seed"], head=p["head"], label_embeddings=labels, gelu=p["gelu"], qkv=p["qkv"])
     twin = {"attention": attention, "features": p["features"], "seed": p["seed"], "head": p["head"],
             "label_embeddings": labels, "gelu": p["gelu"]}
-    state = {"p": p, "model": model, "batch": batch, "prompt": prompt, "mpc": mpc, "twin": twin}
+    deep = _deep_prompts(p, model.config.num_hidden_layers, hidden)
+    state = {"p": p, "model": model, "batch": batch, "prompt": prompt, "mpc": mpc, "twin": twin, "deep": deep}
     if p["method"] == "prompt":
         state["prompt_enc"] = crypten.cryptensor(prompt.float(), src=0, requires_grad=True)
+        state["deep_enc"] = [crypten.cryptensor(t.float(), src=0, requires_grad=True) for t in deep]
     if p["method"] == "fot":
         base, _ = enc._prefixes(model.config)
         emb_std = model.state_dict()[f"{base}.embeddings.word_embeddings.weight"].std().item()
@@ -109,10 +130,13 @@ def run(state: dict):
     if p["method"] == "fot":
         return state["fot"].run(state)
     mpc, batch = state["mpc"], state["batch"]
-    params = mpc.parameters() if p["method"] != "prompt" else [("prompt", state["prompt_enc"])]
-    opt = make_optimizer(p["optimizer"], params, lr=LR[p["optimizer"]], loss_scale=p["loss_scale"])
+    params = mpc.parameters() if p["method"] != "prompt" else \
+        [("prompt", state["prompt_enc"])] + [(f"prompt.block{i + 1}", t) for i, t in enumerate(state["deep_enc"])]
+    opt = make_optimizer(p["optimizer"], params, lr=LR[p["optimizer"]], loss_scale=p["loss_scale"],
+                         **({"sqrt_iters": p["adam_sqrt_iters"], "recip_iters": p["adam_recip_iters"],
+                             "positive": p["adam_positive"]} if p["optimizer"] == "adam" else {}))
     with scope("forward"):
-        logits = mpc.forward(batch, state.get("prompt_enc"))
+        logits = mpc.forward(batch, state.get("prompt_enc"), deep_prompts=state.get("deep_enc") or None)
     with scope("loss"):  # d(mean CE)/d logits = (softmax - onehot) / B; the loss value is not needed
         onehot = torch.nn.functional.one_hot(batch.labels, logits.size(-1)).float()
         with crypten.no_grad():  # scaled by the public loss scale so gradients survive 16-bit fixed point
@@ -173,20 +197,44 @@ def check(state: dict, out) -> dict:
         result["update_rel_err"] = ((update - plain_update).norm() / plain_update.norm()).item()
         result["update_tensor"] = name
     if out["before"] is not None:  # every trained tensor together: the step's whole update
-        diff = want_sq = 0.0
+        diff = want_sq = opt_diff = opt_sq = 0.0
+        gross = elements = 0
+        lr = LR[p["optimizer"]]
         for tensor_name, before_t in out["before"].items():
+            if out["grads"].get(tensor_name) is None:  # no gradient reached it: the optimiser skips it
+                continue
+            step = reveal_float(before_t) - reveal_float(out["params"][tensor_name])
+            # the optimiser alone: plaintext Adam/SGD given the same (MPC) gradient
+            mpc_grad = reveal_float(out["grads"][tensor_name]) / p["loss_scale"]
+            given = _plain_update(p, mpc_grad)
+            miss = (step - given).abs()
+            failed = miss > GROSS_ERROR * lr
+            gross += int(failed.sum())
+            elements += miss.numel()
+            opt_diff += miss[~failed].square().sum().item()
+            opt_sq += given[~failed].square().sum().item()
             ref = plain["grads"].get(tensor_name)
             if ref is None:
                 continue
-            step = reveal_float(before_t) - reveal_float(out["params"][tensor_name])
             if step.dim() == 2 and tensor_name in state["mpc"].transposed:
                 step = step.t()
-            plain_step = plain_adam_update(ref, LR["adam"], loss_scale=p["loss_scale"]) \
-                if p["optimizer"] == "adam" else LR["sgd"] * ref
+            plain_step = _plain_update(p, ref)
             diff += (step - plain_step).square().sum().item()
             want_sq += plain_step.square().sum().item()
         result["update_all_rel_err"] = (diff / want_sq) ** 0.5 if want_sq else None
+        # what the optimiser's own MPC arithmetic (Newton steps, fixed point) adds: relative L2 over
+        # the elements it did not fail on, and how many it failed on
+        result["optimizer_rel_err"] = (opt_diff / opt_sq) ** 0.5 if opt_sq else None
+        result["optimizer_gross_errors"] = gross
+        result["optimizer_elements"] = elements
     return result
+
+
+def _plain_update(p: dict, grad: torch.Tensor) -> torch.Tensor:
+    """The update plaintext (float64) Adam or SGD makes from ``grad`` at the first step."""
+    if p["optimizer"] == "adam":
+        return plain_adam_update(grad, LR["adam"], loss_scale=p["loss_scale"])
+    return LR["sgd"] * grad
 
 
 def _plain_grads(state: dict) -> dict:
@@ -194,18 +242,20 @@ def _plain_grads(state: dict) -> dict:
     p, model, batch = state["p"], state["model"], state["batch"]
     model.zero_grad()
     prompt = state["prompt"].clone().requires_grad_(True) if state["prompt"] is not None else None
+    deep = [t.clone().requires_grad_(True) for t in state["deep"]]
     mpc = state["mpc"]
     lora = {n: (a.clone().requires_grad_(True), b.clone().requires_grad_(True))
             for n, (a, b) in enc.lora_init(model.config, p["lora_rank"], p["seed"]).items()} \
         if p["method"] == "lora" else {}
-    logits = enc.plain_forward(model, batch, prompt, lora=lora, lora_scale=mpc.lora_scale, **state["twin"])
+    logits = enc.plain_forward(model, batch, prompt, lora=lora, lora_scale=mpc.lora_scale, deep_prompts=deep or None,
+                               **state["twin"])
     loss = torch.nn.functional.cross_entropy(logits, batch.labels)
     loss.backward()
     grads = {}
     if p["method"] == "sft":
         grads = {name: t.grad for name, t in model.named_parameters() if t.grad is not None}
     elif p["method"] == "prompt":
-        grads = {"prompt": prompt.grad}
+        grads = {"prompt": prompt.grad, **{f"prompt.block{i + 1}": t.grad for i, t in enumerate(deep)}}
     elif p["method"] == "lora":
         for n, (a, b) in lora.items():
             grads[n + ".lora_A"], grads[n + ".lora_B"] = a.grad, b.grad
