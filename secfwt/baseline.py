@@ -19,7 +19,7 @@ def counts(records: list[dict]) -> dict:
     out = {}
     for r in records:
         if r.get("status") in ("ok", "inaccurate") and r.get("provider") != PLAINTEXT:
-            out[record_key(r["workload"], r["params"], r["provider"], r["world_size"])] = {c: r[c] for c in GATED}
+            out[record_key(r["workload"], r["params"], r["provider"], r["world_size"])] = {c: r.get(c) for c in GATED}
     return out
 
 
@@ -32,8 +32,18 @@ def write(records: list[dict], path: str | Path) -> int:
 
 
 def load(path: str | Path) -> dict:
-    return {json.dumps(row["key"], sort_keys=True): {c: row.get(c) for c in GATED}
-            for row in json.loads(Path(path).read_text())}
+    """The committed baseline; a file that is not one raises a one-line ValueError."""
+    path = Path(path)
+    try:
+        rows = json.loads(path.read_text())
+        for row in rows:
+            key = row["key"]
+            if not (isinstance(key, list) and len(key) == 4 and isinstance(key[1], dict)):
+                raise TypeError(f"key {key!r} is not [workload, params, provider, world size]")
+        return {json.dumps(row["key"], sort_keys=True): {c: row.get(c) for c in GATED} for row in rows}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a secfwt baseline (a JSON list of {{key, counts}}): "
+                         f"{type(exc).__name__}: {exc}") from None
 
 
 def compare(current: dict, baseline: dict) -> list[str]:
@@ -49,7 +59,11 @@ def compare(current: dict, baseline: dict) -> list[str]:
             continue
         for c in GATED:
             old, new = baseline[key][c], current[key][c]
-            if old is None:
+            if new is None and old is not None:
+                lines.append(f"{c:<14}{name}: not in the records (measured before the counter existed: rerun)")
+            elif old is None and new is None:
+                continue
+            elif old is None:
                 lines.append(f"{c:<14}{name}: not in the baseline (a new counter: make bench-baseline records it)")
             elif old != new:
                 change = f"{(new - old) / old:+.2%}" if old else "from 0"

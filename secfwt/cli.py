@@ -216,7 +216,7 @@ def cmd_gate(args) -> int:
     path = Path(args.records)
     if not path.exists():
         raise UsageError(f"no records at {path}; run `make bench` first")
-    records = Store(path).load()
+    records = Store(path, warn=True).load()
     if args.write:
         n = baseline.write(records, args.baseline)
         print(f"wrote {n} baseline counts to {args.baseline}")
@@ -236,11 +236,18 @@ def cmd_gate(args) -> int:
 
 def cmd_report(args) -> int:
     from .report import write_report
+    from .results import Store
 
     paths = [Path(p) for p in args.records] if args.records else sorted(Path("reports/records").glob("*.jsonl"))
     missing = [str(p) for p in paths if not p.exists()]
     if missing or not paths:
         raise UsageError(f"no records at {', '.join(missing) or 'reports/records/*.jsonl'}; run `make bench` first")
+    for path in paths:  # every file is records (one line and exit 2 otherwise) before anything is written
+        Store(path).load()
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {args.out}: {exc.strerror or exc}") from None
     for out in write_report(paths, args.out):
         print(out)
     return 0

@@ -882,7 +882,7 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
 def load_records(paths) -> list[dict]:
     records = []
     for path in paths:
-        records += Store(path).load()
+        records += Store(path, warn=True).load()
     return latest_records(records)
 
 

@@ -14,6 +14,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import metadata
@@ -122,14 +123,23 @@ def exclusive(path: str | os.PathLike):
 class Store:
     """Append-only JSON-lines file of records; each record is flushed as it finishes."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, warn: bool = False):
         self.path = Path(path)
+        self.warn = warn  # say on stderr how many torn lines a load skipped (report, gate)
 
     def load(self) -> list[dict]:
+        """Every record of the file.  Lines that are not JSON (a sweep killed mid-write) are skipped
+        with one warning that counts them; anything else that is not a record is an error."""
         if not self.path.exists():
             return []
+        if not self.path.is_file():
+            raise ValueError(f"{self.path}: not a records file (a folder or a device)")
+        try:
+            text = self.path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{self.path}: cannot read it as records ({exc})") from None
         out, torn = [], 0
-        for n, line in enumerate(self.path.read_text().splitlines(), 1):
+        for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -142,6 +152,9 @@ class Store:
             out.append(record)
         if torn and not out:
             raise ValueError(f"{self.path}: no secfwt record in it ({torn} line(s) that are not JSON)")
+        if torn and self.warn:
+            print(f"secfwt: warning: {self.path}: skipped {torn} line(s) that are not JSON (torn writes; a "
+                  "resumed sweep measures them again)", file=sys.stderr)
         return out
 
     def finished_keys(self) -> set[str]:

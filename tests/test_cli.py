@@ -108,3 +108,41 @@ def test_party_command_runs_one_party_per_process_like_separate_hosts():
     assert out["scopes"][""]["rounds"] == 1 and out["scopes"][""]["bytes"] == 2 * 64 * 8 * 2
     assert out["checks"]["max_abs_err"] < 1e-2
     assert all(p.returncode == 0 for p in others)
+
+
+@pytest.mark.parametrize("case", ["folder", "empty_object", "text", "baseline_not_json", "baseline_bad_key",
+                                  "baseline_folder", "report_out_unwritable"])
+def test_bad_files_given_to_report_and_gate_are_one_line_exit_2(tmp_path, case):
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"workload": "op", "params": {"op": "mul", "size": 4, "seed": 0}, "provider": "ttp",
+                                "world_size": 2, "status": "ok", "rounds": 1, "bytes": 1024, "offline_rounds": 1,
+                                "offline_bytes": 8, "duplex_bytes": 512}) + "\n")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "empty.jsonl").write_text("{}\n")
+    (tmp_path / "text.jsonl").write_text("hello\n")
+    (tmp_path / "base.json").write_text("not json")
+    (tmp_path / "key.json").write_text('[{"key": 1, "rounds": 1}]')
+    args = {"folder": ["report", "--records", "folder"], "empty_object": ["report", "--records", "empty.jsonl"],
+            "text": ["gate", "--records", "text.jsonl", "--baseline", "key.json"],
+            "baseline_not_json": ["gate", "--records", "good.jsonl", "--baseline", "base.json"],
+            "baseline_bad_key": ["gate", "--records", "good.jsonl", "--baseline", "key.json"],
+            "baseline_folder": ["gate", "--records", "good.jsonl", "--baseline", "folder"],
+            "report_out_unwritable": ["report", "--records", "good.jsonl", "--out", "/proc/secfwt-report"]}[case]
+    if args[0] == "report" and "--out" not in args:
+        args += ["--out", "out"]
+    proc = subprocess.run([sys.executable, "-m", "secfwt", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("secfwt: error:"), lines
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_warns_how_many_torn_lines_it_skipped(tmp_path):
+    line = json.dumps({"workload": "op", "params": {"op": "mul", "size": 4, "seed": 0}, "provider": "ttp",
+                       "world_size": 2, "status": "ok", "rounds": 1, "bytes": 1024, "offline_rounds": 1,
+                       "offline_bytes": 8, "duplex_bytes": 512, "max_abs_err": 0.0, "compute_s": 0.1, "wall_s": 0.1})
+    (tmp_path / "r.jsonl").write_text(line + "\n" + line[:30] + "\n" + line + "\n")
+    proc = subprocess.run([sys.executable, "-m", "secfwt", "report", "--records", "r.jsonl", "--out", "out"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped 1 line(s)" in proc.stderr
