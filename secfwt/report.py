@@ -129,6 +129,10 @@ def attention_scaling_data(df: pd.DataFrame, links=("lan", "wan100")) -> pd.Data
     return _variant_sort(sub[cols], "heads", "head_dim", "impl", "seq").reset_index(drop=True)
 
 
+#: (marker, marker size, line style) per series, largest first: overlapping series stay visible
+SERIES_STYLES = (("o", 9, "-"), ("s", 7, "--"), ("^", 5, "-."), ("D", 3, ":"))
+
+
 def plot_attention_scaling(df: pd.DataFrame, links=("lan", "wan100")):
     """Online bytes, rounds and estimated time per link against L (log-log), a row per config."""
     plt = _pyplot()
@@ -141,8 +145,11 @@ def plot_attention_scaling(df: pd.DataFrame, links=("lan", "wan100")):
     for row, (heads, head_dim) in enumerate(configs):
         cfg = data[(data["heads"] == heads) & (data["head_dim"] == head_dim)]
         for ax, (col, label) in zip(axes[row], panels):
-            for impl, g in cfg.groupby("impl", sort=False):
-                ax.plot(g["seq"], g[col], marker="o", label=impl)
+            for i, (impl, g) in enumerate(cfg.groupby("impl", sort=False)):
+                # each series its own marker, size and dash, so equal values (softmax-stock's bytes are
+                # softmax-stable's) stay visible one over the other
+                marker, size, dash = SERIES_STYLES[i % len(SERIES_STYLES)]
+                ax.plot(g["seq"], g[col], marker=marker, markersize=size, linestyle=dash, label=impl)
             bad = cfg[cfg["status"] != "ok"]
             if len(bad):  # runs whose error exceeds the tolerance stay visible, crossed out
                 ax.plot(bad["seq"], bad[col], "x", color="red", markersize=11, mew=2, linestyle="none",
@@ -186,7 +193,7 @@ def plot_rfa_error(df: pd.DataFrame):
     ax.set_ylabel("max abs error")
     if len(data):
         r = data.iloc[0]
-        ax.set_title(f"L={r['seq']}, {r['heads']} heads x {r['head_dim']}", fontsize=9)
+        ax.set_title(f"L={int(r['seq'])}, {int(r['heads'])} heads x {int(r['head_dim'])}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     return fig
@@ -695,8 +702,22 @@ PAPER_COST_COLUMNS = ("method", "adam", "GB", "offline_GB", "rounds", "compute_s
 REPRODUCED_WITHIN = 0.10
 
 
-def paper_reproduction_lines(paper: pd.DataFrame, sft_label: str) -> list[str]:
-    """In plain words: which published figures the suite reproduces, which it cannot, and why."""
+def clamp_cost_per_element(df: pd.DataFrame) -> float | None:
+    """Online bytes per element that the tanh GeLU's clamp adds (what pretrained FFN inputs switch
+    on), from the `gelu` records; None without both measurements."""
+    data = _measured(df, "gelu")
+    if data.empty or "impl" not in data:
+        return None
+    tanh = data[data["impl"] == "tanh"]
+    per = {bool(c): (g["bytes"] / g["size"]).iloc[0] for c, g in tanh.groupby("clamp")}
+    return per[True] - per[False] if {True, False} <= set(per) else None
+
+
+def paper_reproduction_lines(paper: pd.DataFrame, sft_label: str, clamp_bytes: float | None = None,
+                             ffn_elements: int = 24 * 512 * 4096) -> list[str]:
+    """In plain words: which published figures the suite reproduces, which it cannot, and why.
+    ``clamp_bytes``: what the tanh GeLU's clamp adds per FFN element (``ffn_elements`` per forward
+    at RoBERTa-large, L = 512) when pretrained weights switch it on."""
     def gb(label):
         row = paper[paper["method"] == label]
         return None if row.empty else row.iloc[0]
@@ -727,6 +748,14 @@ def paper_reproduction_lines(paper: pd.DataFrame, sft_label: str) -> list[str]:
                         "explains, such as Adam over every weight or a longer sequence; the paper does not say."
         lines.append(text)
     rfa = gb("FoT (RFA)")
+    if rfa is not None and clamp_bytes:
+        extra = clamp_bytes * ffn_elements / 1e9
+        lines.append(f"- **Weights.** The paper rows use seeded-random RoBERTa-large weights, whose FFN inputs never "
+                     f"switch on the tanh GeLU's clamp. Pretrained weights do (MiniLM's do; tested): the clamp adds "
+                     f"{clamp_bytes:,.0f} B per FFN element (the `gelu` table), {extra:.1f} GB per forward at "
+                     f"{ffn_elements:,} FFN elements, so a pretrained RoBERTa-large FoT+RFA candidate would cost "
+                     f"about {rfa['GB'] + extra:.1f} GB (arithmetic on measured counts, not a run). The match with "
+                     "56.6 GB rests on random weights. The Fourier GeLU costs the same for any weights (tested).")
     if rfa is not None:
         lines.append(f"- **Times** are not reproducible from the published bytes: 56.6 GB alone need "
                      f"{56.6e9 * 8 / 3e9:.1f} s on 3 Gbps half duplex and {56.6e9 * 8 / 2 / 3e9:.1f} s full duplex, "
@@ -820,10 +849,13 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
         "",
         "Every number is a real two-party CrypTen run (separate processes over TCP). Rounds and bytes are "
         "counted exactly; times are estimated with `est_s = compute_s + rounds * latency_s + bytes * 8 / "
-        "bandwidth_bps` (LAN 3 Gbps / 0.8 ms, WAN-200 200 Mbps / 40 ms, WAN-100 100 Mbps / 80 ms), where "
-        "`compute_s` was measured on the machine below with one thread per party. Records marked extrapolated "
-        "measure 0 and 1 encoder blocks (LoRA: 1 and 2) and scale to the full depth: exact for rounds and "
-        "bytes, approximate for times.",
+        "bandwidth_bps` (LAN 3 Gbps / 0.8 ms, WAN-200 200 Mbps / 40 ms, WAN-100 100 Mbps / 80 ms; half "
+        "duplex: both directions' bytes on one pipe), where `compute_s` was measured on the machine below "
+        "with one thread per party. The paper table also gives the network alone under full duplex (each "
+        "direction its own bandwidth: the busier direction's bytes, `duplex_bytes`). One latency per round, "
+        "no overlap of compute and communication; neither convention has met a real link yet. Records marked "
+        "extrapolated measure 0 and 1 encoder blocks (LoRA and deep prompts: 1 and 2) and scale to the full "
+        "depth: exact for rounds and bytes, approximate for times; their errors are the deepest measured run's.",
         "",
         "## Where the numbers come from",
         "",
@@ -851,7 +883,7 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
                       "compute (2 shared cores, one thread per party; the paper used GPUs) to the half-duplex "
                       "network time. `paper_GB_half_s` / `paper_GB_full_s`: the time the published GB alone need "
                       "on the published 3 Gbps link under each convention.", ""]
-            lines += paper_reproduction_lines(paper, sft_baseline_label(df))
+            lines += paper_reproduction_lines(paper, sft_baseline_label(df), clamp_cost_per_element(df))
             lines += beyond_paper_lines(paper)
             lines += depth_error_lines(df)
             bd = breakdown_data(df)

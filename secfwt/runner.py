@@ -147,6 +147,8 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
                                              + [checks.get("test_logits_max_abs_err", 0.0)]))
     if wl.audit:
         record["reveal_audit"] = {str(p["rank"]): p["audit"] for p in parties}
+    if parties[0].get("teardown_error"):  # complete result; a process failed while shutting down
+        record["teardown_error"] = parties[0]["teardown_error"]
     record.update(run_s=time.perf_counter() - t0,
                   per_party={str(p["rank"]): {"crypten_counters": p["crypten_counters"], "total": p["scopes"][""]}
                              for p in parties})

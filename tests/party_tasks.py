@@ -40,6 +40,16 @@ def echo_rank(marker: str):
     return {"rank": comm.get_rank(), "marker": marker}
 
 
+def fail_in_teardown_rank1(marker: str):
+    """Rank 1 finishes its work, then its process exits 7 while shutting down."""
+    import atexit
+
+    _, comm = _comm()
+    if comm.get_rank() == 1:
+        atexit.register(lambda: (time.sleep(0.5), os._exit(7)))
+    return {"rank": comm.get_rank(), "marker": marker}
+
+
 def trig_cases(cases):
     """Each case {values, w}: max abs error of the one-round cos/sin against torch (float64)."""
     import torch

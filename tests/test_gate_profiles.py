@@ -195,3 +195,18 @@ def test_block_table_is_one_block_per_candidate_from_the_measured_depths():
     assert row["block_rounds"] == 2 and row["block_GB"] == pytest.approx(0.02)  # (0.24 - 0.2) GB / 2 candidates
     assert row["block_lan_net_full_s"] == pytest.approx(2 * 0.8e-3 + 0.01e9 * 8 / 3e9)
     assert row["blocks_share_of_candidate_GB"] == pytest.approx(0.04e9 * 24 / 1e9)
+
+
+def test_reproduction_lines_give_a_verdict_per_published_row():
+    paper = pd.DataFrame([
+        {"method": "SFT [Adam x]", "adam": "x", "GB": 700.0, "lan_net_half_s": 1.0, "lan_net_full_s": 0.5},
+        {"method": "SFT", "adam": "d", "GB": 984.4, "lan_net_half_s": 1.0, "lan_net_full_s": 0.5},
+        {"method": "Prompt tuning", "adam": "x", "GB": 232.6, "lan_net_half_s": 1.0, "lan_net_full_s": 0.5},
+        {"method": report.DEEP_PROMPT_LABEL, "adam": "x", "GB": 240.0, "lan_net_half_s": 1.0, "lan_net_full_s": 0.5},
+        {"method": "FoT (RFA)", "adam": "", "GB": 54.2, "lan_net_half_s": 147.2, "lan_net_full_s": 73.6}])
+    text = "\n".join(report.paper_reproduction_lines(paper, "SFT [Adam x]", clamp_bytes=928.0))
+    assert "**SFT**: 700.0 GB online against the published 970.7 GB (-28%): not reproduced" in text
+    assert "984.4 GB" in text  # the default setting's figure beside it
+    assert "**FoT (RFA)**: 54.2 GB online against the published 56.6 GB (-4%): reproduced" in text
+    assert "P-tuning v2 (prompts before every block, full backward) costs 240.0 GB" in text
+    assert "about 100.9 GB" in text  # 54.2 + 928 B x 24 x 512 x 4096 FFN elements

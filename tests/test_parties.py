@@ -38,6 +38,16 @@ def test_a_party_that_raises_fails_the_run_with_its_traceback(party_tasks_on_pat
     assert _processes_with(marker) == []
 
 
+def test_a_result_complete_at_rank0_survives_a_failed_teardown(party_tasks_on_path):
+    """Party 1 exits 7 while shutting down, after rank 0 holds every result: the results are kept
+    and marked, not turned into an error."""
+    marker = uuid.uuid4().hex
+    out = run_parties(Task("party_tasks:fail_in_teardown_rank1", {"marker": marker}), timeout=120)
+    assert [r["rank"] for r in out] == [0, 1] and all(r["marker"] == marker for r in out)
+    assert all("party 1 failed (exit code 7)" in r["teardown_error"] for r in out)
+    assert _processes_with(marker) == []
+
+
 def test_a_party_killed_mid_run_fails_the_run_at_once(party_tasks_on_path):
     marker = uuid.uuid4().hex
     with pytest.raises(PartyError) as info:

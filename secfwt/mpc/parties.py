@@ -244,11 +244,14 @@ def rendezvous(master: str) -> str:
     return master if master.startswith("file://") else f"tcp://{master}"
 
 
-def party_main(rank: int, world_size: int, master: str, provider: str, task: Task, threads: int = 1):
+def party_main(rank: int, world_size: int, master: str, provider: str, task: Task, threads: int = 1,
+               on_result=None):
     """Body of one process: rank < world_size is a computing party, rank == world_size the dealer.
 
     Returns, on rank 0, the list of every computing party's result (gathered after
-    the measured work, outside the meter); on other ranks ``None``.
+    the measured work, outside the meter); on other ranks ``None``.  ``on_result`` (rank 0)
+    receives that list as soon as it is complete, before the teardown, so that a failure in
+    the teardown does not lose a finished measurement.
     """
     if provider not in PROVIDERS:
         raise ValueError(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
@@ -278,6 +281,8 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
         _agree(run_digests(task, world_size, provider), rank, world_size, comm.main_group)
         result = task.resolve()(**task.kwargs)
         gathered = _gather_json(result, world_size, comm.main_group)
+        if rank == 0 and on_result is not None:
+            on_result(gathered)
     finally:
         crypten.uninit()
     return gathered if rank == 0 else None
@@ -341,9 +346,25 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
                     cmd += ["--out", str(out_file)]
                 procs[r] = subprocess.Popen(cmd, stdout=logs[r], stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True, env=env)
-            while not _check(procs, logs, world_size, deadline, timeout, watch):
-                time.sleep(0.05)
+            try:
+                while not _check(procs, logs, world_size, deadline, timeout, watch):
+                    time.sleep(0.05)
+                teardown_error = None
+            except PartyError as exc:
+                # rank 0 already holds every party's result: a failure after that (a party or the
+                # dealer dying in the teardown) does not lose the measurement; it is marked instead.
+                # Rank 0 may be writing it right now: a short grace while it is alive
+                grace = time.monotonic() + TEARDOWN_GRACE_S
+                while not out_file.exists() and procs[0].poll() is None and time.monotonic() < grace:
+                    time.sleep(0.05)
+                if not out_file.exists() or (owner is not None and not owner_out.exists()):
+                    raise
+                teardown_error = f"after the result was complete: {str(exc).splitlines()[0]}"
             parties = json.loads(out_file.read_text())
+            if teardown_error is not None:
+                for p in parties:
+                    if isinstance(p, dict):
+                        p["teardown_error"] = teardown_error
             return (parties, json.loads(owner_out.read_text())) if owner is not None else parties
         finally:
             for p in procs.values():
@@ -364,6 +385,9 @@ LOOPBACK = "lo"
 #: the data owner's key among the launcher's processes
 OWNER = "owner"
 
+
+#: how long a failed run waits for a live rank 0 to finish writing a complete result
+TEARDOWN_GRACE_S = 1.0
 
 STALL_ENV = "SECFWT_STALL_S"
 DEFAULT_STALL_S = 60.0
@@ -462,12 +486,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     die_with_launcher()
     spec = json.loads(args.task)
-    result = party_main(args.rank, args.world_size, args.master, args.provider,
-                        Task(spec["target"], spec["kwargs"]), threads=args.threads)
-    if args.rank == 0 and args.out:
+
+    def write(result):  # atomically: the launcher reads only a complete file
         tmp = Path(args.out + ".part")
         tmp.write_text(json.dumps(result))
         tmp.replace(args.out)
+
+    party_main(args.rank, args.world_size, args.master, args.provider, Task(spec["target"], spec["kwargs"]),
+               threads=args.threads, on_result=write if args.rank == 0 and args.out else None)
     return 0
 
 
