@@ -1,8 +1,10 @@
 """Attention core in 2PC: softmax vs random-feature attention over sequence length."""
 
+from secfwt.nn import attention as attn
+
 from .common import _CostTracks, _WholeRun
 
-VARIANTS = ["softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass"]
+VARIANTS = list(attn.VARIANTS)
 
 
 class AttentionCore(_CostTracks):

@@ -1,5 +1,7 @@
 """One tuning step of each method on a tiny model, and one encoder block forward/backward."""
 
+from secfwt.nn import attention as attn
+
 from .common import _CostTracks, _WholeRun
 
 
@@ -15,7 +17,7 @@ class TuningStep(_CostTracks):
 
 class FotAttention(_CostTracks):
     workload = "step"
-    params = (["softmax-stable", "rfa-onepass"], ["batched", "sequential"])
+    params = (list(attn.PAPER_PAIR), ["batched", "sequential"])
     param_names = ["attention", "fot_mode"]
     FIXED = {"model": "tiny", "seq": 32, "batch": 2, "method": "fot", "population": 4, "seed": 0}
 

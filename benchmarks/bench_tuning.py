@@ -2,6 +2,8 @@
 test accuracy each method reaches, so that a branch that breaks learning shows in asv compare;
 and the FoT-in-MPC parity run with a separate data owner (counts and agreement)."""
 
+from secfwt.nn import attention as attn
+
 from .common import _CostTracks, measure_grid
 
 
@@ -37,7 +39,7 @@ class FotInMpc(_CostTracks):
     """Three FoT generations in 2PC with the data owner as its own process (MiniLM, 2 blocks)."""
 
     workload = "fot-mpc"
-    params = (["softmax-stable", "rfa-onepass"],)
+    params = (list(attn.PAPER_PAIR),)
     param_names = ["attention"]
     FIXED = {"layers": 2, "generations": 3, "population": 4, "train_rows": 4, "test_rows": 8, "seq": 32}
 

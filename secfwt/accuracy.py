@@ -19,6 +19,7 @@ import pandas as pd
 from . import plotting
 from .links import PROFILES as LINK_PROFILES
 from .links import Link, network_seconds
+from .nn import attention as attn
 
 #: methods in plot and table order, with the label each gets
 METHOD_ORDER = ["SFT", "prompt", "LoRA", "FoT (softmax)", "FoT (RFA)"]
@@ -32,7 +33,7 @@ def method_label(params: dict) -> str:
     """'FoT (RFA)', 'SFT', ... of a tune or step record's parameters, with its variants' suffix."""
     method = params["method"]
     if method == "fot":
-        label = "FoT (RFA)" if str(params.get("attention")).startswith("rfa") else "FoT (softmax)"
+        label = "FoT (RFA)" if attn.is_rfa(params.get("attention")) else "FoT (softmax)"
     else:
         label = {"sft": "SFT", "prompt": "prompt", "lora": "LoRA"}[method]
     return label + variant_suffix(params)

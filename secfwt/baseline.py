@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .errors import InputError
 from .results import COUNTERS as GATED
 from .results import PLAINTEXT, record_key
 
@@ -42,7 +43,7 @@ def load(path: str | Path) -> dict:
                 raise TypeError(f"key {key!r} is not [workload, params, provider, world size]")
         return {json.dumps(row["key"], sort_keys=True): {c: row.get(c) for c in GATED} for row in rows}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError, AttributeError) as exc:
-        raise ValueError(f"{path}: not a secfwt baseline (a JSON list of {{key, counts}}): "
+        raise InputError(f"{path}: not a secfwt baseline (a JSON list of {{key, counts}}): "
                          f"{type(exc).__name__}: {exc}") from None
 
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from . import workloads
+from .errors import InputError
 from .links import PROFILES as LINK_PROFILES
 from .links import parse_link, parse_links
 from .mpc.parties import PROVIDERS, SECURITY
@@ -24,7 +25,7 @@ from .mpc.parties import PROVIDERS, SECURITY
 EXIT_USAGE = 2
 
 
-class UsageError(ValueError):
+class UsageError(InputError):
     """Bad input from the user: reported in one line, exit code 2."""
 
 
@@ -261,6 +262,10 @@ def cmd_party(args) -> int:
     wl = workloads.get(args.workload)
     raw = _parse_params(args.param, multi=False)
     params = wl.resolve({k: v[0] for k, v in raw.items()})
+    if args.world_size < 2:
+        raise UsageError("--world-size must be at least 2")
+    if not 0 <= args.rank <= args.world_size:
+        raise UsageError(f"--rank {args.rank} is outside 0..{args.world_size} (rank {args.world_size} is the dealer)")
     try:
         gathered = party_main(args.rank, args.world_size, args.master, args.provider,
                               Task("secfwt.runner:measure", {"workload": args.workload, "params": params}))
@@ -369,7 +374,7 @@ def main(argv=None) -> int:
     try:
         _apply_protocol_seed(args)
         return args.func(args)
-    except (UsageError, ValueError) as exc:
+    except InputError as exc:  # bad input only (UsageError is one); anything else keeps its traceback
         print(f"secfwt: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from .errors import InputError
+
 DUPLEX = ("half", "full")
 
 
@@ -57,12 +59,12 @@ def parse_link(spec: str) -> Link:
     m = _INLINE.match(key)
     if not m or m.group(2) not in _BANDWIDTH_UNITS or m.group(4) not in _LATENCY_UNITS \
             or (m.group(5) or "half") not in DUPLEX:
-        raise ValueError(f"unknown link {spec!r}: use one of {', '.join(PROFILES)} or BANDWIDTH:LATENCY[:DUPLEX] "
+        raise InputError(f"unknown link {spec!r}: use one of {', '.join(PROFILES)} or BANDWIDTH:LATENCY[:DUPLEX] "
                          f"such as 1gbit:10ms or 1gbit:10ms:full (duplex: {', '.join(DUPLEX)})")
     bandwidth = float(m.group(1)) * _BANDWIDTH_UNITS[m.group(2)]
     latency = float(m.group(3)) * _LATENCY_UNITS[m.group(4)]
     if bandwidth <= 0:
-        raise ValueError(f"link {spec!r}: bandwidth must be positive")
+        raise InputError(f"link {spec!r}: bandwidth must be positive")
     return Link(key, bandwidth, latency, m.group(5) or "half")
 
 
@@ -70,7 +72,7 @@ def parse_links(specs: str | list[str]) -> list[Link]:
     items = specs.split(",") if isinstance(specs, str) else specs
     links = [parse_link(s) for s in items if s.strip()]
     if not links:
-        raise ValueError("no link given")
+        raise InputError("no link given")
     return links
 
 
@@ -82,7 +84,7 @@ def network_seconds(rounds: float, nbytes: float, link: Link, duplex_bytes: floa
     when a record predates that counter).  ``duplex`` overrides the link's own."""
     duplex = duplex or link.duplex
     if duplex not in DUPLEX:
-        raise ValueError(f"unknown duplex {duplex!r}; choose one of {', '.join(DUPLEX)}")
+        raise InputError(f"unknown duplex {duplex!r}; choose one of {', '.join(DUPLEX)}")
     carried = nbytes if duplex == "half" else duplex_bytes
     if carried is None:
         return float("nan")

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ATTENTION_VARIANTS = ["softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass"]
+from .errors import InputError
+from .nn import attention as attn
+
+ATTENTION_VARIANTS = list(attn.VARIANTS)
+RFA_VARIANTS = [v for v in attn.VARIANTS if attn.is_rfa(v)]
+SOFTMAX_VARIANTS = [v for v in attn.VARIANTS if not attn.is_rfa(v)]
+PAIR = list(attn.PAPER_PAIR)  # the paper's softmax baseline and its RFA
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ PROFILES: dict[str, dict] = {
                                 "heads": [4], "head_dim": [32], "features": [64]}, 6),
             Sweep("attention", {"impl": ATTENTION_VARIANTS, "seq": [32, 64, 128, 256, 512],
                                 "heads": [16], "head_dim": [64], "features": [64]}, 25),
-            Sweep("attention", {"impl": ["rfa-builtin", "rfa-onepass"], "seq": [128],
+            Sweep("attention", {"impl": RFA_VARIANTS, "seq": [128],
                                 "heads": [4], "head_dim": [32], "features": [16, 32, 64, 128, 256]}, 4),
         ],
     },
@@ -75,7 +81,7 @@ ADAM_CHOSEN = {"adam_sqrt_iters": [10], "adam_recip_iters": [5], "adam_positive"
 #: (the extrapolated rows carry the error of their deepest measured run, 1 or 2 blocks)
 DEPTH_ERROR = Sweep("step", {"model": ["minilm"], "head": ["sentence"], "task": ["sst2"], "layers": [-1],
                              "prompt_tokens": [8], "seq": [56], "batch": [8], "method": ["fot"],
-                             "attention": ["softmax-stable", "rfa-onepass"], "population": [2],
+                             "attention": PAIR, "population": [2],
                              "fot_mode": ["batched"]}, 90)
 
 PROFILES["paper"] = {
@@ -85,7 +91,7 @@ PROFILES["paper"] = {
                    "blocks; Adam's sensitivity on a real MiniLM step; the logits' MPC error at MiniLM's full depth",
     "links": ["lan", "wan200", "wan100"],
     "sweeps": ADAM_SENSITIVITY + [
-        Sweep("step", {**_PAPER_STEP, "method": ["fot"], "attention": ["rfa-onepass", "softmax-stable"],
+        Sweep("step", {**_PAPER_STEP, "method": ["fot"], "attention": PAIR[::-1],
                        "population": [2], "fot_mode": ["sequential"]}, 160),
         Sweep("step", {**_PAPER_STEP, "method": ["prompt"], "optimizer": ["adam"], "prompt_depth": ["shallow", "deep"],
                        **ADAM_CHOSEN}, 200),
@@ -93,10 +99,10 @@ PROFILES["paper"] = {
         Sweep("step", {**_PAPER_STEP, "method": ["sft"], "optimizer": ["adam"], **ADAM_CHOSEN}, 1500),
         Sweep("step", {**_PAPER_STEP, "method": ["sft"], "optimizer": ["sgd"]}, 220),
         Sweep("step", {**_PAPER_STEP, "method": ["lora"], "optimizer": ["adam"], **ADAM_CHOSEN}, 340),
-        Sweep("step", {**_PAPER_STEP, **BEYOND_PAPER, "method": ["fot"], "attention": ["rfa-onepass", "softmax-stable"],
+        Sweep("step", {**_PAPER_STEP, **BEYOND_PAPER, "method": ["fot"], "attention": PAIR[::-1],
                        "population": [2], "fot_mode": ["sequential"]}, 120),
         DEPTH_ERROR,
-        Sweep("step", {**DEPTH_ERROR.grid, **BEYOND_PAPER, "attention": ["rfa-onepass"]}, 90),
+        Sweep("step", {**DEPTH_ERROR.grid, **BEYOND_PAPER, "attention": [attn.RFA]}, 90),
     ],
 }
 
@@ -105,7 +111,7 @@ PROFILES["quick"]["sweeps"].append(
                    "optimizer": ["adam"]}, 8))
 PROFILES["quick"]["sweeps"].append(
     Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["fot"],
-                   "attention": ["softmax-stable", "rfa-onepass"], "population": [4],
+                   "attention": PAIR, "population": [4],
                    "fot_mode": ["batched", "sequential"]}, 6))
 # GeLU per element (tanh as the paper's model needs it, clamped for pretrained inputs; fourier over its
 # whole range), and FoT with every beyond-the-paper variant
@@ -114,7 +120,7 @@ PROFILES["quick"]["sweeps"].append(
 PROFILES["quick"]["sweeps"].append(Sweep("gelu", {"impl": ["fourier"], "range": [39.0], "size": [4096]}, 3))
 PROFILES["quick"]["sweeps"].append(
     Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["fot"], **BEYOND_PAPER,
-                   "attention": ["softmax-stable", "rfa-onepass"], "population": [4]}, 6))
+                   "attention": PAIR, "population": [4]}, 6))
 # the tuning path end to end, tiny: a short FoT run in the plaintext twin, and FoT in 2PC with a
 # separate data owner against the twin (MiniLM truncated to one block)
 PROFILES["quick"]["sweeps"].append(
@@ -129,7 +135,7 @@ def get_profile(name: str) -> dict:
     try:
         return PROFILES[name]
     except KeyError:
-        raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
+        raise InputError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
 
 
 def estimated_minutes(profile: dict) -> float:
@@ -145,10 +151,9 @@ PROFILES["full"] = {
         Sweep("step", {"model": ["base", "large"], "seq": [128], "batch": [1], "extrapolate": [True],
                        "prompt_tokens": [50], "method": ["sft", "prompt", "lora"], "optimizer": ["adam"]}, 240),
         Sweep("step", {"model": ["base", "large"], "seq": [128, 512], "batch": [1], "extrapolate": [True],
-                       "prompt_tokens": [50], "method": ["fot"], "attention": ["softmax-stable", "rfa-onepass"],
+                       "prompt_tokens": [50], "method": ["fot"], "attention": PAIR,
                        "population": [4], "fot_mode": ["batched", "sequential"]}, 400),
-        Sweep("block", {"model": ["large"], "seq": [128, 512], "attention": ["softmax-stock", "softmax-stable",
-                                                                          "rfa-onepass"]}, 120),
+        Sweep("block", {"model": ["large"], "seq": [128, 512], "attention": SOFTMAX_VARIANTS + [attn.RFA]}, 120),
     ],
 }
 
@@ -196,12 +201,12 @@ def _beyond_accuracy_sweeps(task: str) -> list[Sweep]:
     gens, _, fot_every, _ = ACCURACY_BUDGETS[task]
     max_len = get_task(task).max_len
     return [
-        Sweep("tune", {"task": [task], "method": ["fot"], "attention": ["rfa-onepass"], **BEYOND_PAPER,
+        Sweep("tune", {"task": [task], "method": ["fot"], "attention": [attn.RFA], **BEYOND_PAPER,
                        "seed": list(SEEDS), "budget": [gens], "eval_every": [fot_every],
                        "prompt_tokens": [ACCURACY_PROMPT]}, gens * 12 + 40),
         Sweep("step", {"model": ["minilm"], "head": ["sentence"], "task": [task], "extrapolate": [True],
                        "prompt_tokens": [ACCURACY_PROMPT], **BEYOND_PAPER, "method": ["fot"],
-                       "attention": ["rfa-onepass"], "seq": [ACCURACY_PROMPT + max_len],
+                       "attention": [attn.RFA], "seq": [ACCURACY_PROMPT + max_len],
                        "batch": [len(load_split(task, "train"))], "population": [20], "fot_mode": ["batched"]}, 150),
     ]
 
@@ -212,8 +217,8 @@ PROFILES["accuracy"] = {
                    "plaintext twin, and the MPC price of one generation or step at the same shapes (extrapolated "
                    "exactly in depth and batch)",
     "links": ["lan", "wan200", "wan100"],
-    "sweeps": _accuracy_sweeps("sst2", ["softmax-stable", "rfa-onepass"])
-    + _accuracy_sweeps("agnews", ["softmax-stable", "rfa-onepass"]),
+    "sweeps": _accuracy_sweeps("sst2", PAIR)
+    + _accuracy_sweeps("agnews", PAIR),
 }
 
 

@@ -13,15 +13,17 @@ from pathlib import Path
 import pandas as pd
 
 from . import plotting
+from .errors import InputError
 from .accuracy import VARIANT_PARAMS, variant_suffix
 from .links import PROFILES as LINK_PROFILES
 from .links import estimate_seconds, network_seconds
+from .nn import attention as attn
 from .results import Store, aggregate_layers, record_key
 
 BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_rounds", "offline_bytes",
                 "duplex_bytes", "compute_s", "wall_s", "max_abs_err", "optimizer_rel_err", "optimizer_gross_errors",
                 "optimizer_elements", "update_all_rel_err")
-VARIANT_ORDER = ["softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass"]
+VARIANT_ORDER = list(attn.VARIANTS)
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
@@ -170,7 +172,7 @@ def rfa_error_data(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["impl", "features", "seq", "heads", "head_dim", "max_abs_err", "approx_err"]
     sub = _measured(df, "attention")
     require_columns(sub, cols, "RFA error against features")
-    sub = sub[sub["impl"].str.startswith("rfa")]
+    sub = sub[sub["impl"].map(attn.is_rfa)]
     if sub.empty:
         return sub[cols]
     counts = sub.groupby(["seq", "heads", "head_dim"])["features"].nunique()
@@ -208,7 +210,7 @@ def attention_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.D
     return _variant_sort(data[cols], "heads", "head_dim", "features", "impl", "seq").reset_index(drop=True)
 
 
-def attention_ratio_table(df: pd.DataFrame, seq: int | None = None, baseline: str = "softmax-stable",
+def attention_ratio_table(df: pd.DataFrame, seq: int | None = None, baseline: str = attn.SOFTMAX,
                           links=("lan", "wan200", "wan100")) -> pd.DataFrame:
     """At the longest L (or ``seq``), each variant's cost and the baseline's cost divided by it."""
     data = attention_scaling_data(df, links)
@@ -279,7 +281,7 @@ def method_label(row) -> str:
     if row["method"] == "sft":
         label = METHOD_LABELS[("sft", row["optimizer"])]
     elif row["method"] == "fot":
-        label = METHOD_LABELS[("fot", "rfa" if str(row["attention"]).startswith("rfa") else "softmax")]
+        label = METHOD_LABELS[("fot", "rfa" if attn.is_rfa(row["attention"]) else "softmax")]
     elif row["method"] == "prompt" and row.get("prompt_depth") == "deep":
         label = DEEP_PROMPT_LABEL
     else:
@@ -923,7 +925,7 @@ def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
     paths = [records_paths] if isinstance(records_paths, (str, Path)) else list(records_paths)
     records = load_records(paths)
     if not records:
-        raise ValueError(f"no records in {', '.join(map(str, paths))}")
+        raise InputError(f"no records in {', '.join(map(str, paths))}")
     out_dir = Path(out_dir)
     df = records_frame(records)
     figs, tables = out_dir / "figures", out_dir / "tables"

@@ -20,6 +20,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from .errors import InputError
+
 #: Fields every record carries (tests and the report validate against this).
 RECORD_FIELDS = (
     "workload", "params", "world_size", "provider", "security", "rounds", "bytes", "offline_rounds",
@@ -133,11 +135,11 @@ class Store:
         if not self.path.exists():
             return []
         if not self.path.is_file():
-            raise ValueError(f"{self.path}: not a records file (a folder or a device)")
+            raise InputError(f"{self.path}: not a records file (a folder or a device)")
         try:
             text = self.path.read_text()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{self.path}: cannot read it as records ({exc})") from None
+            raise InputError(f"{self.path}: cannot read it as records ({exc})") from None
         out, torn = [], 0
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
@@ -148,10 +150,10 @@ class Store:
                 torn += 1  # a sweep killed mid-write leaves a torn line: skip it, it will be rerun
                 continue
             if not isinstance(record, dict) or not RECORD_IDENTITY <= set(record):
-                raise ValueError(f"{self.path}:{n}: not a secfwt record (needs {', '.join(sorted(RECORD_IDENTITY))})")
+                raise InputError(f"{self.path}:{n}: not a secfwt record (needs {', '.join(sorted(RECORD_IDENTITY))})")
             out.append(record)
         if torn and not out:
-            raise ValueError(f"{self.path}: no secfwt record in it ({torn} line(s) that are not JSON)")
+            raise InputError(f"{self.path}: no secfwt record in it ({torn} line(s) that are not JSON)")
         if torn and self.warn:
             print(f"secfwt: warning: {self.path}: skipped {torn} line(s) that are not JSON (torn writes; a "
                   "resumed sweep measures them again)", file=sys.stderr)

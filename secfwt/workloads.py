@@ -19,11 +19,14 @@ from typing import Callable
 
 import torch
 
+from .errors import InputError
 from .mpc.compat import crypten
 from .mpc.util import reveal_float
 from .nn import attention as attn
 from .nn.encoder import PROMPT_DEPTHS, QKV
 from .nn.layers import GELUS
+from .tuning.optim import OPTIMIZERS
+from .tuning.steps import FOT_MODES, METHODS
 
 
 @dataclass(frozen=True)
@@ -45,29 +48,29 @@ class Param:
         if isinstance(raw, str) and self.kind is bool:
             text = raw.strip().lower()
             if text not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(f"parameter {self.name}: cannot read {raw!r} as a boolean (true/false)")
+                raise InputError(f"parameter {self.name}: cannot read {raw!r} as a boolean (true/false)")
             return text in ("true", "1", "yes")
         if isinstance(raw, str):
             text = self.aliases.get(raw.strip(), raw.strip())
             try:
                 value = self.kind(text) if self.kind is not int else int(text, 10)
             except ValueError:
-                raise ValueError(f"parameter {self.name}: cannot read {raw!r} as {self.kind.__name__}") from None
+                raise InputError(f"parameter {self.name}: cannot read {raw!r} as {self.kind.__name__}") from None
         elif self.kind is float and isinstance(raw, int):
             value = float(raw)
         if not isinstance(value, self.kind) or (isinstance(value, bool) and self.kind is not bool):
-            raise ValueError(f"parameter {self.name}: expected {self.kind.__name__}, got {raw!r}")
+            raise InputError(f"parameter {self.name}: expected {self.kind.__name__}, got {raw!r}")
         value = self.aliases.get(value, value) if isinstance(value, str) else value
         if self.choices and value not in self.choices:
-            raise ValueError(f"parameter {self.name}: {raw!r} is not one of {', '.join(map(str, self.choices))}")
+            raise InputError(f"parameter {self.name}: {raw!r} is not one of {', '.join(map(str, self.choices))}")
         if self.positive and not value > 0:
-            raise ValueError(f"parameter {self.name}: must be positive, got {raw!r}")
+            raise InputError(f"parameter {self.name}: must be positive, got {raw!r}")
         if self.kind is float and not math.isfinite(value):
-            raise ValueError(f"parameter {self.name}: must be a finite number, got {raw!r}")
+            raise InputError(f"parameter {self.name}: must be a finite number, got {raw!r}")
         if self.minimum is not None and value < self.minimum:
-            raise ValueError(f"parameter {self.name}: must be at least {self.minimum}, got {raw!r}")
+            raise InputError(f"parameter {self.name}: must be at least {self.minimum}, got {raw!r}")
         if self.maximum is not None and value > self.maximum:
-            raise ValueError(f"parameter {self.name}: must be at most {self.maximum:g}, got {raw!r}")
+            raise InputError(f"parameter {self.name}: must be at most {self.maximum:g}, got {raw!r}")
         return value
 
 
@@ -85,7 +88,8 @@ class Workload:
     extrapolation_points: Callable = lambda params: (0, 1)
     #: runs in this process on the plaintext twin (no parties, no counts): tuning trajectories
     plaintext: bool = False
-    #: rejects invalid combinations of valid values before any process starts (raises ValueError)
+    #: rejects invalid combinations of valid values before any process starts (raises ValueError,
+    #: which resolve() reports as an InputError)
     validate: Callable = lambda params: None
     #: ``module:function`` run by a separate data-owner process (see secfwt.mpc.owner), or None
     owner: str | None = None
@@ -96,7 +100,7 @@ class Workload:
         for p in self.params:
             if p.name == name:
                 return p
-        raise ValueError(f"workload {self.name} has no parameter {name!r} "
+        raise InputError(f"workload {self.name} has no parameter {name!r} "
                          f"(it has: {', '.join(p.name for p in self.params)})")
 
     def resolve(self, given: dict) -> dict:
@@ -104,7 +108,10 @@ class Workload:
         out = {p.name: p.default for p in self.params}
         for key, raw in given.items():
             out[key] = self.param(key).parse(raw)
-        self.validate(out)
+        try:
+            self.validate(out)
+        except ValueError as exc:  # a combination of valid values that does not go together
+            raise InputError(str(exc)) from None
         return out
 
 
@@ -120,7 +127,7 @@ def get(name: str) -> Workload:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown workload {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+        raise InputError(f"unknown workload {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
 
 
 def _share(x: torch.Tensor):
@@ -168,7 +175,7 @@ register(Workload(
                 "normaliser, context); error against the plaintext twin of the same variant "
                 "(max_abs_err) and against exact softmax attention (approx_err)",
     params=(
-        Param("impl", str, "softmax-stock", "attention variant", choices=attn.VARIANTS, aliases=attn.ALIASES),
+        Param("impl", str, attn.VARIANTS[0], "attention variant", choices=attn.VARIANTS, aliases=attn.ALIASES),
         Param("seq", int, 64, "sequence length L", positive=True, maximum=8192),
         Param("heads", int, 4, "attention heads", positive=True, maximum=64),
         Param("head_dim", int, 32, "dimension per head", positive=True, maximum=1024),
@@ -313,13 +320,13 @@ def _model_name(text: str) -> str:
     path = Path(text)
     config = path / "config.json" if path.is_dir() else path
     if not config.is_file():
-        raise ValueError(f"unknown model {text!r}: use one of {', '.join(MODEL_NAMES)} or the path of a config.json")
+        raise InputError(f"unknown model {text!r}: use one of {', '.join(MODEL_NAMES)} or the path of a config.json")
     try:
         cfg = json.loads(config.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"model {text!r}: {config} is not a readable JSON config ({exc})") from None
+        raise InputError(f"model {text!r}: {config} is not a readable JSON config ({exc})") from None
     if not isinstance(cfg, dict) or cfg.get("model_type") not in ("bert", "roberta"):
-        raise ValueError(f"model {text!r}: only BERT and RoBERTa configs are supported "
+        raise InputError(f"model {text!r}: only BERT and RoBERTa configs are supported "
                          f"(model_type {cfg.get('model_type') if isinstance(cfg, dict) else None!r})")
     return text
 
@@ -342,7 +349,7 @@ def _forward_only(p, gradients: bool):
     """Variants built on the one-round trig protocol have no autograd: refuse them with gradients."""
     if not gradients:
         return
-    if p["attention"].startswith("rfa"):
+    if attn.is_rfa(p["attention"]):
         raise ValueError(f"attention {p['attention']} has no backward in CrypTen (cos/sin lack autograd): "
                          "use it with method=fot")
     if p["gelu"] == "fourier":
@@ -368,7 +375,7 @@ register(Workload(
                 "or fot (one CMA-ES generation of forward passes, logits opened to the data owner); "
                 "max_abs_err compares the label logits with the plaintext twin, grad_min_cosine the gradients",
     params=(
-        Param("method", str, "fot", "tuning method", choices=("sft", "prompt", "lora", "fot")),
+        Param("method", str, "fot", "tuning method", choices=METHODS),
         _ModelParam("model", str, "tiny", "tiny, small, base, large (RoBERTa), minilm (pretrained) or a config.json"),
         Param("layers", int, -1, "encoder blocks to build (-1: the model's own depth)", minimum=-1, maximum=48),
         Param("seq", int, 32, "sequence length", positive=True, maximum=4096),
@@ -377,12 +384,11 @@ register(Workload(
         Param("prompt_depth", str, "shallow", "prompt: shallow (P vectors at the input, input gradients only) or "
                                               "deep (P-tuning v2: P vectors before every block, full backward)",
               choices=PROMPT_DEPTHS),
-        Param("attention", str, "softmax-stable", "attention variant (rfa-* only with fot)",
-              choices=("softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass")),
+        Param("attention", str, attn.SOFTMAX, "attention variant (rfa-* only with fot)", choices=attn.VARIANTS),
         Param("features", int, 64, "random features (RFA)", positive=True, maximum=4096),
         _GELU,
         _QKV,
-        Param("optimizer", str, "adam", "optimizer in MPC (sft, prompt, lora)", choices=("sgd", "adam")),
+        Param("optimizer", str, "adam", "optimizer in MPC (sft, prompt, lora)", choices=OPTIMIZERS),
         Param("adam_sqrt_iters", int, 10, "Adam: Newton steps of the MPC square root (CrypTen's default 3)",
               minimum=1, maximum=50),
         Param("adam_recip_iters", int, 10, "Adam: Newton steps of the MPC reciprocal (CrypTen's default 10)",
@@ -393,7 +399,7 @@ register(Workload(
         Param("population", int, 4, "CMA-ES candidates per generation (fot; CMA-ES needs 2 or more)",
               minimum=2, maximum=1000),
         Param("fot_mode", str, "batched", "fot: one forward over the whole population or one per candidate",
-              choices=("batched", "sequential")),
+              choices=FOT_MODES),
         Param("intrinsic_dim", int, 500, "CMA-ES search dimension d (fot)", positive=True, maximum=100000),
         Param("classes", int, 2, "label words in the verbaliser (synthetic data)", positive=True, maximum=1000),
         Param("head", str, "mlm", "mlm (masked-LM verbaliser, the paper's) or sentence (pooled embedding "
@@ -426,8 +432,7 @@ register(Workload(
         _ModelParam("model", str, "tiny", "tiny, small, base, large (RoBERTa), minilm or a config.json"),
         Param("seq", int, 32, "sequence length", positive=True, maximum=4096),
         Param("batch", int, 1, "batch size", positive=True, maximum=256),
-        Param("attention", str, "softmax-stable", "attention variant (rfa-* forward only)",
-              choices=("softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass")),
+        Param("attention", str, attn.SOFTMAX, "attention variant (rfa-* forward only)", choices=attn.VARIANTS),
         Param("features", int, 64, "random features (RFA)", positive=True, maximum=4096),
         _GELU,
         _QKV,
@@ -468,10 +473,9 @@ register(Workload(
                 "its MPC cost per unit is the matching `step` record's",
     params=(
         Param("task", str, "sst2", "few-shot task", choices=_data_choices()[0]),
-        Param("method", str, "fot", "tuning method", choices=("fot", "sft", "prompt", "lora")),
+        Param("method", str, "fot", "tuning method", choices=METHODS),
         Param("seed", int, 13, "data draw (16 per class) and optimiser seed", choices=_data_choices()[1]),
-        Param("attention", str, "softmax-stable", "attention variant (rfa-* only with fot)",
-              choices=("softmax-stable", "rfa-onepass")),
+        Param("attention", str, attn.SOFTMAX, "attention variant (rfa-* only with fot)", choices=attn.PAPER_PAIR),
         _GELU,
         Param("qkv", str, "separate", "the MPC projection variant whose `step` price applies (the plaintext "
                                       "function is the same either way)", choices=QKV),
@@ -500,7 +504,7 @@ register(Workload(
     params=(
         Param("task", str, "sst2", "few-shot task", choices=_data_choices()[0]),
         Param("seed", int, 13, "data draw and CMA-ES seed", choices=_data_choices()[1]),
-        Param("attention", str, "softmax-stable", "attention variant", choices=("softmax-stable", "rfa-onepass")),
+        Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.PAPER_PAIR),
         _GELU,
         _QKV,
         Param("generations", int, 3, "CMA-ES generations", positive=True, maximum=1000),

@@ -146,3 +146,18 @@ def test_report_warns_how_many_torn_lines_it_skipped(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "skipped 1 line(s)" in proc.stderr
+
+
+def test_an_internal_error_keeps_its_traceback_and_is_not_called_a_usage_error(monkeypatch):
+    """Only bad input exits 2 with one line; a ValueError from inside the suite is a bug: it
+    propagates with its traceback (exit 1 from the interpreter)."""
+    from secfwt import cli
+
+    def broken(args):
+        raise ValueError("an internal failure")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["links"].set_defaults(func=broken)
+    with pytest.raises(ValueError, match="an internal failure"):
+        main(["links"])

@@ -28,13 +28,48 @@ only matrix products (Beaver triples, one round each) elsewhere.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from ..mpc.meter import scope
 
-VARIANTS = ("softmax-stock", "softmax-stable", "rfa-builtin", "rfa-onepass")
+
+@dataclass(frozen=True)
+class Variant:
+    """One attention variant: what it computes and what it can do.  ``rfa``: random features
+    (trig protocols, no CrypTen autograd: forward only) rather than softmax."""
+
+    name: str
+    rfa: bool
+    onepass: bool = False  # RFA: SecFwT's one-round trig protocol (else CrypTen's cossin)
+    stable: bool = False  # softmax: the denominator scaled into the reciprocal's range
+
+    @property
+    def has_backward(self) -> bool:
+        return not self.rfa
+
+
+#: the registry, in plot order: every list of attention variants in the suite reads it
+REGISTRY = {v.name: v for v in (Variant("softmax-stock", rfa=False), Variant("softmax-stable", rfa=False, stable=True),
+                                 Variant("rfa-builtin", rfa=True), Variant("rfa-onepass", rfa=True, onepass=True))}
+VARIANTS = tuple(REGISTRY)
 ALIASES = {"softmax": "softmax-stock", "rfa": "rfa-builtin"}
+#: the pair the paper compares: its softmax baseline (range-safe at L = 512) and its RFA
+SOFTMAX, RFA = "softmax-stable", "rfa-onepass"
+PAPER_PAIR = (SOFTMAX, RFA)
+
+
+def lookup(name: str) -> Variant:
+    try:
+        return REGISTRY[ALIASES.get(name, name)]
+    except KeyError:
+        raise ValueError(f"unknown attention variant {name!r}; choose one of {', '.join(VARIANTS)}") from None
+
+
+def is_rfa(name: str) -> bool:
+    """Random-feature attention (forward only), rather than softmax."""
+    return lookup(name).rfa
 
 
 def random_features(head_dim: int, features: int, seed: int, sigma: float = 1.0) -> torch.Tensor:
@@ -50,11 +85,10 @@ def mpc_attention(variant: str, q, k, v, w: torch.Tensor | None = None, keys=Non
     ``keys`` (optional) masks padded keys with the data owner's secret-shared mask: softmax adds
     ``keys.bias`` ([B, 1, 1, L], 0 or a large negative score: local), RFA multiplies phi(k) by
     ``keys.mask`` ([B, 1, L, 1], 0/1: one Beaver multiplication)."""
-    if variant in ("softmax-stock", "softmax-stable"):
-        return _mpc_softmax_attention(q, k, v, stable=variant == "softmax-stable", keys=keys)
-    if variant in ("rfa-builtin", "rfa-onepass"):
-        return _mpc_rfa_attention(q, k, v, w, onepass=variant == "rfa-onepass", keys=keys)
-    raise ValueError(f"unknown attention variant {variant!r}")
+    spec = lookup(variant)
+    if spec.rfa:
+        return _mpc_rfa_attention(q, k, v, w, onepass=spec.onepass, keys=keys)
+    return _mpc_softmax_attention(q, k, v, stable=spec.stable, keys=keys)
 
 
 def stable_softmax(x, dim: int = -1):
@@ -129,11 +163,9 @@ def plain_attention(variant: str, q, k, v, w: torch.Tensor | None = None, key_ma
     """The exact computation each MPC variant approximates (float64 by default; float32 for
     long plaintext tuning runs).  ``key_mask`` [B, L] (1 real, 0 padding) masks keys as MPC does."""
     q, k, v = (t.to(dtype) for t in (q, k, v))
-    if variant.startswith("softmax"):
-        return plain_softmax_attention(q, k, v, key_mask)
-    if variant.startswith("rfa"):
+    if lookup(variant).rfa:
         return plain_rfa_attention(q, k, v, w.to(dtype), key_mask)
-    raise ValueError(f"unknown attention variant {variant!r}")
+    return plain_softmax_attention(q, k, v, key_mask)
 
 
 def plain_softmax_attention(q, k, v, key_mask=None):

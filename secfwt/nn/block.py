@@ -13,6 +13,7 @@ import torch
 from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.util import reveal_float
+from . import attention as attn
 from . import encoder as enc
 
 
@@ -69,7 +70,7 @@ def plain_block(model, h, p):
     heads = cfg.num_attention_heads
     bsz, seq, hidden = h.shape
     w_feat = enc.attn.random_features(hidden // heads, p["features"], seed=p["seed"] + 1) \
-        if p["attention"].startswith("rfa") else None
+        if attn.is_rfa(p["attention"]) else None
 
     def lin(x, name):
         return x @ sd[name + ".weight"].t() + sd[name + ".bias"]

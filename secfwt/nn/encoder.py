@@ -225,7 +225,7 @@ class MPCEncoder:
     """The encoder on secret-shared weights.  ``trainable(name)`` says which HF parameters get
     gradients; ``lora_rank > 0`` adds LoRA adapters (A, B) on the query and value projections."""
 
-    def __init__(self, model, attention: str = "softmax-stable", trainable=lambda name: False,
+    def __init__(self, model, attention: str = attn.SOFTMAX, trainable=lambda name: False,
                  lora_rank: int = 0, lora_alpha: float = 16.0, features: int = 64, seed: int = 0,
                  calibration: dict | None = None, head: str = "mlm", label_embeddings: torch.Tensor | None = None,
                  gelu: str = "tanh", qkv: str = "separate"):
@@ -256,7 +256,7 @@ class MPCEncoder:
         self.attention = attention
         self.heads = self.cfg.num_attention_heads
         self.head_dim = self.cfg.hidden_size // self.heads
-        self.features = attn.random_features(self.head_dim, features, seed=seed + 1) if attention.startswith("rfa") else None
+        self.features = attn.random_features(self.head_dim, features, seed=seed + 1) if attn.is_rfa(attention) else None
         self.weights = {}  # HF name -> CrypTen tensor (linear weights stored transposed)
         self.transposed = set()
         for name, tensor in model.state_dict().items():
@@ -387,7 +387,7 @@ class MPCEncoder:
         inputs = inputs if inputs is not None else self.share_inputs(batch)
         keys = None
         if "keys" in inputs:
-            keys = KeyMask(mask=inputs["keys"]) if self.attention.startswith("rfa") else KeyMask(bias=inputs["keys"])
+            keys = KeyMask(mask=inputs["keys"]) if attn.is_rfa(self.attention) else KeyMask(bias=inputs["keys"])
         h = self.embeddings(batch, prompt, inputs["ids"])
         for i in range(self.cfg.num_hidden_layers):
             if deep_prompts is not None and i > 0:
@@ -419,7 +419,7 @@ def owner_inputs(cfg, batch: Batch, attention: str, head: str) -> dict:
     keep = torch.cat([ids[:, :1], ids[:, 1 + p:]], 1) if p else ids
     out = {"ids": torch.nn.functional.one_hot(keep, cfg.vocab_size)}
     if batch.attention_mask is not None:
-        out["keys"] = batch.attention_mask[:, None, :, None] if attention.startswith("rfa") else \
+        out["keys"] = batch.attention_mask[:, None, :, None] if attn.is_rfa(attention) else \
             batch.key_bias()[:, None, None, :]
     if head == "sentence":
         out["pooling"] = batch.pooling_weights().unsqueeze(1)  # [B, 1, L]
@@ -511,7 +511,7 @@ def _centring(lo: float, hi: float) -> float:
     return math.sqrt(INV_SQRT_CENTRE / math.sqrt(max(lo, 1e-12) * max(hi, 1e-12)))
 
 
-def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, attention: str = "softmax-stable",
+def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, attention: str = attn.SOFTMAX,
                   features: int = 64, seed: int = 0, hidden_only: bool = False, ln_stats: dict | None = None,
                   lora: dict | None = None, lora_scale: float = 0.0, gelu_peaks: dict | None = None,
                   head: str = "mlm", label_embeddings: torch.Tensor | None = None, gelu: str = "tanh",
@@ -527,7 +527,7 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
     dtype = sd[f"{base}.embeddings.word_embeddings.weight"].dtype
     heads = cfg.num_attention_heads
     head_dim = cfg.hidden_size // heads
-    w_feat = attn.random_features(head_dim, features, seed=seed + 1) if attention.startswith("rfa") else None
+    w_feat = attn.random_features(head_dim, features, seed=seed + 1) if attn.is_rfa(attention) else None
 
     def lin(x, name):
         out = x @ sd[name + ".weight"].t() + sd[name + ".bias"]
@@ -576,7 +576,7 @@ def plain_pooled(h: torch.Tensor, batch: Batch) -> torch.Tensor:
     return unit_rows(pooled)
 
 
-def label_embeddings(model, tokenizer, descriptions, attention: str = "softmax-stable", features: int = 64,
+def label_embeddings(model, tokenizer, descriptions, attention: str = attn.SOFTMAX, features: int = 64,
                      seed: int = 0, max_len: int = 64, gelu: str = "tanh") -> torch.Tensor:
     """The model owner's unit embeddings of the label descriptions [C, H] (no prompt), by the same
     plaintext function the encoder computes (so an RFA model embeds its labels with RFA too)."""

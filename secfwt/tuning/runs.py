@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from .. import data as fewshot
+from ..nn import attention as attn
 from ..nn import encoder as enc
 
 #: How each method is tuned.  ``unit`` is what one MPC ``step`` record prices.
@@ -57,7 +58,7 @@ class TuneConfig:
     task: str = "sst2"
     method: str = "fot"
     seed: int = 13
-    attention: str = "softmax-stable"
+    attention: str = attn.SOFTMAX
     gelu: str = "tanh"
     budget: int = 30
     eval_every: int = 5
