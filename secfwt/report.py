@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import plotting
-from .errors import InputError
 from .accuracy import VARIANT_PARAMS, variant_suffix
+from .errors import InputError
 from .links import PROFILES as LINK_PROFILES
 from .links import estimate_seconds, network_seconds
 from .nn import attention as attn

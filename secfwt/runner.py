@@ -17,10 +17,6 @@ from .links import Link, estimate_seconds
 from .mpc.parties import PROTOCOL_SEED_ENV, SECURITY, PartyError, Task, run_parties
 from .results import COUNTERS, PLAINTEXT, Store, aggregate_layers, environment, record_key
 
-CHECK_FIELDS = ("max_abs_err", "approx_err", "grad_min_cosine", "grad_tensors", "grad_zero_max_abs", "optimizer_err",
-                "fot_losses", "grad_cosine", "grad_max_rel_err", "update_rel_err", "update_tensor", "update_all_rel_err",
-                "optimizer_rel_err", "optimizer_gross_errors", "optimizer_elements")
-
 
 def measure(workload: str, params: dict) -> dict:
     """Party-side: set up, run under the meter, check against plaintext.  Returns this party's view."""
@@ -174,6 +170,7 @@ def _run_plaintext(wl, params: dict, links: list[Link]) -> dict:
 def _finish(record: dict, scopes: dict, checks: dict, links: list[Link], tolerance: float) -> dict:
     total = scopes[""]
     err = checks.get("max_abs_err")
+    record["check_fields"] = sorted(checks)  # which fields are the workload's checks (extrapolation copies them)
     record.update(
         rounds=total["rounds"], bytes=total["bytes"], offline_rounds=total["offline_rounds"],
         offline_bytes=total["offline_bytes"], duplex_bytes=total["duplex_bytes"], compute_s=total["compute_s"],
@@ -198,9 +195,7 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
     counts are affine in the depth at a fixed batch (identical blocks) and affine in the batch at
     a fixed depth (every batch-dependent cost is per row; weight openings, optimiser and rounds
     do not depend on the batch), so the bilinear form through four points is exact for them."""
-    from .nn.encoder import model_config
-
-    layers = params["layers"] if params["layers"] >= 0 else model_config(params["model"]).num_hidden_layers
+    layers = wl.target_depth(params)
     depths = wl.extrapolation_points(params)
     batches = BATCH_POINTS if params.get("batch", 1) > BATCH_DIRECT else (params.get("batch", 1),)
     runs = {}
@@ -233,7 +228,7 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
                                                                      "wall_s")}} for (n, b), r in runs.items()],
     }
     record["run_s"] = sum(r["run_s"] for r in runs.values())
-    checks = {k: v for k, v in deepest.items() if k in CHECK_FIELDS}
+    checks = {k: deepest[k] for k in deepest.get("check_fields", [])}  # every check of the deepest run
     return _finish(record, affine_scopes(terms), checks, links, wl.tolerance)
 
 

@@ -86,6 +86,8 @@ class Workload:
     timeout_s: float = 900.0
     #: block counts measured when ``extrapolate`` is set (see runner.extrapolate_scopes)
     extrapolation_points: Callable = lambda params: (0, 1)
+    #: the depth an extrapolated run stands for (workloads with an ``extrapolate`` parameter)
+    target_depth: Callable | None = None
     #: runs in this process on the plaintext twin (no parties, no counts): tuning trajectories
     plaintext: bool = False
     #: rejects invalid combinations of valid values before any process starts (raises ValueError,
@@ -331,6 +333,12 @@ def _model_name(text: str) -> str:
     return text
 
 
+def _model_depth(model: str) -> int:
+    from .nn.encoder import model_config
+
+    return model_config(model).num_hidden_layers
+
+
 class _ModelParam(Param):
     def parse(self, raw):
         return _model_name(str(raw).strip())
@@ -416,6 +424,7 @@ register(Workload(
     # LoRA's first block needs no input gradient, and a deep prompt's first block takes the input
     # prompt, so their repeating block is the second one
     extrapolation_points=lambda p: (1, 2) if p["method"] == "lora" or p["prompt_depth"] == "deep" else (0, 1),
+    target_depth=lambda p: p["layers"] if p["layers"] >= 0 else _model_depth(p["model"]),
 ))
 
 

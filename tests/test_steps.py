@@ -170,3 +170,7 @@ def test_deep_prompt_extrapolates_exactly_from_blocks_1_and_2():
     assert extrapolated["extrapolation"]["measured_layers"] == [1, 2]
     for c in ("rounds", "bytes", "offline_bytes", "duplex_bytes"):
         assert extrapolated[c] == direct[c], c
+    # every check of the deepest measured run is carried, whatever the workload names it
+    assert extrapolated["check_fields"] == direct["check_fields"]
+    assert {"max_abs_err", "grad_max_rel_err", "optimizer_rel_err", "optimizer_gross_errors"} <= \
+        set(extrapolated["check_fields"]) <= set(extrapolated)
