@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## set up .venv: torch 2.13.0 CPU, CrypTen 0.4.1 (--no-deps), secfwt and its tools
 
 lint: $(STAMP) ## ruff over the package, tests and benchmarks (rules in pyproject.toml)
-	$(VENV)/bin/ruff check secfwt tests benchmarks
+	$(VENV)/bin/ruff check secfwt tests benchmarks tools
 
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest -q
@@ -39,6 +39,9 @@ bench: $(STAMP) ## run a benchmark profile (default quick; PROFILE=paper|full), 
 
 bench-baseline: $(STAMP) ## rewrite the committed baseline counts from the last `make bench` records
 	$(PY) -m secfwt gate --records $(RECORDS) --baseline $(BASELINE) --write
+
+mutation: $(STAMP) ## break the MPC code on purpose (mask, sign, scale, extra opening...): every mutant must fail a test
+	$(PY) tools/mutation.py
 
 micro: $(STAMP) ## pytest-benchmark micro-benchmarks of the MPC kernels (JSON in .benchmarks/)
 	$(PY) -m pytest tests/micro --benchmark-only --benchmark-autosave --benchmark-columns=min,mean,max,rounds -q

@@ -488,6 +488,10 @@ def adam_choice(df: pd.DataFrame) -> tuple:
     data = data[(data["method"] == "sft") & (data["optimizer"] == "adam") & data["optimizer_rel_err"].notna()]
     if data.empty:
         return tuple(ADAM_DEFAULTS.values())
+    # settings compare on one shape: the one with the most settings measured (the sensitivity sweep)
+    shape = ["model", "layers", "seq", "batch"]
+    widest = data.groupby(shape).size().idxmax()
+    data = data[(data[shape] == pd.Series(widest, index=shape)).all(axis=1)]
     ok = data[data["optimizer_rel_err"] <= data["optimizer_rel_err"].min() + ADAM_TOLERANCE]
     return adam_settings(ok.loc[ok["optimizer_bytes"].idxmin()])
 

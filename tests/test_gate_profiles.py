@@ -157,7 +157,8 @@ def adam_record(sqrt, positive, err, opt_bytes, model="minilm", layers=1, method
 
 def test_adam_choice_is_the_cheapest_setting_within_a_point_of_the_most_accurate():
     recs = [adam_record(10, False, 0.100, 30e9), adam_record(10, True, 0.105, 20e9),
-            adam_record(3, True, 0.300, 10e9)]  # cheapest, but 20 points worse
+            adam_record(3, True, 0.300, 10e9),  # cheapest, but 20 points worse
+            adam_record(10, False, 0.01, 1e9, model="tiny")]  # another shape: not compared with these
     df = report.records_frame(recs)
     assert report.adam_choice(df) == (10, 10, True)
     table = report.adam_table(df)

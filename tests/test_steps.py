@@ -24,6 +24,7 @@ def test_gradients_match_pytorch_autograd(grads, method):
     assert rec["status"] == "ok", rec.get("error")
     assert rec["max_abs_err"] < 5e-3  # label logits against the plaintext twin
     assert rec["grad_min_cosine"] >= 0.99, {k: v for k, v in rec["grad_cosine"].items() if v < 0.99}
+    assert rec["grad_max_rel_err"] < 5e-2  # magnitudes too: a gradient of the right direction and wrong scale fails
     assert rec["grad_tensors"] == {"sft": 40, "sft-sgd": 40, "prompt": 1, "lora": 8}[method]
     if rec["grad_zero_max_abs"] is not None:  # the key biases: softmax is shift invariant
         assert rec["grad_zero_max_abs"] < 1e-3

@@ -1,0 +1,132 @@
+"""A small mutation pass over the MPC protocols, the tuning steps and the meter.
+
+Each mutant breaks the code the way a real bug would (a mask removed, a sign flipped, a scale
+changed, an extra opening, a direction miscounted), then runs the tests that guard that code.
+A mutant must make at least one of them fail ("killed"); a mutant that survives means the tests
+cannot see that bug.  The source is restored after every mutant, also on Ctrl-C.
+
+    python tools/mutation.py            # every mutant (about 20 min on 2 cores: the selected tests
+                                        # first pass on the unmutated code, then fail on each mutant)
+    python tools/mutation.py --list     # what each mutant does
+    python tools/mutation.py cosine-mask-removed meter-duplex-all-symmetric
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    path: str  # relative to the repository root
+    old: str  # exact text replaced (must occur exactly once)
+    new: str
+    tests: tuple  # pytest arguments that must fail
+    what: str
+
+
+MUTANTS = (
+    Mutant("cosine-mask-removed", "secfwt/mpc/cosine.py",
+           "masked = arith.share * angle_multiplier(w, bits) + t_share",
+           "masked = arith.share * angle_multiplier(w, bits)",
+           ("tests/test_tuning_parity.py", "-k", "delta_is_fresh"),
+           "the trig protocol opens m*x without its mask T"),
+    Mutant("extra-opening-mid-forward", "secfwt/nn/encoder.py",
+           "            h = self.block(i, h, keys)",
+           "            h = self.block(i, h, keys)\n            h.get_plain_text()",
+           ("tests/test_tuning_parity.py", "-k", "every_opening_between_the_servers_is_masked and softmax"),
+           "every block's output is opened to both servers"),
+    Mutant("loss-gradient-scaled", "secfwt/tuning/steps.py",
+           'grad = (logits.softmax(-1) - onehot).mul(p["loss_scale"] / batch.input_ids.size(0))',
+           'grad = (logits.softmax(-1) - onehot).mul(2 * p["loss_scale"] / batch.input_ids.size(0))',
+           ("tests/test_steps.py", "-k", "gradients_match_pytorch_autograd"),
+           "the loss gradient is twice what it should be (same direction)"),
+    Mutant("adam-update-sign-flipped", "secfwt/tuning/optim.py",
+           "assign_(p, p.sub(update.narrow(0, offset, n).reshape(p.size())))",
+           "assign_(p, p.add(update.narrow(0, offset, n).reshape(p.size())))",
+           ("tests/test_steps.py", "-k", "optimizer_update_matches_plaintext"),
+           "Adam climbs the gradient instead of descending it"),
+    Mutant("sgd-loss-scale-not-undone", "secfwt/tuning/optim.py",
+           'assign_(p, p.sub(p.grad.mul(group["lr"]).div(group["loss_scale"])))',
+           'assign_(p, p.sub(p.grad.mul(group["lr"])))',
+           ("tests/test_steps.py", "-k", "optimizer_update_matches_plaintext"),
+           "SGD applies the loss-scaled gradient (1024x too large)"),
+    Mutant("fourier-gelu-sign-flipped", "secfwt/nn/layers.py",
+           "return x * series.add(0.5)",
+           "return x * series.neg().add(0.5)",
+           ("tests/test_gelu.py", "-k", "within_1e3 or counts"),
+           "the Fourier GeLU's series enters with the wrong sign"),
+    Mutant("meter-duplex-all-symmetric", "secfwt/mpc/meter.py",
+           "delta.duplex_bytes = nbytes / 2 if op in SYMMETRIC else nbytes",
+           "delta.duplex_bytes = nbytes / 2",
+           ("tests/test_meter.py", "-k", "duplex"),
+           "a one-way reveal is counted as if it went both ways"),
+    Mutant("deep-prompt-not-inserted", "secfwt/nn/encoder.py",
+           "            if deep_prompts is not None and i > 0:\n                with scope",
+           "            if False:\n                with scope",
+           ("tests/test_steps.py", "-k", "deep_prompt_gradients"),
+           "the MPC encoder ignores the deep prompts of blocks after the first"),
+)
+
+
+def _pytest(tests: tuple) -> int:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
+                          cwd=ROOT, capture_output=True, text=True).returncode
+
+
+def run(mutant: Mutant) -> tuple[str, float]:
+    path = ROOT / mutant.path
+    source = path.read_text()
+    if source.count(mutant.old) != 1:
+        return "stale (the code it mutates changed: update the mutant)", 0.0
+    t0 = time.monotonic()
+    try:
+        path.write_text(source.replace(mutant.old, mutant.new))
+        code = _pytest(mutant.tests)
+    finally:
+        path.write_text(source)
+    if code == 5:
+        return "no test selected (update the mutant's tests)", time.monotonic() - t0
+    return ("killed" if code != 0 else "SURVIVED"), time.monotonic() - t0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", help="mutants to run (default: all)")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the first pass that checks the selected tests pass on the unmutated code")
+    args = ap.parse_args(argv)
+    chosen = [m for m in MUTANTS if not args.names or m.name in args.names]
+    unknown = set(args.names) - {m.name for m in MUTANTS}
+    if unknown:
+        print(f"unknown mutant(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:<28} {m.path}: {m.what}")
+        return 0
+    if not args.no_baseline:  # a kill only counts if the same tests pass without the mutant
+        for tests in dict.fromkeys(m.tests for m in chosen):
+            if _pytest(tests) != 0:
+                print(f"the unmutated code fails {' '.join(tests)}: fix that first", file=sys.stderr)
+                return 1
+    bad = 0
+    for m in chosen:
+        verdict, seconds = run(m)
+        bad += verdict != "killed"
+        print(f"{m.name:<28} {verdict:<10} {seconds:6.0f} s  {m.what}", flush=True)
+    print(f"{len(chosen) - bad} of {len(chosen)} mutants killed")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
