@@ -111,7 +111,7 @@ def exclusive(path: str | os.PathLike):
     except BlockingIOError:
         os.close(fd)
         holder = lock.read_text().strip() or "another process"
-        raise ValueError(f"{path} is being written by another secfwt run (pid {holder}); wait for it "
+        raise InputError(f"{path} is being written by another secfwt run (pid {holder}); wait for it "
                          "or use another --out") from None
     try:
         os.ftruncate(fd, 0)
