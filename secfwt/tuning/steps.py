@@ -185,15 +185,14 @@ def check(state: dict, out) -> dict:
     name, before, after = out["first"]
     update = reveal_float(before) - reveal_float(after)
     g = reveal_float(out["grads"][name]) / p["loss_scale"]
-    want = plain_adam_update(g, LR["adam"], loss_scale=p["loss_scale"]) if p["optimizer"] == "adam" else LR["sgd"] * g
+    want = _plain_update(p, g)
     result["optimizer_err"] = (update - want).abs().max().item()  # given the MPC gradient
     # the whole step against plaintext: the update plaintext autograd + optimiser would make
     ref = plain["grads"].get(name)
     if ref is not None:
         if update.dim() == 2 and name in state["mpc"].transposed:
             update = update.t()
-        plain_update = plain_adam_update(ref, LR["adam"], loss_scale=p["loss_scale"]) if p["optimizer"] == "adam" \
-            else LR["sgd"] * ref
+        plain_update = _plain_update(p, ref)
         result["update_rel_err"] = ((update - plain_update).norm() / plain_update.norm()).item()
         result["update_tensor"] = name
     if out["before"] is not None:  # every trained tensor together: the step's whole update
