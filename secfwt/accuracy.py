@@ -29,25 +29,31 @@ TARGET_FRACTIONS = (0.95, 1.0)
 LINKS = ("lan", "wan200", "wan100")
 
 
-def method_label(params: dict) -> str:
-    """'FoT (RFA)', 'SFT', ... of a tune or step record's parameters, with its variants' suffix."""
+def method_label(params: dict, skip=()) -> str:
+    """'FoT (RFA)', 'SFT', ... of a tune or step record's parameters, with its variants' suffix
+    (without the parameters named in ``skip``)."""
     method = params["method"]
     if method == "fot":
         label = "FoT (RFA)" if attn.is_rfa(params.get("attention")) else "FoT (softmax)"
     else:
         label = {"sft": "SFT", "prompt": "prompt", "lora": "LoRA"}[method]
-    return label + variant_suffix(params)
+    return label + variant_suffix(params, skip)
 
 
 #: parameters that select a variant of the same computation (its own row and label wherever costs
 #: or accuracies are compared): name -> (the paper's own value, what a label calls the parameter)
-VARIANT_PARAMS = {"gelu": ("tanh", "GeLU"), "qkv": ("separate", "QKV")}
+VARIANT_PARAMS = {"gelu": ("tanh", "GeLU"), "qkv": ("separate", "QKV"), "weight_masks": ("fresh", "weight masks"),
+                  "fixed_inputs": ("recomputed", "fixed inputs")}
+#: variants that change what MPC pays, not what it computes: a tuning trajectory (plaintext twin) is
+#: priced by every one of them
+PRICE_ONLY_PARAMS = ("weight_masks", "fixed_inputs")
 
 
-def variant_suffix(params) -> str:
-    """' + fourier GeLU + fused QKV' for the beyond-the-paper variants ('' for the paper's own)."""
+def variant_suffix(params, skip=()) -> str:
+    """' + fourier GeLU + fused QKV' for the beyond-the-paper variants ('' for the paper's own),
+    leaving out the parameters named in ``skip``."""
     extra = [f"{params.get(name)} {noun}" for name, (paper, noun) in VARIANT_PARAMS.items()
-             if isinstance(params.get(name), str) and params.get(name) != paper]
+             if name not in skip and isinstance(params.get(name), str) and params.get(name) != paper]
     return "".join(f" + {e}" for e in extra)
 
 
@@ -98,21 +104,29 @@ def summaries(records: list[dict]) -> pd.DataFrame:
 
 
 def unit_costs(records: list[dict], links=LINKS) -> pd.DataFrame:
-    """MPC price of one unit per (task, method): the step records measured at the runs' shapes."""
+    """MPC price per (task, method) from the step records measured at the runs' shapes: one unit
+    (``rounds``, ``bytes``...) and, for runs that amortise work (persistent weight masks, cached
+    inputs), what the run pays once (``one_time_*``; 0 otherwise).  ``trajectory`` names the tuning
+    runs it prices: the label without price-only variants (:data:`PRICE_ONLY_PARAMS`)."""
     rows = []
     for r in records:
         p = r.get("params", {})
         if r.get("workload") != "step" or r.get("status") == "error" or p.get("task", "synthetic") == "synthetic":
             continue
-        row = {"task": p["task"], "method": method_label(p), "seq": p["seq"],
-               "batch": p["batch"], "rounds": r["rounds"], "bytes": r["bytes"],
+        once = r.get("one_time") or {}
+        row = {"task": p["task"], "method": method_label(p), "trajectory": method_label(p, skip=PRICE_ONLY_PARAMS),
+               "seq": p["seq"], "batch": p["batch"], "rounds": r["rounds"], "bytes": r["bytes"],
                "offline_bytes": r["offline_bytes"], "compute_s": r["compute_s"],
+               "one_time_rounds": once.get("rounds", 0), "one_time_bytes": once.get("bytes", 0),
+               "one_time_offline_bytes": once.get("offline_bytes", 0),
                "population": p["population"] if p["method"] == "fot" else None,
                "max_abs_err": r.get("max_abs_err")}
         for name in links:
             link = _link(r, name)
             row[f"est_s_{name}"] = r["est_s"].get(name)
             row[f"net_s_{name}"] = network_seconds(r["rounds"], r["bytes"], link)
+            row[f"one_time_est_s_{name}"] = (once.get("est_s") or {}).get(name, 0.0)
+            row[f"one_time_net_s_{name}"] = network_seconds(once["rounds"], once["bytes"], link) if once else 0.0
         rows.append(row)
     frame = pd.DataFrame(rows)
     return frame.drop_duplicates(["task", "method"], keep="last") if len(frame) else frame
@@ -124,13 +138,18 @@ def _link(record: dict, name: str) -> Link:
 
 
 def cost_curves(traj: pd.DataFrame, costs: pd.DataFrame, links=LINKS) -> pd.DataFrame:
-    """Checkpoints with cumulative online GB, offline GB and estimated seconds per link."""
-    merged = traj.merge(costs, on=["task", "method"], how="inner")
-    merged["online_GB"] = merged["units"] * merged["bytes"] / 1e9
-    merged["offline_GB"] = merged["units"] * merged["offline_bytes"] / 1e9
+    """Checkpoints with cumulative online GB, offline GB and estimated seconds per link: the run's
+    one-time cost + units x the unit's cost.  A trajectory is priced by every step record of its
+    method, price-only variants included (each its own curve)."""
+    merged = traj.merge(costs.rename(columns={"method": "priced_as"}), left_on=["task", "method"],
+                        right_on=["task", "trajectory"], how="inner")
+    merged["method"] = merged.pop("priced_as")
+    merged = merged.drop(columns="trajectory")
+    merged["online_GB"] = (merged["one_time_bytes"] + merged["units"] * merged["bytes"]) / 1e9
+    merged["offline_GB"] = (merged["one_time_offline_bytes"] + merged["units"] * merged["offline_bytes"]) / 1e9
     for name in links:
-        merged[f"s_{name}"] = merged["units"] * merged[f"est_s_{name}"]
-        merged[f"net_s_{name}"] = merged["units"] * merged[f"net_s_{name}"]
+        merged[f"s_{name}"] = merged[f"one_time_est_s_{name}"] + merged["units"] * merged[f"est_s_{name}"]
+        merged[f"net_s_{name}"] = merged[f"one_time_net_s_{name}"] + merged["units"] * merged[f"net_s_{name}"]
     return merged
 
 

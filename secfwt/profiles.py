@@ -64,6 +64,27 @@ _PAPER_STEP = {"model": ["large"], "seq": [512], "batch": [1], "extrapolate": [T
 #: beyond the paper (its future work): the Fourier GeLU and the fused QKV projection
 BEYOND_PAPER = {"gelu": ["fourier"], "qkv": ["fused"]}
 
+#: beyond the paper: what a FoT run pays once instead of per candidate (persistent weight masks, cached
+#: token embeddings of the training rows; see secfwt.mpc.persistent)
+AMORTISED = {"weight_masks": ["persistent"], "fixed_inputs": ["cached"]}
+#: the few-shot shape of the amortisation table: MiniLM, L = 64, SST-2's whole 16-shot training set
+#: (32 rows) as one batch, one candidate at a time
+_FEW_SHOT_FOT = {"model": ["minilm"], "head": ["sentence"], "task": ["sst2"], "seq": [64], "batch": [32],
+                 "extrapolate": [True], "prompt_tokens": [8], "method": ["fot"], "attention": [attn.RFA],
+                 "population": [2], "fot_mode": ["sequential"]}
+
+
+def _amortisation_sweeps() -> list[Sweep]:
+    """FoT+RFA per candidate with and without the run-level amortisation, at the paper's shape and at
+    the few-shot one, with the paper's nonlinearities and with the beyond-the-paper variants."""
+    paper = {**_PAPER_STEP, "method": ["fot"], "attention": [attn.RFA], "population": [2], "fot_mode": ["sequential"]}
+    sweeps = []
+    for variants in ({}, BEYOND_PAPER):
+        sweeps.append(Sweep("step", {**paper, **variants, **AMORTISED}, 160))
+        sweeps += [Sweep("step", {**_FEW_SHOT_FOT, **variants, **amortised}, 60) for amortised in ({}, AMORTISED)]
+    return sweeps
+
+
 #: Adam's MPC settings against plaintext Adam on a real step (pretrained MiniLM, one block, SST-2
 #: sentences): what each costs and how far its update is from plaintext Adam's (the `adam` table)
 ADAM_SENSITIVITY = [
@@ -103,7 +124,7 @@ PROFILES["paper"] = {
                        "population": [2], "fot_mode": ["sequential"]}, 120),
         DEPTH_ERROR,
         Sweep("step", {**DEPTH_ERROR.grid, **BEYOND_PAPER, "attention": [attn.RFA]}, 90),
-    ],
+    ] + _amortisation_sweeps(),
 }
 
 PROFILES["quick"]["sweeps"].append(
@@ -121,6 +142,11 @@ PROFILES["quick"]["sweeps"].append(Sweep("gelu", {"impl": ["fourier"], "range": 
 PROFILES["quick"]["sweeps"].append(
     Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["fot"], **BEYOND_PAPER,
                    "attention": PAIR, "population": [4]}, 6))
+# FoT paying the frozen weights' masks and the batch's token embeddings once per run (beside the fresh
+# sequential generations above: the quick report's amortisation table)
+PROFILES["quick"]["sweeps"].append(
+    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["fot"], "attention": PAIR,
+                   "population": [4], "fot_mode": ["sequential"], **AMORTISED}, 6))
 # the tuning path end to end, tiny: a short FoT run in the plaintext twin, and FoT in 2PC with a
 # separate data owner against the twin (MiniLM truncated to one block)
 PROFILES["quick"]["sweeps"].append(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import plotting
-from .accuracy import VARIANT_PARAMS, variant_suffix
+from .accuracy import PRICE_ONLY_PARAMS, VARIANT_PARAMS, variant_suffix
 from .errors import InputError
 from .links import PROFILES as LINK_PROFILES
 from .links import estimate_seconds, network_seconds
@@ -38,6 +38,9 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         row.update(git_sha=env.get("git_sha"), cpu=env.get("cpu"), date=env.get("date"))
         row.update(_scope_columns(r.get("scopes") or {}))
         row["extrapolated"] = "extrapolation" in r
+        for counter, value in (r.get("one_time") or {}).items():  # what an amortising run pays once
+            if counter != "est_s":
+                row[f"one_time_{counter}"] = value
         if r.get("extrapolation", {}).get("target_layers") is not None:
             row["layers"] = r["extrapolation"]["target_layers"]
             # an extrapolated record's checks (max_abs_err...) are its deepest measured run's
@@ -382,6 +385,7 @@ def paper_table(df: pd.DataFrame, model: str = "large", seq: int = 512) -> pd.Da
     table = step_table(df)
     table = table[(table["model"] == model) & (table["seq"] == seq)]
     table = table[table["mode"] != "batched"]  # FoT per candidate: from the one-by-one generation
+    table = table[~table["method"].map(_amortised)]  # they pay part of their cost once: see `amortisation`
     if table.empty:
         return table
     # Adam methods other than SFT at the chosen setting only, where it was measured (SFT keeps every
@@ -420,6 +424,74 @@ def paper_table(df: pd.DataFrame, model: str = "large", seq: int = 512) -> pd.Da
     return out.sort_values("method", key=lambda s: s.map(
         lambda m: next((rank[o] + 0.5 * (m != o) for o in sorted(PAPER_ORDER, key=len, reverse=True)
                         if m.startswith(o)), len(PAPER_ORDER)))).reset_index(drop=True)
+
+
+def _amortised(label: str) -> bool:
+    """Whether a method label is of a run that pays part of its cost once per run."""
+    return any(f" {noun}" in label for name, (_, noun) in VARIANT_PARAMS.items() if name in PRICE_ONLY_PARAMS)
+
+
+def amortisation_table(df: pd.DataFrame, links=("lan", "wan100")) -> pd.DataFrame:
+    """Per FoT candidate (sequential generations divided by their population): online bytes and
+    rounds with fresh masks and recomputed inputs (the paper's) and with persistent weight masks and
+    cached fixed inputs, the one-time cost of the latter, and the candidates after which it is
+    cheaper in total (bytes; network seconds per link)."""
+    data = _measured(df, "step")
+    if data.empty or "weight_masks" not in data:
+        return pd.DataFrame()
+    data = data[(data["method"] == "fot") & (data["fot_mode"] == "sequential")]
+    keys = ["model", "seq", "batch", "attention"] + [k for k in ("prompt_tokens", "task") if k in data] + [k for k in VARIANT_PARAMS
+                                                                       if k in data and k not in PRICE_ONLY_PARAMS]
+    rows = []
+    for cfg, g in data.groupby(keys, dropna=False):
+        masks = g["weight_masks"].fillna("fresh")
+        inputs = g["fixed_inputs"].fillna("recomputed") if "fixed_inputs" in g else pd.Series("recomputed", g.index)
+        fresh = g[(masks == "fresh") & (inputs == "recomputed")]
+        amortised = g[(masks == "persistent") & (inputs == "cached")]
+        if fresh.empty or amortised.empty:
+            continue
+        f, a = fresh.iloc[-1], amortised.iloc[-1]
+        n_f, n_a = f["population"], a["population"]
+        row = {"method": method_label(f), "model": cfg[0], "seq": cfg[1], "batch": cfg[2],
+               "fresh_GB": f["bytes"] / n_f / 1e9, "amortised_GB": a["bytes"] / n_a / 1e9,
+               "one_time_GB": a["one_time_bytes"] / 1e9,
+               "fresh_rounds": f["rounds"] / n_f, "amortised_rounds": a["rounds"] / n_a,
+               "one_time_rounds": a["one_time_rounds"],
+               "saved_GB": (f["bytes"] / n_f - a["bytes"] / n_a) / 1e9}
+        row["break_even_GB"] = row["one_time_GB"] / row["saved_GB"] if row["saved_GB"] > 0 else float("inf")
+        for name in links:
+            link = LINK_PROFILES[name]
+            per_f = network_seconds(f["rounds"] / n_f, f["bytes"] / n_f, link)
+            per_a = network_seconds(a["rounds"] / n_a, a["bytes"] / n_a, link)
+            once = network_seconds(a["one_time_rounds"], a["one_time_bytes"], link)
+            row[f"fresh_{name}_net_s"], row[f"amortised_{name}_net_s"] = per_f, per_a
+            row[f"one_time_{name}_net_s"] = once
+            row[f"break_even_{name}"] = once / (per_f - per_a) if per_f > per_a else float("inf")
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["model", "seq", "fresh_GB"], ascending=[True, False, False]) \
+        .reset_index(drop=True) if rows else pd.DataFrame()
+
+
+def amortisation_lines(table: pd.DataFrame) -> list[str]:
+    """Sentences under the amortisation table: what a candidate saves at each shape."""
+    if table.empty:
+        return []
+    lines = ["### Beyond the paper: what forward-only tuning pays once per run", "",
+             "A FoT run evaluates every candidate on the same frozen weights and the same training sentences. "
+             "With persistent Beaver masks (`weight_masks=persistent`, `secfwt.mpc.persistent`) each weight's "
+             "W - B is opened once per run, and with `fixed_inputs=cached` the training rows' token embeddings "
+             "are looked up once; each candidate then opens only its own masked activations, with fresh masks. "
+             "Per candidate (exact counts; `one_time` is paid once per run; `break_even_*`: candidates after "
+             "which the amortised run is cheaper in total; LAN and WAN-100 network seconds):", "",
+             markdown(table), ""]
+    for _, r in table.iterrows():
+        lines.append(f"- **{r['method']}**, {r['model']}, L = {r['seq']}, batch {r['batch']}: {r['fresh_GB']:.3g} GB "
+                     f"-> {r['amortised_GB']:.3g} GB per candidate ({r['saved_GB']:.3g} GB, "
+                     f"{100 * r['saved_GB'] / r['fresh_GB']:.0f}% saved; {r['fresh_rounds']:,.0f} -> "
+                     f"{r['amortised_rounds']:,.0f} rounds), for {r['one_time_GB']:.3g} GB and "
+                     f"{r['one_time_rounds']:.0f} rounds once per run: cheaper in bytes from candidate "
+                     f"{r['break_even_GB']:.2f} on, in WAN-100 network time from {r['break_even_wan100']:.2f}.")
+    return lines + [""]
 
 
 def _paper_key(label: str) -> str:
@@ -642,6 +714,7 @@ TABLES = {
     "paper_table": ("step", paper_table),
     "adam": ("step", adam_table),
     "paper_block": ("step", block_table),
+    "amortisation": ("step", amortisation_table),
     "fot_modes": ("step", fot_modes_table),
 }
 
@@ -677,6 +750,10 @@ DESCRIPTIONS = {
     "paper_block": "One encoder block of a FoT candidate at RoBERTa-large, L = 512, per variant (the difference "
                    "of the two measured depths: exact): rounds, online and offline GB, LAN network seconds under "
                    "half and full duplex, and the blocks' share of the candidate's bytes.",
+    "amortisation": "Per FoT candidate at RoBERTa-large, L = 512, and at a few-shot shape (MiniLM, L = 64, the "
+                    "16-shot training set as one batch): online GB and rounds with the paper's fresh masks and "
+                    "with persistent weight masks and cached fixed inputs, what the latter pays once per run, and "
+                    "the number of candidates after which it is cheaper in total.",
     "adam": "Adam's MPC settings (Newton steps of the square root and the reciprocal, the reciprocal's sign "
             "test): what the optimizer costs, its error against plaintext Adam given the same gradient (relative "
             "L2 over the elements it did not fail on) and the elements it failed on (off by more than 10 "
@@ -900,6 +977,7 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
                       "on the published 3 Gbps link under each convention.", ""]
             lines += paper_reproduction_lines(paper, sft_baseline_label(df), clamp_cost_per_element(df))
             lines += beyond_paper_lines(paper)
+            lines += amortisation_lines(amortisation_table(df))
             lines += depth_error_lines(df)
             bd = breakdown_data(df)
             bd = bd[(bd["model"] == "large") & (bd["seq"] == 512)]

@@ -33,6 +33,9 @@ STATUSES = ("ok", "inaccurate", "error")
 PLAINTEXT = "plaintext"
 #: the deterministic counters of a record (exact; gated; extrapolated exactly)
 COUNTERS = ("rounds", "bytes", "offline_rounds", "offline_bytes", "duplex_bytes")
+#: the scope of work done once per run rather than once per candidate or step (persistent weight
+#: masks opened, fixed inputs looked up): records report it apart (``one_time``), not in their totals
+ONE_TIME = "one_time"
 
 
 LAYER_SCOPE = re.compile(r"(?<![^.])layer\d+(?![^.])")

@@ -15,7 +15,7 @@ import time
 from . import workloads
 from .links import Link, estimate_seconds
 from .mpc.parties import PROTOCOL_SEED_ENV, SECURITY, PartyError, Task, run_parties
-from .results import COUNTERS, PLAINTEXT, Store, aggregate_layers, environment, record_key
+from .results import COUNTERS, ONE_TIME, PLAINTEXT, Store, aggregate_layers, environment, record_key
 
 
 def measure(workload: str, params: dict) -> dict:
@@ -167,8 +167,23 @@ def _run_plaintext(wl, params: dict, links: list[Link]) -> dict:
     return record
 
 
+def split_one_time(scopes: dict) -> tuple[dict, dict | None]:
+    """(the run's costs without its one-time part, the one-time part or None): work in the
+    ``ONE_TIME`` scope is paid once per run, the rest once per unit (a generation, a step)."""
+    total, once = scopes[""], scopes.get(ONE_TIME)
+    if once is None:
+        return total, None
+    per_unit = {k: (v - once.get(k, 0)) if k in COUNTERS else max(v - once.get(k, 0.0), 0.0) for k, v in total.items()}
+    return per_unit, once
+
+
 def _finish(record: dict, scopes: dict, checks: dict, links: list[Link], tolerance: float) -> dict:
-    total = scopes[""]
+    total, once = split_one_time(scopes)
+    if once is not None:
+        record["one_time"] = {
+            **{k: once[k] for k in ("rounds", "bytes", "offline_rounds", "offline_bytes", "duplex_bytes", "compute_s")},
+            "est_s": {link.name: estimate_seconds(once["compute_s"], once["rounds"], once["bytes"], link,
+                                                  duplex_bytes=once["duplex_bytes"]) for link in links}}
     err = checks.get("max_abs_err")
     record["check_fields"] = sorted(checks)  # which fields are the workload's checks (extrapolation copies them)
     record.update(

@@ -23,7 +23,7 @@ from .errors import InputError
 from .mpc.compat import crypten
 from .mpc.util import reveal_float
 from .nn import attention as attn
-from .nn.encoder import PROMPT_DEPTHS, QKV
+from .nn.encoder import FIXED_INPUTS, PROMPT_DEPTHS, QKV, WEIGHT_MASKS
 from .nn.layers import GELUS
 from .tuning.optim import OPTIMIZERS
 from .tuning.steps import FOT_MODES, METHODS
@@ -353,6 +353,30 @@ _QKV = Param("qkv", str, "separate", "query/key/value projections: separate (thr
                                      "the paper's) or fused (one)", choices=QKV)
 
 
+#: run-level amortisation of forward-only tuning (see secfwt.mpc.persistent); costs paid once per run
+#: go to the record's ``one_time``, apart from the per-generation costs
+_WEIGHT_MASKS = Param("weight_masks", str, "fresh", "Beaver masks of the frozen weights: fresh per product (the "
+                                                    "paper's) or persistent (W - B opened once per run; fot only)",
+                      choices=WEIGHT_MASKS)
+_FIXED_INPUTS = Param("fixed_inputs", str, "recomputed", "the training batch's token embeddings: recomputed per "
+                                                         "candidate (the paper's) or cached once per run (fot only)",
+                      choices=FIXED_INPUTS)
+
+
+def _amortised_fot_only(p):
+    """Persistent masks and cached inputs need weights and inputs that do not change: forward-only tuning."""
+    if p["method"] == "fot":
+        return
+    if p["weight_masks"] != "fresh":
+        why = "SFT updates every weight each step, so W changes and" if p["method"] == "sft" else \
+            "the frozen weights would allow it, but this suite implements it for forward passes only, and"
+        raise ValueError(f"weight_masks={p['weight_masks']} with method={p['method']}: {why} "
+                         "persistent masks apply to method=fot")
+    if p["fixed_inputs"] != "recomputed":
+        raise ValueError(f"fixed_inputs={p['fixed_inputs']} applies to method=fot only (gradient methods draw "
+                         "new batches)")
+
+
 def _forward_only(p, gradients: bool):
     """Variants built on the one-round trig protocol have no autograd: refuse them with gradients."""
     if not gradients:
@@ -366,6 +390,7 @@ def _forward_only(p, gradients: bool):
 
 def _step_validate(p):
     _forward_only(p, p["method"] != "fot")
+    _amortised_fot_only(p)
     if p["prompt_depth"] != "shallow" and p["method"] != "prompt":
         raise ValueError(f"prompt_depth={p['prompt_depth']} applies to method=prompt only")
     if p["task"] != "synthetic" and p["model"] != "minilm":
@@ -396,6 +421,8 @@ register(Workload(
         Param("features", int, 64, "random features (RFA)", positive=True, maximum=4096),
         _GELU,
         _QKV,
+        _WEIGHT_MASKS,
+        _FIXED_INPUTS,
         Param("optimizer", str, "adam", "optimizer in MPC (sft, prompt, lora)", choices=OPTIMIZERS),
         Param("adam_sqrt_iters", int, 10, "Adam: Newton steps of the MPC square root (CrypTen's default 3)",
               minimum=1, maximum=50),
@@ -516,6 +543,8 @@ register(Workload(
         Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.PAPER_PAIR),
         _GELU,
         _QKV,
+        _WEIGHT_MASKS,
+        _FIXED_INPUTS,
         Param("generations", int, 3, "CMA-ES generations", positive=True, maximum=1000),
         Param("population", int, 4, "CMA-ES population", minimum=2, maximum=1000),
         Param("train_rows", int, 8, "training sentences (the first rows of the draw)", positive=True, maximum=1024),

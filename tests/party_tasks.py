@@ -260,3 +260,53 @@ def stop_rank1(marker: str):
         os.kill(os.getpid(), signal.SIGSTOP)
     (x * x).reveal()
     return "unreachable"
+
+
+def persistent_products():
+    """Three products with one fixed operand W (16 x 8) whose mask is opened once: x1 W, x2 W with
+    x2 = x1 + 1/4 (close inputs: a reused mask would show their difference), and x3 W^T.  Returns
+    each product's error against plaintext, the audit, and what was opened, for the test to judge."""
+    import torch
+
+    from secfwt.mpc.compat import crypten
+    from secfwt.mpc.meter import PLAINTEXT_BOUND, Meter, scope
+    from secfwt.mpc.persistent import FixedOperands
+    from secfwt.mpc.util import reveal_float
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(16, 8, generator=g, dtype=torch.float64)
+    x1 = torch.randn(3, 5, 16, generator=g, dtype=torch.float64)
+    x2 = x1 + 0.25
+    x3 = torch.randn(5, 8, generator=g, dtype=torch.float64)
+    enc = [crypten.cryptensor(t.float(), src=0) for t in (w, x1, x2, x3)]
+    ops = FixedOperands()
+    ops.register("w", enc[0])
+    comm = crypten.communicator.get()
+    opened = []
+    original = comm.all_reduce
+
+    def spy(input, *args, **kwargs):  # noqa: A002 - the meter binds the communicator's own argument names
+        out = original(input, *args, **kwargs)
+        opened.append([t.clone() for t in out] if isinstance(out, list) else out.clone())
+        return out
+
+    comm.all_reduce = spy  # the meter wraps this spy and removes both on exit
+    with Meter(audit=True) as meter:
+        with scope("once"):
+            ops.open_all()
+        with scope("first"):
+            y1 = ops.matmul(enc[1], "w")
+        with scope("second"):
+            y2 = ops.matmul(enc[2], "w")
+        with scope("transposed"):
+            y3 = ops.matmul(enc[3], "w", transpose=True)
+    eps1, eps2 = opened[1], opened[2]
+    diff = eps1 - eps2  # ring arithmetic: x1 - x2 exactly if the mask A were reused
+    return {
+        "errors": [(reveal_float(y) - want).abs().max().item()
+                   for y, want in ((y1, x1 @ w), (y2, x2 @ w), (y3, x3 @ w.t()))],
+        "summary": {k: {c: v[c] for c in ("rounds", "bytes")} for k, v in meter.summary().items()},
+        "audit": meter.audit_summary(),
+        "small_difference_fraction": ((diff >= -PLAINTEXT_BOUND) & (diff <= PLAINTEXT_BOUND)).double().mean().item(),
+        "opened_shapes": [[list(t.shape) for t in o] if isinstance(o, list) else list(o.shape) for o in opened],
+    }

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from secfwt import baseline, report
+from secfwt.links import PROFILES as PROFILES_LINKS
 from secfwt.profiles import PROFILES, estimated_minutes
 from secfwt.workloads import get
 
@@ -62,7 +63,9 @@ def test_list_profile_shows_runs_and_time():
                           capture_output=True, text=True)
     info = json.loads(proc.stdout)
     assert info["profile"] == "paper" and info["estimated_minutes"] > 0
-    assert sum(s["runs"] for s in info["sweeps"]) == 20
+    # 8 Adam settings, 2 FoT, 2 prompt, 2 SFT, LoRA, 2 FoT beyond the paper, 3 depth-error runs, and the
+    # amortisation: 2 at the paper's shape, 4 at the few-shot one (fresh and amortised, two variants)
+    assert sum(s["runs"] for s in info["sweeps"]) == 8 + 2 + 2 + 2 + 1 + 2 + 3 + 2 + 4
 
 
 def step_records():
@@ -211,3 +214,27 @@ def test_reproduction_lines_give_a_verdict_per_published_row():
     assert "**FoT (RFA)**: 54.2 GB online against the published 56.6 GB (-4%): reproduced" in text
     assert "P-tuning v2 (prompts before every block, full backward) costs 240.0 GB" in text
     assert "about 100.9 GB" in text  # 54.2 + 928 B x 24 x 512 x 4096 FFN elements
+
+
+def test_amortisation_table_pairs_fresh_and_amortised_candidates_and_stays_out_of_the_paper_table():
+    fresh = step_records()[1]  # FoT (RFA), sequential generation of 2: 1 GB, 100 rounds
+    amortised = step_records()[1]
+    amortised["params"].update(weight_masks="persistent", fixed_inputs="cached")
+    amortised.update(bytes=0.6e9, rounds=98, one_time={"rounds": 2, "bytes": 0.3e9, "offline_bytes": 8,
+                                                       "duplex_bytes": 0.15e9, "compute_s": 0.1})
+    df = report.records_frame(step_records() + [amortised])
+    table = report.amortisation_table(df)
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert row["method"] == "FoT (RFA)"
+    assert (row["fresh_GB"], row["amortised_GB"], row["one_time_GB"]) == pytest.approx((0.5, 0.3, 0.3))
+    assert (row["fresh_rounds"], row["amortised_rounds"], row["one_time_rounds"]) == (50, 49, 2)
+    assert row["break_even_GB"] == pytest.approx(0.3 / 0.2)  # one-time bytes over bytes saved per candidate
+    wan = PROFILES_LINKS["wan100"]
+    saved = (50 * wan.latency_s + 0.5e9 * 8 / wan.bandwidth_bps) - (49 * wan.latency_s + 0.3e9 * 8 / wan.bandwidth_bps)
+    assert row["break_even_wan100"] == pytest.approx((2 * wan.latency_s + 0.3e9 * 8 / wan.bandwidth_bps) / saved)
+    assert fresh["params"].get("weight_masks") is None  # records older than the parameter count as fresh
+    paper = report.paper_table(df)
+    assert not paper["method"].str.contains("persistent").any()  # their one-time cost is not in a per-step row
+    text = "\n".join(report.amortisation_lines(table))
+    assert "0.5 GB -> 0.3 GB per candidate (0.2 GB, 40% saved; 50 -> 49 rounds)" in text

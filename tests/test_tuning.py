@@ -130,6 +130,27 @@ def test_cost_to_target_multiplies_units_by_the_unit_price_and_says_not_reached(
     assert any("FoT (RFA)" in line and "does not reach" in line for line in lines)
 
 
+def test_amortised_runs_pay_their_one_time_cost_once_and_price_the_same_trajectory():
+    amortised = _step("fot", 10**8, 30)
+    amortised["params"].update(weight_masks="persistent", fixed_inputs="cached")
+    amortised["one_time"] = {"rounds": 2, "bytes": 5 * 10**8, "offline_bytes": 7, "est_s": {"lan": 4.0}}
+    records = [_tune("sft", 1, [0.5, 0.8]), _tune("fot", 1, [0.5, 0.77, 0.78]), _step("sft", 10**9, 100),
+               _step("fot", 2 * 10**8, 30), amortised]
+    summary = accuracy.summaries(records)
+    curves = accuracy.cost_curves(accuracy.trajectories(records), accuracy.unit_costs(records))
+    table = accuracy.cost_to_target(curves, summary).set_index("method")
+    label = "FoT (softmax) + persistent weight masks + cached fixed inputs"
+    # the same plaintext trajectory (target reached at 10 generations), priced two ways
+    assert table.loc["FoT (softmax)", "units"] == table.loc[label, "units"] == 10
+    assert table.loc["FoT (softmax)", "online_GB"] == pytest.approx(10 * 0.2)
+    assert table.loc[label, "online_GB"] == pytest.approx(0.5 + 10 * 0.1)  # once + 10 x per generation
+    assert table.loc[label, "offline_GB"] == pytest.approx((7 + 10 * 3e8) / 1e9)
+    lan = PROFILES["lan"]
+    assert table.loc[label, "lan_net_s"] == pytest.approx(network_seconds(2, 5e8, lan)
+                                                          + 10 * network_seconds(30, 1e8, lan))
+    assert table.loc[label, "lan_s"] == pytest.approx(4.0 + 10 * amortised["est_s"]["lan"])
+
+
 def test_accuracy_table_aggregates_seeds():
     records = [_tune("sft", 1, [0.5, 0.8], final=0.8), _tune("sft", 2, [0.5, 0.6], final=0.6)]
     table = accuracy.accuracy_table(accuracy.summaries(records))

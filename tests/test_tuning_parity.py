@@ -21,7 +21,7 @@ LINKS = [PROFILES["lan"]]
 #: 16-bit fixed point and CrypTen's approximations: losses within 5e-3 of the twin's
 LOSS_TOL = 5e-3
 MASKED_PROTOCOLS = {"Beaver (x - a, y - b)", "Beaver square (x - r)", "binary AND (x ^ a)", "bit conversion (x ^ r)",
-                    "trig (m x + T)"}
+                    "trig (m x + T)", "Beaver, fixed operand (x - a)", "fixed-operand mask (W - B), once per run"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -33,7 +33,11 @@ def party_tasks_on_path():
     {"attention": "softmax-stable"}, {"attention": "rfa-onepass"},
     # beyond the paper: GeLU from one trig opening and fused QKV, on pretrained MiniLM
     {"attention": "rfa-onepass", "gelu": "fourier", "qkv": "fused"},
-], ids=["softmax", "rfa", "rfa-fourier-fused"])
+    # beyond the paper: the frozen weights' masks opened once per run, the training rows' token
+    # embeddings looked up once (secfwt.mpc.persistent)
+    {"attention": "rfa-onepass", "gelu": "fourier", "qkv": "fused", "weight_masks": "persistent",
+     "fixed_inputs": "cached"},
+], ids=["softmax", "rfa", "rfa-fourier-fused", "rfa-fourier-fused-persistent"])
 def fot(request):
     return run_one("fot-mpc", {**request.param, "layers": 2, "generations": 3, "population": 4,
                                "train_rows": 4, "test_rows": 8, "seq": 32, "prompt_tokens": 4}, LINKS)
@@ -68,6 +72,31 @@ def test_every_opening_between_the_servers_is_masked(fot):
         assert {r["protocol"] for r in rows} <= MASKED_PROTOCOLS, rank
         assert not [r for r in rows if r["verdict"] in ("plaintext", "not received")], rank
         assert sum(r["openings"] for r in rows) > 100
+
+
+def test_persistent_masks_open_every_weight_once_per_run_and_nothing_fixed_per_candidate(fot):
+    from secfwt.nn.encoder import model_config
+
+    persistent = fot["params"]["weight_masks"] == "persistent"
+    cfg = model_config("minilm")
+    h, inner, layers = cfg.hidden_size, cfg.intermediate_size, 2
+    # the word table, per block the fused QKV, output, and both FFN weights, and the label matrix
+    weights = cfg.vocab_size * h + layers * (3 * h * h + h * h + 2 * h * inner) + h * 2
+    for rank, rows in fot["reveal_audit"].items():
+        once = [r for r in rows if r["protocol"].startswith("fixed-operand mask")]
+        products = [r for r in rows if r["protocol"] == "Beaver, fixed operand (x - a)"]
+        if not persistent:
+            assert not once and not products, rank
+            continue
+        assert [(r["scope"], r["openings"], r["elements"]) for r in once] == [("one_time", 1, weights)], rank
+        per_generation = sum(r["openings"] for r in products if r["scope"].startswith("generation"))
+        assert per_generation == 3 * (4 * layers + 1), rank  # 3 generations; the lookup is cached
+        # per generation only the activations entering those products are opened (x - A), no weight:
+        # 16 rows (4 sentences x 4 candidates) x 32 positions into QKV, output, FFN in (384 wide) and
+        # FFN out (1,536 wide) per block, and the 16 pooled rows into the head
+        rows_x_len = 4 * 4 * 32
+        activations = layers * rows_x_len * (3 * h + inner) + 4 * 4 * h
+        assert sum(r["elements"] for r in products if r["scope"].startswith("generation")) == 3 * activations, rank
 
 
 def test_the_audit_flags_a_plaintext_opening():

@@ -69,6 +69,12 @@ MUTANTS = (
            "delta.duplex_bytes = nbytes / 2",
            ("tests/test_meter.py", "-k", "duplex"),
            "a one-way reveal is counted as if it went both ways"),
+    Mutant("persistent-mask-reuses-a", "secfwt/mpc/persistent.py",
+           "a, c = provider.secfwt_fixed_triple(key, arith.share.size(), op.tensor.size(), transpose, device=arith.device)",
+           "a, c = op.__dict__.setdefault((tuple(arith.share.size()), transpose), provider.secfwt_fixed_triple(\n"
+           "            key, arith.share.size(), op.tensor.size(), transpose, device=arith.device))",
+           ("tests/test_persistent.py", "-k", "open_w_minus_b_once"),
+           "a fixed-operand product reuses its mask A (products stay right; x1 - x2 leaks)"),
     Mutant("deep-prompt-not-inserted", "secfwt/nn/encoder.py",
            "            if deep_prompts is not None and i > 0:\n                with scope",
            "            if False:\n                with scope",

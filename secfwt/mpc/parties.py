@@ -263,8 +263,10 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
     )
     import torch
 
-    from . import cosine  # noqa: F401  registers the trig dealer material with the providers
+    from . import install_protocols
     from .compat import crypten
+
+    install_protocols()  # the suite's dealer material, in the parties and in the dealer
 
     torch.set_num_threads(threads)
     crypten.cfg.mpc.provider = provider.upper()

@@ -28,8 +28,9 @@ import torch
 
 from ..mpc.compat import crypten
 from ..mpc.meter import scope
+from ..mpc.persistent import FixedOperands
 from . import attention as attn
-from .layers import FOURIER_GELU, GELU_SAFE, GELUS, gelu, layer_norm, linear, plain_gelu
+from .layers import FOURIER_GELU, GELU_SAFE, GELUS, gelu, layer_norm, plain_gelu
 
 #: Named random-weight sizes (RoBERTa architecture).  ``large`` is the paper's RoBERTa-large.
 MODEL_SIZES = {
@@ -228,11 +229,17 @@ class MPCEncoder:
     def __init__(self, model, attention: str = attn.SOFTMAX, trainable=lambda name: False,
                  lora_rank: int = 0, lora_alpha: float = 16.0, features: int = 64, seed: int = 0,
                  calibration: dict | None = None, head: str = "mlm", label_embeddings: torch.Tensor | None = None,
-                 gelu: str = "tanh", qkv: str = "separate"):
+                 gelu: str = "tanh", qkv: str = "separate", weight_masks: str = "fresh"):
         self.cfg = model.config
         if qkv not in QKV:
             raise ValueError(f"unknown qkv {qkv!r}; choose one of {', '.join(QKV)}")
         self.qkv = qkv
+        if weight_masks not in WEIGHT_MASKS:
+            raise ValueError(f"unknown weight_masks {weight_masks!r}; choose one of {', '.join(WEIGHT_MASKS)}")
+        #: persistent masks: the fixed operands of every product, opened once (:meth:`open_weights`)
+        self.fixed = FixedOperands() if weight_masks == "persistent" else None
+        self._fused_qkv: dict = {}  # layer names -> the concatenated weight and bias (local copies)
+        self._label_rows: dict = {}  # label word ids -> the tied decoder rows, transposed
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
         if gelu not in GELUS:
@@ -279,8 +286,64 @@ class MPCEncoder:
             out += [(n + ".lora_A", a), (n + ".lora_B", b)]
         return out
 
+    def _matmul(self, x, key: str, weight):
+        """x @ weight for a fixed secret operand: with persistent masks its W - B was opened once
+        (:meth:`open_weights`) and only x - A is opened here; otherwise CrypTen's Beaver matmul."""
+        if self.fixed is not None:
+            return self.fixed.matmul(x, key)
+        return x.matmul(weight)
+
+    def fixed_operands(self, batch: Batch) -> dict:
+        """key -> every secret right operand a forward multiplies by (frozen for a FoT run): the word
+        table, each linear weight (the fused QKV weight instead of its parts), the head's matrix."""
+        base, _ = _prefixes(self.cfg)
+        table = f"{base}.embeddings.word_embeddings.weight"
+        out = {table: self.weights[table]}
+        for i in range(self.cfg.num_hidden_layers):
+            n = block_names(self.cfg, i)
+            qkv = [n[x] for x in ("q", "k", "v")]
+            if self.qkv == "fused":
+                out[_fused_key(qkv)] = self._fused(qkv)[0]
+            else:
+                out.update({q + ".weight": self.weights[q + ".weight"] for q in qkv})
+            out.update({n[x] + ".weight": self.weights[n[x] + ".weight"] for x in ("o", "ffn1", "ffn2")})
+        if self.head_kind == "sentence":
+            out[SENTENCE_LABELS] = self.label_matrix
+        else:
+            dense = head_names(self.cfg)["dense"] + ".weight"
+            out[dense] = self.weights[dense]
+            out[_rows_key(batch)] = self._rows_t(batch)
+        return out
+
+    def open_weights(self, batch: Batch) -> int:
+        """Persistent masks: open W - B of every fixed operand, in one round (the run's one-time
+        cost; call it inside the ``ONE_TIME`` scope).  Returns the elements opened."""
+        if self.fixed is None:
+            raise RuntimeError("open_weights() needs weight_masks=persistent")
+        for key, tensor in self.fixed_operands(batch).items():
+            self.fixed.register(key, tensor)
+        self.fixed.open_all()
+        return sum(op.elements for op in self.fixed.opened)
+
+    def _fused(self, names: list[str]):
+        key = tuple(names)
+        if key not in self._fused_qkv:  # a local copy of shares, made once
+            self._fused_qkv[key] = (crypten.cat([self.weights[n + ".weight"] for n in names], dim=1),
+                                    crypten.cat([self.weights[n + ".bias"] for n in names], dim=0))
+        return self._fused_qkv[key]
+
+    def _rows_t(self, batch: Batch):
+        """The label words' rows of the tied decoder, transposed ([H, C]; local, made once)."""
+        key = tuple(batch.label_token_ids.tolist())
+        if key not in self._label_rows:
+            words = self.weights[head_names(self.cfg)["words"]]
+            self._label_rows[key] = words.index_select(0, batch.label_token_ids).t()
+        return self._label_rows[key]
+
     def _linear(self, x, name):
-        out = linear(x, self.weights[name + ".weight"], self.weights.get(name + ".bias"))
+        out = self._matmul(x, name + ".weight", self.weights[name + ".weight"])
+        bias = self.weights.get(name + ".bias")
+        out = out + bias if bias is not None else out
         if name in self.lora:
             a, b = self.lora[name]
             out = out + x.matmul(a).matmul(b).mul(self.lora_scale)
@@ -292,9 +355,8 @@ class MPCEncoder:
         matmul instead of one per layer (LoRA terms stay per layer)."""
         if self.qkv == "separate" or len(names) == 1:
             return [self._linear(x, name) for name in names]
-        weight = crypten.cat([self.weights[n + ".weight"] for n in names], dim=1)
-        bias = crypten.cat([self.weights[n + ".bias"] for n in names], dim=0)
-        fused = x.matmul(weight) + bias
+        weight, bias = self._fused(names)
+        fused = self._matmul(x, _fused_key(names), weight) + bias
         out, start = [], 0
         for n in names:
             width = self.weights[n + ".weight"].size(1)
@@ -310,13 +372,23 @@ class MPCEncoder:
         return layer_norm(x, self.weights[name + ".weight"], self.weights[name + ".bias"], self.cfg.layer_norm_eps,
                           scale=self.ln_scales.get(name, 1.0))
 
-    def embeddings(self, batch: Batch, prompt=None, onehot=None):
-        """Word lookup in MPC (secret one-hot ids x shared table) + public positions + LN."""
+    def token_embeddings(self, onehot):
+        """The word lookup in MPC: secret one-hot ids x the shared table ([B, L', H]).  A FoT run's
+        training sentences never change, so with ``fixed_inputs=cached`` it is paid once per run."""
+        base, _ = _prefixes(self.cfg)
+        table = f"{base}.embeddings.word_embeddings.weight"
+        with scope("embeddings"):
+            return self._matmul(onehot, table, self.weights[table])
+
+    def embeddings(self, batch: Batch, prompt=None, onehot=None, words=None):
+        """Word lookup in MPC (secret one-hot ids x shared table; or ``words``, the lookup made
+        earlier) + public positions + LN."""
         base, _ = _prefixes(self.cfg)
         bsz, seq = batch.input_ids.shape
         p = batch.prompt_tokens
+        if words is None:
+            words = self.token_embeddings(onehot)
         with scope("embeddings"):
-            words = onehot.matmul(self.weights[f"{base}.embeddings.word_embeddings.weight"])
             if p:
                 if prompt is None:
                     raise ValueError("the batch has prompt positions but no prompt was given")
@@ -329,10 +401,12 @@ class MPCEncoder:
     def owner_inputs(self, batch: Batch) -> dict:
         return owner_inputs(self.cfg, batch, self.attention, self.head_kind)
 
-    def share_inputs(self, batch: Batch) -> dict:
-        """The owner's inputs shared by party 0 (pseudo-random zero sharing: no communication).
-        With a separate data owner (:mod:`secfwt.mpc.owner`) they arrive as shares instead."""
-        return {name: crypten.cryptensor(t.float(), src=0) for name, t in self.owner_inputs(batch).items()}
+    def share_inputs(self, batch: Batch, skip=()) -> dict:
+        """The owner's inputs shared by party 0 (pseudo-random zero sharing: no communication),
+        except those named in ``skip``.  With a separate data owner (:mod:`secfwt.mpc.owner`) they
+        arrive as shares instead."""
+        return {name: crypten.cryptensor(t.float(), src=0) for name, t in self.owner_inputs(batch).items()
+                if name not in skip}
 
     def block(self, i: int, h, keys=None):
         n = block_names(self.cfg, i)
@@ -368,7 +442,7 @@ class MPCEncoder:
         pooled = inputs["pooling"].matmul(h).squeeze(1)  # [B, 1, L] x [B, L, H] -> [B, H]
         c = self.pool_scale
         inv_norm = pooled.square().sum(-1, keepdim=True).mul(c).inv_sqrt().mul(math.sqrt(c))
-        return (pooled * inv_norm).matmul(self.label_matrix)
+        return self._matmul(pooled * inv_norm, SENTENCE_LABELS, self.label_matrix)
 
     def _mlm_head(self, h, batch: Batch):
         """Masked-LM logits of the label words at the mask position: [B, C]."""
@@ -376,19 +450,20 @@ class MPCEncoder:
         x = h.narrow(1, batch.mask_pos, 1).squeeze(1)
         x = self._ln(gelu(self._linear(x, names["dense"]), self.gelu, clamp=self.gelu_clamp.get(names["dense"], True)),
                      names["ln"])
-        rows = self.weights[names["words"]].index_select(0, batch.label_token_ids)  # tied decoder rows
-        return x.matmul(rows.t()) + self.weights[names["bias"]].index_select(0, batch.label_token_ids)
+        logits = self._matmul(x, _rows_key(batch), self._rows_t(batch))  # the tied decoder's label rows
+        return logits + self.weights[names["bias"]].index_select(0, batch.label_token_ids)
 
-    def forward(self, batch: Batch, prompt=None, inputs: dict | None = None, deep_prompts=None):
+    def forward(self, batch: Batch, prompt=None, inputs: dict | None = None, deep_prompts=None, words=None):
         """Label logits of a batch.  ``inputs``: the data owner's shared inputs (default: party 0
         shares them); the servers use ``batch`` only for its public shape and positions.
         ``deep_prompts`` (P-tuning v2): one [P, H] prompt per block after the first, written over
-        the prompt positions of that block's input (``prompt`` is the first block's, as usual)."""
-        inputs = inputs if inputs is not None else self.share_inputs(batch)
+        the prompt positions of that block's input (``prompt`` is the first block's, as usual).
+        ``words``: the token embeddings of the batch, looked up earlier (:meth:`token_embeddings`)."""
+        inputs = inputs if inputs is not None else self.share_inputs(batch, skip=("ids",) if words is not None else ())
         keys = None
         if "keys" in inputs:
             keys = KeyMask(mask=inputs["keys"]) if attn.is_rfa(self.attention) else KeyMask(bias=inputs["keys"])
-        h = self.embeddings(batch, prompt, inputs["ids"])
+        h = self.embeddings(batch, prompt, inputs.get("ids"), words=words)
         for i in range(self.cfg.num_hidden_layers):
             if deep_prompts is not None and i > 0:
                 with scope(f"layer{i}"), scope("prompt"):
@@ -439,6 +514,22 @@ class KeyMask:
 #: the paper's and CrypTen's) or ``fused`` (one matmul on the concatenated weights: the input
 #: is opened once instead of three times, 2 rounds and 2 x 16 B per input element fewer per block)
 QKV = ("separate", "fused")
+#: Beaver masks of the fixed operands (weights, word table, head matrix): ``fresh`` per product (the
+#: paper's, CrypTen's), or ``persistent``: W - B opened once per run (:mod:`secfwt.mpc.persistent`)
+WEIGHT_MASKS = ("fresh", "persistent")
+#: a FoT run's training sentences: their token embeddings looked up per candidate (``recomputed``,
+#: the paper's) or once per run (``cached``; only the prompt slots change between candidates)
+FIXED_INPUTS = ("recomputed", "cached")
+#: the fixed-operand keys of the heads' matrices
+SENTENCE_LABELS = "head.label_embeddings"
+
+
+def _fused_key(names) -> str:
+    return "+".join(n + ".weight" for n in names)
+
+
+def _rows_key(batch: Batch) -> str:
+    return "head.label_rows:" + ",".join(map(str, batch.label_token_ids.tolist()))
 #: where soft prompts go: the input only, or also before every later block (P-tuning v2)
 PROMPT_DEPTHS = ("shallow", "deep")
 

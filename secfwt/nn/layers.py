@@ -170,11 +170,5 @@ def layer_norm(x, weight, bias, eps: float, scale: float = 1.0):
         return centred * (var + eps * scale * scale).inv_sqrt() * weight + bias
 
 
-def linear(x, weight_t, bias):
-    """x @ W^T + b with the weight stored transposed ([in, out])."""
-    out = x.matmul(weight_t)
-    return out + bias if bias is not None else out
-
-
 def cat(tensors, dim):
     return crypten.cat(tensors, dim=dim)

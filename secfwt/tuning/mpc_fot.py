@@ -26,6 +26,7 @@ import torch
 
 from ..mpc.meter import scope
 from ..nn import encoder as enc
+from ..results import ONE_TIME
 from . import runs
 
 
@@ -70,7 +71,7 @@ def _labels(p: dict, model, tokenizer):
 def _encoder(p: dict, model, tokenizer):
     labels = _labels(p, model, tokenizer)
     return enc.MPCEncoder(model, attention=p["attention"], head="sentence", label_embeddings=labels, features=64,
-                          seed=0, gelu=p["gelu"], qkv=p["qkv"]), labels
+                          seed=0, gelu=p["gelu"], qkv=p["qkv"], weight_masks=p["weight_masks"]), labels
 
 
 # -- the servers (parties 0 and 1) -------------------------------------------------------------
@@ -93,13 +94,14 @@ def server_run(state: dict):
     with crypten.no_grad():
         with scope("owner_inputs"):  # once per run: the training set does not change
             inputs = {name: link.input(f"train.{name}") for name in mpc.owner_inputs(train)}
+        words = _one_time(p, mpc, shapes["train"], inputs)
         for _ in range(p["generations"]):
             with scope("generation"):
                 prompts = link.input("prompts")  # [n, P, H]
                 per_row = prompts.unsqueeze(1).expand(n, shapes["train"].size, *prompts.shape[1:]) \
                     .reshape(n * shapes["train"].size, *prompts.shape[1:])
                 with scope("forward"):
-                    logits = mpc.forward(train, per_row, inputs)
+                    logits = mpc.forward(train, per_row, inputs, words=words)
                 link.output("logits", logits)
         with scope("test"):
             test = shapes["test"]
@@ -108,6 +110,22 @@ def server_run(state: dict):
             link.output("test_logits", mpc.forward(test, prompt, test_inputs))
     link.close()
     return link.traffic.as_dict()
+
+
+def _one_time(p: dict, mpc, train, inputs: dict):
+    """The run's one-time work: persistent weight masks opened, and with cached fixed inputs the
+    training rows' token embeddings looked up once (returned, repeated for the population)."""
+    from ..mpc.compat import crypten
+
+    if mpc.fixed is None and p["fixed_inputs"] != "cached":
+        return None
+    with scope(ONE_TIME):
+        if mpc.fixed is not None:
+            mpc.open_weights(train)
+        if p["fixed_inputs"] != "cached":
+            return None
+        words = mpc.token_embeddings(inputs["ids"].narrow(0, 0, train.size))  # the population repeats the rows
+        return crypten.cat([words] * p["population"], dim=0)
 
 
 def server_check(state: dict, out) -> dict:

@@ -20,6 +20,9 @@ What each method trains, and where its cost is paid:
   are opened to the data owner (party 0) alone, who computes the loss in plaintext and
   tells CMA-ES.  ``fot_mode=batched`` runs the population as one forward of
   batch x population rows; ``sequential`` runs one forward per candidate.
+  ``weight_masks=persistent`` opens every frozen weight's W - B once, and ``fixed_inputs=cached``
+  looks the batch's token embeddings up once: both in the ``one_time`` scope, which the record
+  reports apart from the generation's costs (a run pays it once, not per generation).
 
 Fairness: every method sees the same template ([CLS] P prompt slots, text, <mask>,
 [SEP]; ``prompt_tokens`` slots are prompt vectors for prompt/fot and ordinary tokens'
@@ -38,6 +41,7 @@ from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.util import reveal_float
 from ..nn import encoder as enc
+from ..results import ONE_TIME
 from .optim import make_optimizer, plain_adam_update
 
 METHODS = ("sft", "prompt", "lora", "fot")
@@ -80,7 +84,8 @@ def setup(p: dict) -> dict:
     attention = p["attention"]
     mpc = enc.MPCEncoder(model, attention=attention, trainable=_trainable(p),
                          lora_rank=p["lora_rank"] if p["method"] == "lora" else 0, features=p["features"],
-                         seed=p["seed"], head=p["head"], label_embeddings=labels, gelu=p["gelu"], qkv=p["qkv"])
+                         seed=p["seed"], head=p["head"], label_embeddings=labels, gelu=p["gelu"], qkv=p["qkv"],
+                         weight_masks=p["weight_masks"])
     twin = {"attention": attention, "features": p["features"], "seed": p["seed"], "head": p["head"],
             "label_embeddings": labels, "gelu": p["gelu"]}
     deep = _deep_prompts(p, model.config.num_hidden_layers, hidden)
@@ -276,6 +281,7 @@ class FotGeneration:
         self.hidden = hidden
         self.es = None
         self.opened = None
+        self.cached = {}  # what the run's one-time work covered (the record says what is cached)
         self.candidates = None
 
     def _ask(self):
@@ -301,12 +307,14 @@ class FotGeneration:
             shared = [crypten.cryptensor(pr.float(), src=0) for pr in prompts]
         logits = []
         with crypten.no_grad():
+            words = self._one_time(mpc, batch)
             if self.p["fot_mode"] == "batched":
                 big = batch.repeat(n)
                 rows = batch.input_ids.size(0)
                 per_row = crypten.cat([s.unsqueeze(0) for s in shared for _ in range(rows)], dim=0)  # [n*B, P, H]
                 with scope("forward"):
-                    out = mpc.forward(big, per_row)
+                    out = mpc.forward(big, per_row, words=crypten.cat([words] * n, dim=0) if words is not None
+                                      else None)
                 with scope("open"):
                     opened = out.reveal(dst=0)
                 logits = [opened[i * batch.input_ids.size(0):(i + 1) * batch.input_ids.size(0)] for i in range(n)] \
@@ -314,7 +322,7 @@ class FotGeneration:
             else:
                 for s in shared:
                     with scope("forward"):
-                        out = mpc.forward(batch, s)
+                        out = mpc.forward(batch, s, words=words)
                     with scope("open"):
                         logits.append(out.reveal(dst=0))
         with scope("owner_update"):  # plaintext, at the data owner
@@ -324,6 +332,21 @@ class FotGeneration:
                 self.es.tell(zs, losses)
                 self.opened = (logits, scale, losses)
         return out
+
+    def _one_time(self, mpc, batch):
+        """What a run pays once: persistent weight masks opened, the fixed batch's token embeddings
+        looked up (returned; None when they are recomputed per candidate)."""
+        if mpc.fixed is None and self.p["fixed_inputs"] != "cached":
+            return None
+        with scope(ONE_TIME):
+            self.cached = {}
+            if mpc.fixed is not None:
+                self.cached["weight_elements"] = mpc.open_weights(batch)
+                self.cached["weight_tensors"] = len(mpc.fixed.opened)
+            if self.p["fixed_inputs"] != "cached":
+                return None
+            self.cached["token_embeddings_rows"] = batch.size
+            return mpc.token_embeddings(mpc.share_inputs(batch)["ids"])
 
     def check(self, state: dict) -> dict:
         """Party 0 compares its opened logits with the plaintext twin, for every candidate."""
@@ -337,4 +360,4 @@ class FotGeneration:
             for lg, pr in zip(logits, prompts):
                 want = enc.plain_forward(model, batch, pr, **state["twin"])
                 errs.append((lg.double() / scale - want).abs().max().item())
-        return {"max_abs_err": max(errs), "fot_losses": losses}
+        return {"max_abs_err": max(errs), "fot_losses": losses, **({"one_time_cached": self.cached} if self.cached else {})}
