@@ -52,8 +52,17 @@ def aggregate_layers(scopes: dict) -> dict:
     return out
 
 
+#: parameters added after records were made, with the value every older record ran at (the
+#: behaviour before the parameter existed): a key leaves such a parameter out at that value, so a
+#: record stored before it existed and one measured now at that value are the same measurement
+BACKFILLED_PARAMS = {"weight_masks": "fresh", "fixed_inputs": "recomputed"}
+_ABSENT = object()
+
+
 def record_key(workload: str, params: dict, provider: str, world_size: int) -> str:
-    """Identity of a measurement, used to skip finished work when a sweep is rerun."""
+    """Identity of a measurement, used to skip finished work when a sweep is rerun, to gate counts
+    and to pick the latest record (parameters at their backfilled value left out)."""
+    params = {k: v for k, v in params.items() if BACKFILLED_PARAMS.get(k, _ABSENT) != v}
     return json.dumps([workload, params, provider, world_size], sort_keys=True)
 
 

@@ -144,3 +144,13 @@ def test_report_is_reproducible_byte_for_byte(tmp_path):
     second = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in write_report(records, tmp_path / "b")}
     assert any(p.suffix == ".svg" for p in first)
     assert first == second
+
+
+def test_a_record_made_before_a_parameter_existed_is_the_same_measurement_at_its_backfilled_value():
+    from secfwt.results import record_key
+
+    old = {"method": "fot", "seq": 32}  # stored before weight_masks and fixed_inputs existed
+    new = {**old, "weight_masks": "fresh", "fixed_inputs": "recomputed"}
+    amortised = {**old, "weight_masks": "persistent", "fixed_inputs": "cached"}
+    assert record_key("step", old, "ttp", 2) == record_key("step", new, "ttp", 2)
+    assert record_key("step", amortised, "ttp", 2) != record_key("step", old, "ttp", 2)
