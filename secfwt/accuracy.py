@@ -43,7 +43,7 @@ def method_label(params: dict, skip=()) -> str:
 #: parameters that select a variant of the same computation (its own row and label wherever costs
 #: or accuracies are compared): name -> (the paper's own value, what a label calls the parameter)
 VARIANT_PARAMS = {"gelu": ("tanh", "GeLU"), "qkv": ("separate", "QKV"), "weight_masks": ("fresh", "weight masks"),
-                  "fixed_inputs": ("recomputed", "fixed inputs")}
+                  "fixed_inputs": ("recomputed", "fixed inputs"), "inv_sqrt": ("crypten", "inv sqrt")}
 #: variants that change what MPC pays, not what it computes: a tuning trajectory (plaintext twin) is
 #: priced by every one of them
 PRICE_ONLY_PARAMS = ("weight_masks", "fixed_inputs")

@@ -55,7 +55,7 @@ def aggregate_layers(scopes: dict) -> dict:
 #: parameters added after records were made, with the value every older record ran at (the
 #: behaviour before the parameter existed): a key leaves such a parameter out at that value, so a
 #: record stored before it existed and one measured now at that value are the same measurement
-BACKFILLED_PARAMS = {"weight_masks": "fresh", "fixed_inputs": "recomputed"}
+BACKFILLED_PARAMS = {"weight_masks": "fresh", "fixed_inputs": "recomputed", "inv_sqrt": "crypten"}
 _ABSENT = object()
 
 

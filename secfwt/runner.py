@@ -38,7 +38,6 @@ def measure(workload: str, params: dict) -> dict:
     return {
         "rank": comm.get_rank(),
         "scopes": meter.summary(),
-        "trace": meter.trace(),
         "checks": checks,
         "audit": meter.audit_summary() if wl.audit else None,
         "crypten_counters": {"rounds": after["rounds"] - before["rounds"],

@@ -24,7 +24,7 @@ from .mpc.compat import crypten
 from .mpc.util import reveal_float
 from .nn import attention as attn
 from .nn.encoder import FIXED_INPUTS, PROMPT_DEPTHS, QKV, WEIGHT_MASKS
-from .nn.layers import GELUS
+from .nn.layers import GELUS, INV_SQRTS
 from .tuning.optim import OPTIMIZERS
 from .tuning.steps import FOT_MODES, METHODS
 
@@ -302,6 +302,59 @@ register(Workload(
 ))
 
 
+# -- LayerNorm per token: CrypTen's inverse square root against the fast one ---------------------
+def _layernorm_setup(p):
+    """Rows of ``hidden`` values whose variances are log-uniform over [low, high]: the range the
+    public pre-scale puts LayerNorm's variances in (calibrated: MiniLM spans [0.18, 63])."""
+    g = torch.Generator().manual_seed(p["seed"])
+    log_var = torch.empty(p["rows"], 1, dtype=torch.float64).uniform_(math.log(p["low"]), math.log(p["high"]),
+                                                                      generator=g)
+    x = torch.randn(p["rows"], p["hidden"], generator=g, dtype=torch.float64) * (log_var / 2).exp()
+    return {"p": p, "plain": x, "enc": _share(x)}
+
+
+def _layernorm_run(s):
+    from .nn.layers import layer_norm
+
+    hidden = s["p"]["hidden"]
+    ones, zeros = crypten.cryptensor(torch.ones(hidden), src=0), crypten.cryptensor(torch.zeros(hidden), src=0)
+    with crypten.no_grad():
+        return layer_norm(s["enc"], ones, zeros, 1e-12, inv_sqrt_variant=s["p"]["impl"])
+
+
+def _layernorm_check(s, out):
+    """Against float64 LayerNorm: the largest absolute error, and the largest relative error of the
+    normalised values (that of the inverse square root, row by row) where they are at least 0.5."""
+    x = s["plain"]
+    want = torch.nn.functional.layer_norm(x, x.shape[-1:], eps=1e-12)
+    got = reveal_float(out)
+    big = want.abs() >= 0.5
+    return {"max_abs_err": _max_abs(got, want),
+            "max_rel_err": ((got - want)[big] / want[big]).abs().max().item()}
+
+
+def _layernorm_validate(p):
+    if not p["low"] < p["high"]:
+        raise ValueError(f"low={p['low']} must be below high={p['high']}")
+
+
+register(Workload(
+    name="layernorm",
+    description="LayerNorm over rows whose variances span [low, high], against float64: CrypTen's inverse "
+                "square root (impl=crypten) or the fast one (impl=fast: shorter exp start, 2-round Newton steps)",
+    params=(
+        Param("impl", str, "crypten", "inverse square root", choices=INV_SQRTS),
+        Param("rows", int, 256, "tokens (one inverse square root each)", positive=True, maximum=1048576),
+        Param("hidden", int, 384, "values per token", minimum=2, maximum=65536),
+        Param("low", float, 0.1, "smallest variance", positive=True, maximum=1e6),
+        Param("high", float, 100.0, "largest variance", positive=True, maximum=1e6),
+        Param("seed", int, 0, "input seed"),
+    ),
+    setup=_layernorm_setup, run=_layernorm_run, check=_layernorm_check, tolerance=5e-2,
+    validate=_layernorm_validate,
+))
+
+
 def _data_choices():
     from . import data
 
@@ -377,6 +430,11 @@ def _amortised_fot_only(p):
                          "new batches)")
 
 
+_INV_SQRT = Param("inv_sqrt", str, "crypten", "inverse square root of LayerNorm and the sentence head: crypten "
+                                              "(17 rounds) or fast (12 rounds, same error on [0.1, 100]; see "
+                                              "secfwt.mpc.util.fast_inv_sqrt)", choices=INV_SQRTS)
+
+
 def _forward_only(p, gradients: bool):
     """Variants built on the one-round trig protocol have no autograd: refuse them with gradients."""
     if not gradients:
@@ -421,6 +479,7 @@ register(Workload(
         Param("features", int, 64, "random features (RFA)", positive=True, maximum=4096),
         _GELU,
         _QKV,
+        _INV_SQRT,
         _WEIGHT_MASKS,
         _FIXED_INPUTS,
         Param("optimizer", str, "adam", "optimizer in MPC (sft, prompt, lora)", choices=OPTIMIZERS),
@@ -472,6 +531,7 @@ register(Workload(
         Param("features", int, 64, "random features (RFA)", positive=True, maximum=4096),
         _GELU,
         _QKV,
+        _INV_SQRT,
         Param("backward", bool, False, "also back-propagate a seeded upstream gradient"),
         Param("loss_scale", float, 1024.0, "public factor on the upstream gradient", positive=True, maximum=2.0**20),
         Param("seed", int, 0, "seed of weights and inputs"),
@@ -543,6 +603,7 @@ register(Workload(
         Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.PAPER_PAIR),
         _GELU,
         _QKV,
+        _INV_SQRT,
         _WEIGHT_MASKS,
         _FIXED_INPUTS,
         Param("generations", int, 3, "CMA-ES generations", positive=True, maximum=1000),

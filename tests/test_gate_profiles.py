@@ -63,9 +63,10 @@ def test_list_profile_shows_runs_and_time():
                           capture_output=True, text=True)
     info = json.loads(proc.stdout)
     assert info["profile"] == "paper" and info["estimated_minutes"] > 0
-    # 8 Adam settings, 2 FoT, 2 prompt, 2 SFT, LoRA, 2 FoT beyond the paper, 3 depth-error runs, and the
-    # amortisation: 2 at the paper's shape, 4 at the few-shot one (fresh and amortised, two variants)
-    assert sum(s["runs"] for s in info["sweeps"]) == 8 + 2 + 2 + 2 + 1 + 2 + 3 + 2 + 4
+    # 8 Adam settings, 2 FoT, 2 prompt, 2 SFT, LoRA, 2 FoT beyond the paper, 3 depth-error runs, FoT and
+    # its depth error with the fast inverse square root as well, and the amortisation: 3 at the paper's
+    # shape, 6 at the few-shot one (fresh and amortised, three sets of variants)
+    assert sum(s["runs"] for s in info["sweeps"]) == 8 + 2 + 2 + 2 + 1 + 2 + 3 + 2 + 3 + 6
 
 
 def step_records():
@@ -238,3 +239,17 @@ def test_amortisation_table_pairs_fresh_and_amortised_candidates_and_stays_out_o
     assert not paper["method"].str.contains("persistent").any()  # their one-time cost is not in a per-step row
     text = "\n".join(report.amortisation_lines(table))
     assert "0.5 GB -> 0.3 GB per candidate (0.2 GB, 40% saved; 50 -> 49 rounds)" in text
+
+
+def test_beyond_paper_lines_give_every_variant_set_against_the_papers_row():
+    paper = pd.DataFrame([
+        {"method": "FoT (RFA)", "GB": 54.2, "offline_GB": 15.6, "rounds": 3286, "lan_net_half_s": 147.2},
+        {"method": "FoT (RFA) + fourier GeLU + fused QKV", "GB": 14.35, "offline_GB": 28.9, "rounds": 2638,
+         "lan_net_half_s": 40.4},
+        {"method": "FoT (RFA) + fourier GeLU + fused QKV + fast inv sqrt", "GB": 14.36, "offline_GB": 28.9,
+         "rounds": 2398, "lan_net_half_s": 40.2}])
+    text = "\n".join(report.beyond_paper_lines(paper))
+    assert "**FoT (RFA) + fourier GeLU + fused QKV**: 14.3 GB online" in text
+    assert "**FoT (RFA) + fourier GeLU + fused QKV + fast inv sqrt**: 14.4 GB online" in text
+    assert "(3.78x fewer bytes, 1.25x fewer rounds; published: 56.6 GB)" in text
+    assert "1.37x fewer rounds" in text  # 3,286 / 2,398

@@ -91,7 +91,6 @@ class Meter:
     openings: list = field(default_factory=list)
     own: dict = field(default_factory=lambda: defaultdict(Tally))  # path -> exclusive tally
     wall: dict = field(default_factory=lambda: defaultdict(float))  # path -> inclusive wall
-    ops: dict = field(default_factory=lambda: defaultdict(Tally))  # (path, op, channel) -> tally
     _stack: list = field(default_factory=list)
     _installed: list = field(default_factory=list)
     _t0: float = 0.0
@@ -147,7 +146,6 @@ class Meter:
         else:
             delta.offline_rounds, delta.offline_bytes = rounds, nbytes
         self.own[path].add(delta)
-        self.ops[(path, op, channel)].add(delta)
 
     def _audit(self, comm, name: str, arguments: dict, result) -> None:
         dst = arguments.get("dst") if name == "reduce" else None
@@ -208,14 +206,6 @@ class Meter:
             tally.wall_s = self.wall.get(p, 0.0)
             out[p] = tally.as_dict()
         return out
-
-    def trace(self) -> list:
-        """Per (scope, collective, channel) counts: which call moved the bytes."""
-        return [
-            {"scope": p, "op": op, "channel": ch, "calls": t.calls, "rounds": t.rounds + t.offline_rounds,
-             "bytes": t.bytes + t.offline_bytes, "comm_s": t.comm_s}
-            for (p, op, ch), t in sorted(self.ops.items())
-        ]
 
 
 #: collectives in which every party sends and receives the same amount (CrypTen logs both)

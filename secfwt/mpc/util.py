@@ -21,23 +21,59 @@ def assign_(target, value) -> None:
     target._tensor = value._tensor
 
 
+#: squarings of the fast inverse square root's exp start: (1 + z/64)^64 instead of CrypTen's (1 + z/256)^256
+FAST_EXP_SQUARINGS = 6
+#: Newton steps of both inverse square roots (CrypTen's default)
+INV_SQRT_NEWTON_STEPS = 3
+
+
+def fast_inv_sqrt(x):
+    """x^-1/2 with CrypTen's start and Newton steps, 5 rounds fewer (12 instead of 17).
+
+    * Start: CrypTen's y0 = 2.2 exp(-(x/2 + 0.2)) + 0.2 - x/1024, with exp(z) as (1 + z/64)^64: 6
+      squarings instead of 8.  The start only needs to be near 1/sqrt(x) (Newton does the rest): the
+      final error is the same to 3 digits on [0.1, 100] (4.93e-3 against 4.91e-3, relative, in float).
+      The cost is headroom: (1 + z/64) stays above -1 for x < ~250 (CrypTen's 8 squarings: ~1,000);
+      beyond it the start and then Newton diverge.  LayerNorm's public pre-scale centres the
+      variances at sqrt(10) (calibrated: MiniLM's widest LayerNorm spans [0.18, 63]).
+    * Newton y <- 1.5 y - 0.5 (x y) y^2 in 2 rounds: y^2 and x y come from ONE Beaver product of
+      stacked tensors ([y, x] * [y, y]), then one product; CrypTen's y (3 - x y^2) / 2 takes 3.
+    Bytes: 2 more openings of the (per-token) input per Newton step; LayerNorm's inverse square root
+    runs once per token, not per element, so its cost is rounds."""
+    from .compat import crypten
+
+    y = x.div(2).add(0.2).neg().div(2**FAST_EXP_SQUARINGS).add(1)
+    for _ in range(FAST_EXP_SQUARINGS):
+        y = y.square()
+    y = y.mul(2.2).add(0.2) - x.div(1024)
+    for _ in range(INV_SQRT_NEWTON_STEPS):
+        both = crypten.stack([y, x]).mul(crypten.stack([y, y]))  # [y^2, x y]: one round
+        y = y.mul(1.5) - both[0].mul(both[1]).mul(0.5)
+    return y
+
+
 def register_inv_sqrt_autograd() -> None:
     """CrypTen 0.4.1 has no autograd for ``inv_sqrt`` (LayerNorm needs it): register one,
-    d/dx x^-1/2 = -x^-3/2 / 2, through CrypTen's own registry (idempotent)."""
+    d/dx x^-1/2 = -x^-3/2 / 2, through CrypTen's own registry, and the same for
+    :func:`fast_inv_sqrt` as ``inv_sqrt_fast`` (idempotent)."""
     from crypten.gradients import FUNCTION_REGISTRY, AutogradFunction, register_function
 
-    if "inv_sqrt" in FUNCTION_REGISTRY:
-        return
+    for name, compute_fn in (("inv_sqrt", lambda x: x.inv_sqrt()), ("inv_sqrt_fast", fast_inv_sqrt)):
+        if name in FUNCTION_REGISTRY:
+            continue
 
-    @register_function("inv_sqrt")
-    class AutogradInvSqrt(AutogradFunction):  # noqa: F841 (registered by the decorator)
-        @staticmethod
-        def forward(ctx, input):
-            out = input.inv_sqrt()
-            ctx.save_for_backward(out)
-            return out
+        class AutogradInvSqrt(AutogradFunction):
+            compute = staticmethod(compute_fn)
 
-        @staticmethod
-        def backward(ctx, grad_output):
-            (out,) = ctx.saved_tensors
-            return out.square().mul(out).mul(grad_output).div(-2)
+            @classmethod
+            def forward(cls, ctx, input):
+                out = cls.compute(input)
+                ctx.save_for_backward(out)
+                return out
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                (out,) = ctx.saved_tensors
+                return out.square().mul(out).mul(grad_output).div(-2)
+
+        register_function(name)(AutogradInvSqrt)

@@ -30,7 +30,7 @@ from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.persistent import FixedOperands
 from . import attention as attn
-from .layers import FOURIER_GELU, GELU_SAFE, GELUS, gelu, layer_norm, plain_gelu
+from .layers import FOURIER_GELU, GELU_SAFE, GELUS, INV_SQRTS, gelu, inv_sqrt, layer_norm, plain_gelu
 
 #: Named random-weight sizes (RoBERTa architecture).  ``large`` is the paper's RoBERTa-large.
 MODEL_SIZES = {
@@ -229,8 +229,11 @@ class MPCEncoder:
     def __init__(self, model, attention: str = attn.SOFTMAX, trainable=lambda name: False,
                  lora_rank: int = 0, lora_alpha: float = 16.0, features: int = 64, seed: int = 0,
                  calibration: dict | None = None, head: str = "mlm", label_embeddings: torch.Tensor | None = None,
-                 gelu: str = "tanh", qkv: str = "separate", weight_masks: str = "fresh"):
+                 gelu: str = "tanh", qkv: str = "separate", weight_masks: str = "fresh", inv_sqrt: str = "crypten"):
         self.cfg = model.config
+        if inv_sqrt not in INV_SQRTS:
+            raise ValueError(f"unknown inv_sqrt {inv_sqrt!r}; choose one of {', '.join(INV_SQRTS)}")
+        self.inv_sqrt = inv_sqrt  # of every LayerNorm and of the sentence head's norm
         if qkv not in QKV:
             raise ValueError(f"unknown qkv {qkv!r}; choose one of {', '.join(QKV)}")
         self.qkv = qkv
@@ -370,7 +373,7 @@ class MPCEncoder:
 
     def _ln(self, x, name):
         return layer_norm(x, self.weights[name + ".weight"], self.weights[name + ".bias"], self.cfg.layer_norm_eps,
-                          scale=self.ln_scales.get(name, 1.0))
+                          scale=self.ln_scales.get(name, 1.0), inv_sqrt_variant=self.inv_sqrt)
 
     def token_embeddings(self, onehot):
         """The word lookup in MPC: secret one-hot ids x the shared table ([B, L', H]).  A FoT run's
@@ -441,7 +444,7 @@ class MPCEncoder:
         range-safe like LayerNorm (public pre-scale ``pool_scale``, then inv_sqrt)."""
         pooled = inputs["pooling"].matmul(h).squeeze(1)  # [B, 1, L] x [B, L, H] -> [B, H]
         c = self.pool_scale
-        inv_norm = pooled.square().sum(-1, keepdim=True).mul(c).inv_sqrt().mul(math.sqrt(c))
+        inv_norm = inv_sqrt(pooled.square().sum(-1, keepdim=True).mul(c), self.inv_sqrt).mul(math.sqrt(c))
         return self._matmul(pooled * inv_norm, SENTENCE_LABELS, self.label_matrix)
 
     def _mlm_head(self, h, batch: Batch):

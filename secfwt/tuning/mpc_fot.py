@@ -71,7 +71,8 @@ def _labels(p: dict, model, tokenizer):
 def _encoder(p: dict, model, tokenizer):
     labels = _labels(p, model, tokenizer)
     return enc.MPCEncoder(model, attention=p["attention"], head="sentence", label_embeddings=labels, features=64,
-                          seed=0, gelu=p["gelu"], qkv=p["qkv"], weight_masks=p["weight_masks"]), labels
+                          seed=0, gelu=p["gelu"], qkv=p["qkv"], weight_masks=p["weight_masks"],
+                          inv_sqrt=p["inv_sqrt"]), labels
 
 
 # -- the servers (parties 0 and 1) -------------------------------------------------------------

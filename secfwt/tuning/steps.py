@@ -85,7 +85,7 @@ def setup(p: dict) -> dict:
     mpc = enc.MPCEncoder(model, attention=attention, trainable=_trainable(p),
                          lora_rank=p["lora_rank"] if p["method"] == "lora" else 0, features=p["features"],
                          seed=p["seed"], head=p["head"], label_embeddings=labels, gelu=p["gelu"], qkv=p["qkv"],
-                         weight_masks=p["weight_masks"])
+                         weight_masks=p["weight_masks"], inv_sqrt=p["inv_sqrt"])
     twin = {"attention": attention, "features": p["features"], "seed": p["seed"], "head": p["head"],
             "label_embeddings": labels, "gelu": p["gelu"]}
     deep = _deep_prompts(p, model.config.num_hidden_layers, hidden)
