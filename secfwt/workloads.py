@@ -472,7 +472,7 @@ register(Workload(
         Param("seq", int, 32, "sequence length", positive=True, maximum=4096),
         Param("batch", int, 1, "examples per step", positive=True, maximum=4096),
         Param("prompt_tokens", int, 4, "soft-prompt vectors (prompt, fot)", positive=True, maximum=512),
-        Param("prompt_depth", str, "shallow", "prompt: shallow (P vectors at the input, input gradients only) or "
+        Param("prompt_depth", str, "shallow", "prompt: shallow (P vectors at the input) or "
                                               "deep (P-tuning v2: P vectors before every block, full backward)",
               choices=PROMPT_DEPTHS),
         Param("attention", str, attn.SOFTMAX, "attention variant (rfa-* only with fot)", choices=attn.VARIANTS),
