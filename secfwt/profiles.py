@@ -226,6 +226,11 @@ def _accuracy_sweeps(task: str, fot_attention: list[str]) -> list[Sweep]:
                        "optimizer": ["adam"]}, 120),
         Sweep("step", {**price, "method": ["sft", "lora"], "seq": [max_len], "batch": [8],
                        "optimizer": ["adam"]}, 200),
+        # the frozen base weights' masks once per run (LoRA and prompt tuning keep them frozen)
+        Sweep("step", {**price, "method": ["prompt"], "seq": [ACCURACY_PROMPT + max_len], "batch": [8],
+                       "optimizer": ["adam"], "weight_masks": ["persistent"]}, 120),
+        Sweep("step", {**price, "method": ["lora"], "seq": [max_len], "batch": [8], "optimizer": ["adam"],
+                       "weight_masks": ["persistent"]}, 200),
     ]
 
 

@@ -409,22 +409,26 @@ _QKV = Param("qkv", str, "separate", "query/key/value projections: separate (thr
 #: run-level amortisation of forward-only tuning (see secfwt.mpc.persistent); costs paid once per run
 #: go to the record's ``one_time``, apart from the per-generation costs
 _WEIGHT_MASKS = Param("weight_masks", str, "fresh", "Beaver masks of the frozen weights: fresh per product (the "
-                                                    "paper's) or persistent (W - B opened once per run; fot only)",
+                                                    "paper's) or persistent (W - B opened once per run; frozen "
+                                                    "weights: fot, lora, shallow prompts)",
                       choices=WEIGHT_MASKS)
 _FIXED_INPUTS = Param("fixed_inputs", str, "recomputed", "the training batch's token embeddings: recomputed per "
                                                          "candidate (the paper's) or cached once per run (fot only)",
                       choices=FIXED_INPUTS)
 
 
-def _amortised_fot_only(p):
-    """Persistent masks and cached inputs need weights and inputs that do not change: forward-only tuning."""
+def _amortised_where_fixed(p):
+    """Persistent masks need weights that do not change (fot, lora, shallow prompts: frozen base
+    weights); cached inputs need a training set that does not change (fot: the whole few-shot set
+    each generation)."""
     if p["method"] == "fot":
         return
-    if p["weight_masks"] != "fresh":
-        why = "SFT updates every weight each step, so W changes and" if p["method"] == "sft" else \
-            "the frozen weights would allow it, but this suite implements it for forward passes only, and"
-        raise ValueError(f"weight_masks={p['weight_masks']} with method={p['method']}: {why} "
-                         "persistent masks apply to method=fot")
+    changing = p["method"] == "sft" or p["prompt_depth"] == "deep"
+    if p["weight_masks"] != "fresh" and changing:
+        why = "SFT updates every weight each step" if p["method"] == "sft" else \
+            "deep prompt tuning computes every weight's gradient as SFT does"
+        raise ValueError(f"weight_masks={p['weight_masks']} with method={p['method']}: {why}; persistent masks "
+                         "need frozen weights (fot, lora, shallow prompts)")
     if p["fixed_inputs"] != "recomputed":
         raise ValueError(f"fixed_inputs={p['fixed_inputs']} applies to method=fot only (gradient methods draw "
                          "new batches)")
@@ -448,7 +452,7 @@ def _forward_only(p, gradients: bool):
 
 def _step_validate(p):
     _forward_only(p, p["method"] != "fot")
-    _amortised_fot_only(p)
+    _amortised_where_fixed(p)
     if p["prompt_depth"] != "shallow" and p["method"] != "prompt":
         raise ValueError(f"prompt_depth={p['prompt_depth']} applies to method=prompt only")
     if p["task"] != "synthetic" and p["model"] != "minilm":

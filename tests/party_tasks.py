@@ -299,7 +299,7 @@ def persistent_products():
         with scope("second"):
             y2 = ops.matmul(enc[2], "w")
         with scope("transposed"):
-            y3 = ops.matmul(enc[3], "w", transpose=True)
+            y3 = ops.product(enc[3], "w", transpose=True)
     eps1, eps2 = opened[1], opened[2]
     diff = eps1 - eps2  # ring arithmetic: x1 - x2 exactly if the mask A were reused
     return {

@@ -218,7 +218,7 @@ PLAINTEXT_BOUND = 2**44
 PROTOCOLS = (
     ("secfwt/mpc/cosine.py", None, "trig (m x + T)"),
     ("secfwt/mpc/persistent.py", "open_all", "fixed-operand mask (W - B), once per run"),
-    ("secfwt/mpc/persistent.py", "matmul", "Beaver, fixed operand (x - a)"),
+    ("secfwt/mpc/persistent.py", "product", "Beaver, fixed operand (x - a)"),
     ("crypten/mpc/primitives/beaver.py", "AND", "binary AND (x ^ a)"),
     ("crypten/mpc/primitives/beaver.py", "B2A_single_bit", "bit conversion (x ^ r)"),
     ("crypten/mpc/primitives/beaver.py", "square", "Beaver square (x - r)"),

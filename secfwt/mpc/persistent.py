@@ -117,7 +117,7 @@ def _tfp_fixed_triple(provider, key: str, x_size, w_size, transpose: bool = Fals
     return ArithmeticSharedTensor(a, precision=0, src=0).share, ArithmeticSharedTensor(c, precision=0, src=0).share
 
 
-def install() -> None:
+def _install_providers() -> None:
     """Register the fixed-operand material with CrypTen's TTP and TFP providers (idempotent)."""
     from crypten.mpc.provider import TrustedFirstParty, TrustedThirdParty, TTPServer
 
@@ -127,6 +127,38 @@ def install() -> None:
     TrustedThirdParty.secfwt_fixed_triple = _ttp_fixed_triple
     TrustedFirstParty.secfwt_fixed_masks = _tfp_fixed_masks
     TrustedFirstParty.secfwt_fixed_triple = _tfp_fixed_triple
+
+
+def register_autograd() -> None:
+    """``x.secfwt_fixed_matmul(operands, key)``: x W for a frozen W, with CrypTen's autograd.  The
+    backward gives x's gradient g W^T through the same persistent mask (W^T - B^T is the opened
+    delta, transposed: local), and - to change nothing but the masks - also computes W's gradient
+    x^T g as CrypTen's own matmul backward does for a frozen operand (a fresh Beaver product), then
+    discards it, as CrypTen's backward does (idempotent)."""
+    from crypten.gradients import FUNCTION_REGISTRY, AutogradFunction, register_function
+
+    if "secfwt_fixed_matmul" in FUNCTION_REGISTRY:
+        return
+
+    @register_function("secfwt_fixed_matmul")
+    class AutogradFixedMatMul(AutogradFunction):  # noqa: F841 (registered by the decorator)
+        @staticmethod
+        def forward(ctx, input, operands, key):
+            ctx.save_multiple_for_backward([input, operands, key])
+            return operands.product(input, key)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            input, operands, key = ctx.saved_tensors
+            grad_input = operands.product(grad_output, key, transpose=True)
+            input.transpose(-2, -1).matmul(grad_output)  # W's gradient, as CrypTen computes it; W is frozen
+            return grad_input
+
+
+def install() -> None:
+    """The dealer material (TTP and TFP providers) and the autograd function (idempotent)."""
+    _install_providers()
+    register_autograd()
 
 
 install()
@@ -183,15 +215,20 @@ class FixedOperands:
         for op, delta in zip(todo, opened):
             op.delta = delta
 
-    def matmul(self, x, key: str, transpose: bool = False):
-        """x W (or x W^T) with W the fixed operand ``key``: opens only x - A, with a fresh A."""
+    def matmul(self, x, key: str):
+        """x W with W the fixed operand ``key``: opens only x - A, with a fresh A.  Differentiable in
+        x (W is frozen): the backward's g W^T reuses W's mask the same way."""
+        if crypten.CrypTensor.AUTOGRAD_ENABLED and getattr(x, "requires_grad", False):
+            return x.secfwt_fixed_matmul(self, key)  # through CrypTen's autograd (register_autograd)
+        return self.product(x, key)
+
+    def product(self, x, key: str, transpose: bool = False):
+        """x W (or x W^T), no autograd: the protocol itself."""
         from crypten.mpc import MPCTensor
 
         op = self.items.get(key)
         if op is None or op.delta is None:
             raise RuntimeError(f"fixed operand {key!r} is not open: call open_all() once before using it")
-        if crypten.CrypTensor.AUTOGRAD_ENABLED and getattr(x, "requires_grad", False):
-            raise NotImplementedError("persistent weight masks are forward only (no autograd)")
         arith = x._tensor
         bits = arith.encoder._precision_bits
         if op.tensor.encoder.scale != arith.encoder.scale:

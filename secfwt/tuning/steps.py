@@ -143,6 +143,10 @@ def run(state: dict):
     opt = make_optimizer(p["optimizer"], params, lr=LR[p["optimizer"]], loss_scale=p["loss_scale"],
                          **({"sqrt_iters": p["adam_sqrt_iters"], "recip_iters": p["adam_recip_iters"],
                              "positive": p["adam_positive"]} if p["optimizer"] == "adam" else {}))
+    if mpc.fixed is not None:  # frozen weights (LoRA, shallow prompts): their masks, once per run
+        with scope(ONE_TIME):
+            state["one_time_cached"] = {"weight_elements": mpc.open_weights(batch),
+                                        "weight_tensors": len(mpc.fixed.opened)}
     with scope("forward"):
         logits = mpc.forward(batch, state.get("prompt_enc"), deep_prompts=state.get("deep_enc") or None)
     with scope("loss"):  # d(mean CE)/d logits = (softmax - onehot) / B; the loss value is not needed
@@ -185,6 +189,8 @@ def check(state: dict, out) -> dict:
             continue
         cos[name] = torch.nn.functional.cosine_similarity(mine.flatten(), ref.flatten(), dim=0).item()
         rel[name] = ((mine - ref).norm() / ref.norm()).item()  # sees a wrong scale, which cosine cannot
+    if "one_time_cached" in state:
+        result["one_time_cached"] = state["one_time_cached"]
     result["grad_cosine"] = cos
     result["grad_max_rel_err"] = max(rel.values()) if rel else None
     result["grad_zero_max_abs"] = max(zero.values()) if zero else None  # tensors whose true gradient is 0
