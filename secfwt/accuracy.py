@@ -44,9 +44,11 @@ def method_label(params: dict, skip=()) -> str:
 #: or accuracies are compared): name -> (the paper's own value, what a label calls the parameter)
 VARIANT_PARAMS = {"gelu": ("tanh", "GeLU"), "qkv": ("separate", "QKV"), "weight_masks": ("fresh", "weight masks"),
                   "fixed_inputs": ("recomputed", "fixed inputs"), "inv_sqrt": ("crypten", "inv sqrt")}
-#: variants that change what MPC pays, not what it computes: a tuning trajectory (plaintext twin) is
-#: priced by every one of them
-PRICE_ONLY_PARAMS = ("weight_masks", "fixed_inputs")
+#: variants that pay part of a run's cost once per run (``one_time`` in the record)
+AMORTISING_PARAMS = ("weight_masks", "fixed_inputs")
+#: variants that change what MPC pays, not the plaintext twin's function (LayerNorm's exact there
+#: either way): a tuning trajectory is priced by every one of them
+PRICE_ONLY_PARAMS = AMORTISING_PARAMS + ("inv_sqrt",)
 
 
 def variant_suffix(params, skip=()) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import plotting
-from .accuracy import PRICE_ONLY_PARAMS, VARIANT_PARAMS, variant_suffix
+from .accuracy import AMORTISING_PARAMS, VARIANT_PARAMS, variant_suffix
 from .errors import InputError
 from .links import PROFILES as LINK_PROFILES
 from .links import estimate_seconds, network_seconds
@@ -21,8 +21,8 @@ from .nn import attention as attn
 from .results import Store, aggregate_layers, record_key
 
 BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_rounds", "offline_bytes",
-                "duplex_bytes", "compute_s", "wall_s", "max_abs_err", "optimizer_rel_err", "optimizer_gross_errors",
-                "optimizer_elements", "update_all_rel_err")
+                "duplex_bytes", "compute_s", "wall_s", "max_abs_err", "max_rel_err", "optimizer_rel_err",
+                "optimizer_gross_errors", "optimizer_elements", "update_all_rel_err")
 VARIANT_ORDER = list(attn.VARIANTS)
 
 
@@ -441,7 +441,7 @@ def paper_table(df: pd.DataFrame, model: str = "large", seq: int = 512) -> pd.Da
 
 def _amortised(label: str) -> bool:
     """Whether a method label is of a run that pays part of its cost once per run."""
-    return any(f" {noun}" in label for name, (_, noun) in VARIANT_PARAMS.items() if name in PRICE_ONLY_PARAMS)
+    return any(f" {noun}" in label for name, (_, noun) in VARIANT_PARAMS.items() if name in AMORTISING_PARAMS)
 
 
 def amortisation_table(df: pd.DataFrame, links=("lan", "wan100")) -> pd.DataFrame:
@@ -454,7 +454,7 @@ def amortisation_table(df: pd.DataFrame, links=("lan", "wan100")) -> pd.DataFram
         return pd.DataFrame()
     data = data[(data["method"] == "fot") & (data["fot_mode"] == "sequential")]
     keys = ["model", "seq", "batch", "attention"] + [k for k in ("prompt_tokens", "task") if k in data] + [k for k in VARIANT_PARAMS
-                                                                       if k in data and k not in PRICE_ONLY_PARAMS]
+                                                                       if k in data and k not in AMORTISING_PARAMS]
     rows = []
     for cfg, g in data.groupby(keys, dropna=False):
         masks = g["weight_masks"].fillna("fresh")

@@ -253,3 +253,14 @@ def test_beyond_paper_lines_give_every_variant_set_against_the_papers_row():
     assert "**FoT (RFA) + fourier GeLU + fused QKV + fast inv sqrt**: 14.4 GB online" in text
     assert "(3.78x fewer bytes, 1.25x fewer rounds; published: 56.6 GB)" in text
     assert "1.37x fewer rounds" in text  # 3,286 / 2,398
+
+
+def test_layernorm_table_gives_per_token_costs_of_each_inverse_square_root():
+    records = [rec("layernorm", {"impl": impl, "rows": 256, "hidden": 384, "low": 0.1, "high": 100.0, "seed": 0},
+                   rounds=rounds, nbytes=nbytes, max_abs_err=0.027, max_rel_err=0.0076, compute_s=0.1, wall_s=0.2)
+               for impl, rounds, nbytes in (("fast", 15, 4827136), ("crypten", 20, 4823040))]
+    table = report.layernorm_table(report.records_frame(records)).set_index("impl")
+    assert list(table.index) == ["crypten", "fast"]
+    assert table.loc["fast", "rounds"] == 15 and table.loc["crypten", "rounds"] == 20
+    assert table.loc["fast", "bytes_per_token"] == 4827136 / 256
+    assert table.loc["crypten", "offline_bytes_per_token"] == 100 / 256
