@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import plotting
+from . import variants as attn  # the attention registry
 from .links import PROFILES as LINK_PROFILES
 from .links import Link, network_seconds
-from .nn import attention as attn
 
 #: methods in plot and table order, with the label each gets
 METHOD_ORDER = ["SFT", "prompt", "LoRA", "FoT (softmax)", "FoT (RFA)"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import variants as attn  # the attention registry
 from .errors import InputError
-from .nn import attention as attn
-from .nn.layers import INV_SQRTS
+from .variants import INV_SQRTS
 
 ATTENTION_VARIANTS = list(attn.VARIANTS)
 RFA_VARIANTS = [v for v in attn.VARIANTS if attn.is_rfa(v)]

@@ -13,11 +13,11 @@ from pathlib import Path
 import pandas as pd
 
 from . import plotting
+from . import variants as attn  # the attention registry
 from .accuracy import AMORTISING_PARAMS, VARIANT_PARAMS, variant_suffix
 from .errors import InputError
 from .links import PROFILES as LINK_PROFILES
 from .links import estimate_seconds, network_seconds
-from .nn import attention as attn
 from .results import Store, aggregate_layers, record_key
 
 BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_rounds", "offline_bytes",

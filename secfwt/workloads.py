@@ -17,16 +17,21 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-import torch
-
+from . import variants as attn  # the attention registry (attn.VARIANTS...), as the nn modules name it
 from .errors import InputError
-from .mpc.compat import crypten
-from .mpc.util import reveal_float
-from .nn import attention as attn
-from .nn.encoder import FIXED_INPUTS, PROMPT_DEPTHS, QKV, WEIGHT_MASKS
-from .nn.layers import GELUS, INV_SQRTS
-from .tuning.optim import OPTIMIZERS
-from .tuning.steps import FOT_MODES, METHODS
+from .variants import (
+    FIXED_INPUTS,
+    FOT_MODES,
+    GELUS,
+    INV_SQRTS,
+    METHODS,
+    MODEL_NAMES,
+    OPS,
+    OPTIMIZERS,
+    PROMPT_DEPTHS,
+    QKV,
+    WEIGHT_MASKS,
+)
 
 
 @dataclass(frozen=True)
@@ -132,13 +137,8 @@ def get(name: str) -> Workload:
         raise InputError(f"unknown workload {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
 
 
-def _share(x: torch.Tensor):
-    return crypten.cryptensor(x.float(), src=0)
-
-
-def _max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
-    err = (a.double() - b.double()).abs().max().item()
-    return err if math.isfinite(err) else float("inf")
+def _micro(fn: str):
+    return _lazy(".micro", fn)
 
 
 def _lazy(module: str, fn: str):
@@ -152,25 +152,6 @@ def _lazy(module: str, fn: str):
 
 
 # -- attention ----------------------------------------------------------------------------------
-def _attention_setup(p):
-    q, k, v = attn.attention_inputs(p["batch"], p["heads"], p["seq"], p["head_dim"], seed=p["seed"])
-    w = attn.random_features(p["head_dim"], p["features"], seed=p["seed"] + 1)
-    return {"p": p, "plain": (q, k, v), "w": w, "enc": tuple(_share(t) for t in (q, k, v))}
-
-
-def _attention_run(s):
-    with crypten.no_grad():
-        return attn.mpc_attention(s["p"]["impl"], *s["enc"], w=s["w"])
-
-
-def _attention_check(s, out):
-    got = reveal_float(out)
-    q, k, v = s["plain"]
-    twin = attn.plain_attention(s["p"]["impl"], q, k, v, s["w"])
-    exact = attn.plain_softmax_attention(q, k, v)
-    return {"max_abs_err": _max_abs(got, twin), "approx_err": _max_abs(got, exact)}
-
-
 register(Workload(
     name="attention",
     description="core of one multi-head attention on secret-shared Q, K, V (scores/features, "
@@ -185,73 +166,26 @@ register(Workload(
         Param("batch", int, 1, "batch size", positive=True, maximum=256),
         Param("seed", int, 0, "seed of inputs and random features"),
     ),
-    setup=_attention_setup, run=_attention_run, check=_attention_check, tolerance=5e-2,
+    setup=_micro("attention_setup"), run=_micro("attention_run"), check=_micro("attention_check"), tolerance=5e-2,
 ))
 
 
 # -- single operations (meter cross-checks, micro-benchmarks) ----------------------------------
-def _op_setup(p):
-    g = torch.Generator().manual_seed(p["seed"])
-    n = p["size"]
-    shape = (n, n)
-    x, y = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
-    return {"p": p, "plain": (x, y), "enc": (_share(x), _share(y))}
-
-
-_OPS = {
-    "mul": (lambda x, y: x * y, lambda x, y: x * y),
-    "matmul": (lambda x, y: x.matmul(y), lambda x, y: x @ y),
-    "softmax": (lambda x, y: x.softmax(-1), lambda x, y: torch.softmax(x, -1)),
-}
-
-
-def _op_run(s):
-    with crypten.no_grad():
-        return _OPS[s["p"]["op"]][0](*s["enc"])
-
-
-def _op_check(s, out):
-    want = _OPS[s["p"]["op"]][1](*(t.double() for t in s["plain"]))
-    return {"max_abs_err": _max_abs(reveal_float(out), want)}
 
 
 register(Workload(
     name="op",
     description="one CrypTen operation on secret-shared size x size inputs (meter cross-checks)",
     params=(
-        Param("op", str, "mul", "operation", choices=tuple(_OPS)),
+        Param("op", str, "mul", "operation", choices=OPS),
         Param("size", int, 16, "side of the square inputs", positive=True, maximum=2048),
         Param("seed", int, 0, "input seed"),
     ),
-    setup=_op_setup, run=_op_run, check=_op_check, tolerance=1e-2,
+    setup=_micro("op_setup"), run=_micro("op_run"), check=_micro("op_check"), tolerance=1e-2,
 ))
 
 
 # -- trigonometric functions: SecFwT's one-round protocol vs CrypTen's cossin ------------------
-def _trig_setup(p):
-    g = torch.Generator().manual_seed(p["seed"])
-    x = (torch.rand(p["size"], generator=g, dtype=torch.float64) * 2 - 1) * p["range"]
-    return {"p": p, "plain": x, "enc": _share(x)}
-
-
-def _trig_run(s):
-    from .mpc import cosine
-
-    x, w = s["enc"], s["p"]["w"]
-    with crypten.no_grad():
-        if s["p"]["impl"] == "onepass":
-            return cosine.cossin(x, w)
-        return (x * w if w != 1.0 else x).cossin()
-
-
-def _trig_check(s, out):
-    # the input as the parties hold it (fixed point), so the error is the protocol's own
-    x = s["plain"]
-    cos, sin = (reveal_float(t) for t in out)
-    w = s["p"]["w"]
-    return {"max_abs_err": max(_max_abs(cos, torch.cos(w * x)), _max_abs(sin, torch.sin(w * x)))}
-
-
 register(Workload(
     name="trig",
     description="cos and sin of w*x on secret-shared x ~ U(-range, range): SecFwT's one-round protocol "
@@ -265,23 +199,11 @@ register(Workload(
         Param("range", float, 10.0, "x is drawn from U(-range, range)", positive=True, maximum=1e4),
         Param("seed", int, 0, "input seed"),
     ),
-    setup=_trig_setup, run=_trig_run, check=_trig_check, tolerance=1e-3,
+    setup=_micro("trig_setup"), run=_micro("trig_run"), check=_micro("trig_check"), tolerance=1e-3,
 ))
 
 
 # -- GeLU per element: CrypTen-style tanh form vs the one-round Fourier series -------------------
-def _gelu_run(s):
-    from .nn.layers import gelu
-
-    with crypten.no_grad():
-        return gelu(s["enc"], s["p"]["impl"], clamp=s["p"]["clamp"])
-
-
-def _gelu_check(s, out):
-    """Error against the exact (erf) GeLU, the function both variants approximate."""
-    return {"max_abs_err": _max_abs(reveal_float(out), torch.nn.functional.gelu(s["plain"]))}
-
-
 def _gelu_validate(p):
     if p["impl"] == "fourier" and p["clamp"]:
         raise ValueError("clamp is the tanh form's option; the fourier GeLU has none")
@@ -298,41 +220,11 @@ register(Workload(
         Param("range", float, 8.0, "x is drawn from U(-range, range)", positive=True, maximum=1e4),
         Param("seed", int, 0, "input seed"),
     ),
-    setup=_trig_setup, run=_gelu_run, check=_gelu_check, tolerance=1e-3, validate=_gelu_validate,
+    setup=_micro("trig_setup"), run=_micro("gelu_run"), check=_micro("gelu_check"), tolerance=1e-3, validate=_gelu_validate,
 ))
 
 
 # -- LayerNorm per token: CrypTen's inverse square root against the fast one ---------------------
-def _layernorm_setup(p):
-    """Rows of ``hidden`` values whose variances are log-uniform over [low, high]: the range the
-    public pre-scale puts LayerNorm's variances in (calibrated: MiniLM spans [0.18, 63])."""
-    g = torch.Generator().manual_seed(p["seed"])
-    log_var = torch.empty(p["rows"], 1, dtype=torch.float64).uniform_(math.log(p["low"]), math.log(p["high"]),
-                                                                      generator=g)
-    x = torch.randn(p["rows"], p["hidden"], generator=g, dtype=torch.float64) * (log_var / 2).exp()
-    return {"p": p, "plain": x, "enc": _share(x)}
-
-
-def _layernorm_run(s):
-    from .nn.layers import layer_norm
-
-    hidden = s["p"]["hidden"]
-    ones, zeros = crypten.cryptensor(torch.ones(hidden), src=0), crypten.cryptensor(torch.zeros(hidden), src=0)
-    with crypten.no_grad():
-        return layer_norm(s["enc"], ones, zeros, 1e-12, inv_sqrt_variant=s["p"]["impl"])
-
-
-def _layernorm_check(s, out):
-    """Against float64 LayerNorm: the largest absolute error, and the largest relative error of the
-    normalised values (that of the inverse square root, row by row) where they are at least 0.5."""
-    x = s["plain"]
-    want = torch.nn.functional.layer_norm(x, x.shape[-1:], eps=1e-12)
-    got = reveal_float(out)
-    big = want.abs() >= 0.5
-    return {"max_abs_err": _max_abs(got, want),
-            "max_rel_err": ((got - want)[big] / want[big]).abs().max().item()}
-
-
 def _layernorm_validate(p):
     if not p["low"] < p["high"]:
         raise ValueError(f"low={p['low']} must be below high={p['high']}")
@@ -350,7 +242,8 @@ register(Workload(
         Param("high", float, 100.0, "largest variance", positive=True, maximum=1e6),
         Param("seed", int, 0, "input seed"),
     ),
-    setup=_layernorm_setup, run=_layernorm_run, check=_layernorm_check, tolerance=5e-2,
+    setup=_micro("layernorm_setup"), run=_micro("layernorm_run"),
+    check=_micro("layernorm_check"), tolerance=5e-2,
     validate=_layernorm_validate,
 ))
 
@@ -367,8 +260,6 @@ def _model_name(text: str) -> str:
     that is neither never reaches the model hub."""
     import json
     from pathlib import Path
-
-    from .nn.encoder import MODEL_NAMES
 
     if text in MODEL_NAMES:
         return text

@@ -53,6 +53,8 @@ def test_links_json(capsys):
     (["run", "step", "--param", "method=sft", "--param", "prompt_depth=deep"], "method=prompt only"),
     (["run", "step", "--param", "adam_sqrt_iters=0"], "at least"),
     (["run", "op", "--links", "1gbit:1ms:simplex"], "unknown link"),
+    (["run", "step", "--param", "method=sft", "--param", "weight_masks=persistent"], "SFT updates every weight"),
+    (["run", "layernorm", "--param", "low=10", "--param", "high=1"], "must be below"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, needle):
     out = tmp_path / "records.jsonl"
@@ -62,6 +64,16 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, needle)
     assert len(lines) == 1 and needle in lines[0]
     assert proc.stdout == ""
     assert not out.exists()
+
+
+def test_bad_input_is_refused_before_torch_or_crypten_is_imported():
+    """Parameters are validated from torch-free registries (secfwt.variants): an invalid combination
+    exits 2 in a fraction of a second, not after loading torch and CrypTen (2.5 s)."""
+    code = ("import sys\nfrom secfwt.cli import main\n"
+            "rc = main(['run', 'step', '--param', 'method=sft', '--param', 'attention=rfa-onepass'])\n"
+            "print(rc, sorted(m for m in ('torch', 'crypten', 'transformers') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "2 []", proc.stdout + proc.stderr
 
 
 def test_run_appends_records_and_a_rerun_skips_finished_ones(tmp_path):

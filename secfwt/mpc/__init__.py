@@ -1,6 +1,8 @@
-"""Everything that knows CrypTen's internals lives in this package."""
+"""Everything that knows CrypTen's internals lives in this package.
 
-from .compat import crypten  # noqa: F401  (importing secfwt.mpc makes crypten importable)
+Importing the package loads neither torch nor CrypTen (the launcher and the command line import
+:mod:`secfwt.mpc.parties` without them); modules that use CrypTen import it through
+:mod:`secfwt.mpc.compat`, which makes it importable."""
 
 #: the suite's own protocols that need dealer material: module -> what it adds to CrypTen's
 #: TTP and TFP providers (each module's ``install()`` registers it; idempotent)

@@ -28,48 +28,11 @@ only matrix products (Beaver triples, one round each) elsewhere.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
 from ..mpc.meter import scope
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One attention variant: what it computes and what it can do.  ``rfa``: random features
-    (trig protocols, no CrypTen autograd: forward only) rather than softmax."""
-
-    name: str
-    rfa: bool
-    onepass: bool = False  # RFA: SecFwT's one-round trig protocol (else CrypTen's cossin)
-    stable: bool = False  # softmax: the denominator scaled into the reciprocal's range
-
-    @property
-    def has_backward(self) -> bool:
-        return not self.rfa
-
-
-#: the registry, in plot order: every list of attention variants in the suite reads it
-REGISTRY = {v.name: v for v in (Variant("softmax-stock", rfa=False), Variant("softmax-stable", rfa=False, stable=True),
-                                 Variant("rfa-builtin", rfa=True), Variant("rfa-onepass", rfa=True, onepass=True))}
-VARIANTS = tuple(REGISTRY)
-ALIASES = {"softmax": "softmax-stock", "rfa": "rfa-builtin"}
-#: the pair the paper compares: its softmax baseline (range-safe at L = 512) and its RFA
-SOFTMAX, RFA = "softmax-stable", "rfa-onepass"
-PAPER_PAIR = (SOFTMAX, RFA)
-
-
-def lookup(name: str) -> Variant:
-    try:
-        return REGISTRY[ALIASES.get(name, name)]
-    except KeyError:
-        raise ValueError(f"unknown attention variant {name!r}; choose one of {', '.join(VARIANTS)}") from None
-
-
-def is_rfa(name: str) -> bool:
-    """Random-feature attention (forward only), rather than softmax."""
-    return lookup(name).rfa
+from ..variants import ALIASES, PAPER_PAIR, REGISTRY, RFA, SOFTMAX, VARIANTS, Variant, is_rfa, lookup  # noqa: F401
 
 
 def random_features(head_dim: int, features: int, seed: int, sigma: float = 1.0) -> torch.Tensor:

