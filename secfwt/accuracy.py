@@ -82,14 +82,25 @@ def tune_records(records: list[dict]) -> list[dict]:
 
 
 def trajectories(records: list[dict]) -> pd.DataFrame:
-    """One row per checkpoint of every finished tune record."""
+    """One row per checkpoint of every finished tune record, with the shape of its unit (what a
+    step record must match to price it: :func:`unit_shape`)."""
     rows = []
     for r in tune_records(records):
         p = r["params"]
+        shape = unit_shape(p["method"], r.get("train_size") if p["method"] == "fot" else r.get("batch"),
+                           p.get("population"))
         for point in r["trajectory"]:
             rows.append({"task": p["task"], "method": method_label(p),
-                         "seed": p["seed"], "unit": r["unit"], **point})
+                         "seed": p["seed"], "unit": r["unit"], **shape, **point})
     return pd.DataFrame(rows)
+
+
+def unit_shape(method: str, batch, population) -> dict:
+    """What makes a step record the price of a run's unit: its batch (FoT: the whole training set)
+    and, for FoT, its population (one generation).  A step at another shape (the paper profile's
+    depth-error runs, the amortisation table's per-candidate runs) prices nothing here."""
+    return {"unit_batch": int(batch) if batch is not None else -1,
+            "unit_population": int(population) if method == "fot" and population is not None else -1}
 
 
 def summaries(records: list[dict]) -> pd.DataFrame:
@@ -115,8 +126,11 @@ def unit_costs(records: list[dict], links=LINKS) -> pd.DataFrame:
         p = r.get("params", {})
         if r.get("workload") != "step" or r.get("status") == "error" or p.get("task", "synthetic") == "synthetic":
             continue
+        if p["method"] == "fot" and p.get("fot_mode") != "batched":
+            continue  # a generation of the tuning runs is one batched forward
         once = r.get("one_time") or {}
-        row = {"task": p["task"], "method": method_label(p), "trajectory": method_label(p, skip=PRICE_ONLY_PARAMS),
+        row = {**unit_shape(p["method"], p["batch"], p.get("population")), "task": p["task"],
+               "method": method_label(p), "trajectory": method_label(p, skip=PRICE_ONLY_PARAMS),
                "seq": p["seq"], "batch": p["batch"], "rounds": r["rounds"], "bytes": r["bytes"],
                "offline_bytes": r["offline_bytes"], "compute_s": r["compute_s"],
                "one_time_rounds": once.get("rounds", 0), "one_time_bytes": once.get("bytes", 0),
@@ -131,7 +145,8 @@ def unit_costs(records: list[dict], links=LINKS) -> pd.DataFrame:
             row[f"one_time_net_s_{name}"] = network_seconds(once["rounds"], once["bytes"], link) if once else 0.0
         rows.append(row)
     frame = pd.DataFrame(rows)
-    return frame.drop_duplicates(["task", "method"], keep="last") if len(frame) else frame
+    return frame.drop_duplicates(["task", "method", "unit_batch", "unit_population"], keep="last") if len(frame) \
+        else frame
 
 
 def _link(record: dict, name: str) -> Link:
@@ -143,8 +158,9 @@ def cost_curves(traj: pd.DataFrame, costs: pd.DataFrame, links=LINKS) -> pd.Data
     """Checkpoints with cumulative online GB, offline GB and estimated seconds per link: the run's
     one-time cost + units x the unit's cost.  A trajectory is priced by every step record of its
     method, price-only variants included (each its own curve)."""
-    merged = traj.merge(costs.rename(columns={"method": "priced_as"}), left_on=["task", "method"],
-                        right_on=["task", "trajectory"], how="inner")
+    merged = traj.merge(costs.rename(columns={"method": "priced_as"}),
+                        left_on=["task", "method", "unit_batch", "unit_population"],
+                        right_on=["task", "trajectory", "unit_batch", "unit_population"], how="inner")
     merged["method"] = merged.pop("priced_as")
     merged = merged.drop(columns="trajectory")
     merged["online_GB"] = (merged["one_time_bytes"] + merged["units"] * merged["bytes"]) / 1e9
@@ -357,6 +373,10 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
               "the MPC parity evidence is in the parity records and `tests/test_tuning_parity.py`.", "",
               acc.to_markdown(index=False, floatfmt=".3f"), ""]
     lines += fot_gain_lines(acc) + [""]
+    runs = set(traj[["task", "method", "unit_batch", "unit_population"]].itertuples(index=False, name=None))
+    if len(costs):  # only the steps that price a tuning run (not the paper profile's other shapes)
+        costs = costs[[key in runs for key in costs[["task", "trajectory", "unit_batch", "unit_population"]]
+                       .itertuples(index=False, name=None)]]
     if len(costs):
         written += _table(costs, tables / "tuning_unit_costs")
         curves = cost_curves(traj, costs)

@@ -92,12 +92,13 @@ def _tune(method, seed, accs, attention="softmax-stable", final=None):
             "trajectory": [{"units": 10 * i, "evaluations": 0, "train_loss": 0.0, "dev_acc": a, "test_acc": a}
                            for i, a in enumerate(accs)],
             "zero_shot_acc": 0.5, "start_acc": accs[0], "final_acc": final if final is not None else accs[-1],
-            "last_acc": accs[-1], "lr": None, "batch": None}
+            "last_acc": accs[-1], "lr": None, "batch": None if method == "fot" else 2, "train_size": 2}
 
 
-def _step(method, nbytes, rounds, attention="softmax-stable"):
+def _step(method, nbytes, rounds, attention="softmax-stable", batch=2, population=20):
     return {"workload": "step", "status": "ok",
-            "params": {"task": "t", "method": method, "attention": attention, "seq": 8, "batch": 2, "population": 20},
+            "params": {"task": "t", "method": method, "attention": attention, "seq": 8, "batch": batch,
+                       "population": population, "fot_mode": "batched"},
             "rounds": rounds, "bytes": nbytes, "offline_bytes": 3 * nbytes, "compute_s": 1.0,
             "est_s": {"lan": 1.0 + network_seconds(rounds, nbytes, PROFILES["lan"]),
                       "wan200": 1.0 + network_seconds(rounds, nbytes, PROFILES["wan200"]),
@@ -149,6 +150,19 @@ def test_amortised_runs_pay_their_one_time_cost_once_and_price_the_same_trajecto
     assert table.loc[label, "lan_net_s"] == pytest.approx(network_seconds(2, 5e8, lan)
                                                           + 10 * network_seconds(30, 1e8, lan))
     assert table.loc[label, "lan_s"] == pytest.approx(4.0 + 10 * amortised["est_s"]["lan"])
+
+
+def test_only_a_step_at_the_runs_own_shape_prices_them():
+    """A FoT step of another batch or population (the paper's depth-error runs: 8 rows, 2 candidates)
+    or one run candidate by candidate is not the price of a generation of the tuning runs."""
+    records = [_tune("sft", 1, [0.5, 0.8]), _tune("fot", 1, [0.5, 0.77, 0.78]), _step("sft", 10**9, 100),
+               _step("fot", 2 * 10**8, 30), _step("fot", 10**6, 30, batch=8, population=2),
+               _step("fot", 10**5, 30, population=2), _step("sft", 10**3, 100, batch=16), _step("fot", 10**4, 30)]
+    records[-1]["params"]["fot_mode"] = "sequential"  # the right shape, but candidate by candidate
+    costs = accuracy.unit_costs(records)
+    curves = accuracy.cost_curves(accuracy.trajectories(records), costs)
+    fot = curves[curves["method"] == "FoT (softmax)"]
+    assert set(fot["bytes"]) == {2 * 10**8} and set(curves[curves["method"] == "SFT"]["bytes"]) == {10**9}
 
 
 def test_accuracy_table_aggregates_seeds():
