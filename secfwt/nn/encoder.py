@@ -29,7 +29,7 @@ import torch
 from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.persistent import FixedOperands
-from ..variants import FIXED_INPUTS, HEADS, MODEL_NAMES, MODEL_SIZES, PRETRAINED, PROMPT_DEPTHS, QKV, WEIGHT_MASKS  # noqa: F401  (the registries, re-exported where they are implemented)
+from ..variants import FIXED_INPUTS, HEADS, MODEL_NAMES, MODEL_SIZES, PRETRAINED, PROMPT_DEPTHS, QKV, WEIGHT_MASKS  # noqa: F401,E501
 from . import attention as attn
 from .layers import FOURIER_GELU, GELU_SAFE, GELUS, INV_SQRTS, gelu, inv_sqrt, layer_norm, plain_gelu
 
@@ -317,11 +317,16 @@ class MPCEncoder:
         return sum(op.elements for op in self.fixed.opened)
 
     def _fused(self, names: list[str]):
+        """The concatenated weight and bias (a local copy of shares): made once for frozen weights
+        (the fixed operand persistent masks open), per forward for trained ones (they change)."""
         key = tuple(names)
-        if key not in self._fused_qkv:  # a local copy of shares, made once
-            self._fused_qkv[key] = (crypten.cat([self.weights[n + ".weight"] for n in names], dim=1),
-                                    crypten.cat([self.weights[n + ".bias"] for n in names], dim=0))
-        return self._fused_qkv[key]
+        fused = self._fused_qkv.get(key)
+        if fused is None:
+            fused = (crypten.cat([self.weights[n + ".weight"] for n in names], dim=1),
+                     crypten.cat([self.weights[n + ".bias"] for n in names], dim=0))
+            if not any(self.weights[n + suffix].requires_grad for n in names for suffix in (".weight", ".bias")):
+                self._fused_qkv[key] = fused
+        return fused
 
     def _rows_t(self, batch: Batch):
         """The label words' rows of the tied decoder, transposed ([H, C]; local, made once)."""
