@@ -171,14 +171,19 @@ class Store:
                   "resumed sweep measures them again)", file=sys.stderr)
         return out
 
+    def finished(self) -> dict[str, dict]:
+        """Key -> the latest finished record (see :meth:`finished_keys`)."""
+        out = {}
+        for r in self.load():
+            complete = r.get("provider") == PLAINTEXT or all(c in r for c in COUNTERS)
+            if r.get("status") in ("ok", "inaccurate") and complete:
+                out[record_key(r["workload"], r["params"], r["provider"], r["world_size"])] = r
+        return out
+
     def finished_keys(self) -> set[str]:
         """Keys of finished records.  An MPC record that lacks a counter (measured before the
         counter existed, e.g. ``duplex_bytes``) is not finished: a resumed sweep measures it again."""
-        return {
-            record_key(r["workload"], r["params"], r["provider"], r["world_size"])
-            for r in self.load() if r.get("status") in ("ok", "inaccurate")
-            and (r.get("provider") == PLAINTEXT or all(c in r for c in COUNTERS))
-        }
+        return set(self.finished())
 
     def append(self, record: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -116,7 +116,7 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
         return _run_extrapolated(wl, params, links, provider, world_size, timeout)
     record = {
         "workload": workload, "params": params, "world_size": world_size, "provider": provider,
-        "security": SECURITY[provider], "links": {link.name: link.as_dict() for link in links},
+        "security": SECURITY[provider], "links": _link_specs(links),
         "tolerance": wl.tolerance, "env": environment(),
     }
     seed = os.environ.get(PROTOCOL_SEED_ENV)
@@ -154,7 +154,7 @@ def _run_plaintext(wl, params: dict, links: list[Link]) -> dict:
     """A plaintext-twin workload (a tuning trajectory), in this process: no parties, no counts."""
     record = {"workload": wl.name, "params": params, "world_size": 0, "provider": PLAINTEXT,
               "security": "plaintext twin, no MPC: the MPC price of each unit is the matching `step` record's",
-              "links": {link.name: link.as_dict() for link in links}, "env": environment()}
+              "links": _link_specs(links), "env": environment()}
     t0 = time.perf_counter()
     try:
         state = wl.setup(params)
@@ -246,6 +246,28 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
     return _finish(record, affine_scopes(terms), checks, links, wl.tolerance)
 
 
+def _link_specs(links: list[Link]) -> dict:
+    """The links as a record stores them: name -> bandwidth, latency, duplex."""
+    return {link.name: link.as_dict() for link in links}
+
+
+def reestimate(record: dict, links: list[Link]) -> dict:
+    """A finished record under other links, without running anything: the counts and the measured
+    compute are kept, ``est_s`` (and ``one_time.est_s``) are recomputed for ``links``, and
+    ``reestimated_from`` names the links it was measured under."""
+    out = {**record, "links": _link_specs(links),
+           "reestimated_from": record.get("links"),
+           "est_s": {link.name: estimate_seconds(record["compute_s"], record["rounds"], record["bytes"], link,
+                                                 duplex_bytes=record.get("duplex_bytes")) for link in links}}
+    once = record.get("one_time")
+    if once:
+        out["one_time"] = {**once, "est_s": {link.name: estimate_seconds(once["compute_s"], once["rounds"],
+                                                                         once["bytes"], link,
+                                                                         duplex_bytes=once.get("duplex_bytes"))
+                                             for link in links}}
+    return out
+
+
 def stored_identity(workload: str, provider: str, world_size: int) -> tuple[str, int]:
     """(provider, world size) a workload's records are stored under: plaintext-twin workloads
     have neither."""
@@ -263,13 +285,20 @@ def expand_grid(workload: str, grid: dict[str, list]) -> list[dict]:
 def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: str = "ttp",
              store: Store | None = None, progress: bool = True, world_size: int = 2):
     """Run every combination; yield records as they finish.  With a store, records are appended
-    as they finish and combinations already stored (ok or inaccurate) are skipped."""
+    as they finish and combinations already stored (ok or inaccurate) are skipped; one stored under
+    other links is re-estimated for these (:func:`reestimate`: no run, the counts stand)."""
     from tqdm import tqdm
 
     combos = expand_grid(workload, grid)
-    done = store.finished_keys() if store is not None else set()
+    done = store.finished() if store is not None else {}
     provider, world_size = stored_identity(workload, provider, world_size)
     todo = [p for p in combos if record_key(workload, p, provider, world_size) not in done]
+    for p in combos:  # finished under other links: the counts stand, only the estimates are redone
+        old = done.get(record_key(workload, p, provider, world_size))
+        if old is not None and old.get("provider") != PLAINTEXT and old.get("links") != _link_specs(links):
+            record = reestimate(old, links)
+            store.append(record)
+            yield record
     bar = tqdm(todo, desc=workload, unit="run", disable=not progress or len(todo) < 2, leave=False)
     for params in bar:
         bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in params.items() if k in grid))

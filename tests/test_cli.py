@@ -92,6 +92,17 @@ def test_run_appends_records_and_a_rerun_skips_finished_ones(tmp_path):
     stored = Store(out).load()  # the torn line is skipped, the missing record was rerun
     assert [r["params"]["op"] for r in stored] == [records[0]["params"]["op"], records[1]["params"]["op"]]
     assert len(json.loads(second.stdout)) == 2  # the whole grid is reported, only one was rerun
+    # the same grid under another link: nothing is measured again, the estimates are redone
+    third = secfwt(*args, "--links", "wan100")
+    assert third.returncode == 0, third.stderr
+    again = {r["params"]["op"]: r for r in json.loads(third.stdout)}
+    for old in stored:
+        new = again[old["params"]["op"]]
+        assert (new["rounds"], new["bytes"], new["compute_s"]) == (old["rounds"], old["bytes"], old["compute_s"])
+        assert list(new["est_s"]) == ["wan100"] and set(new["reestimated_from"]) == {"lan", "wan200", "wan100"}
+        assert new["est_s"]["wan100"] == pytest.approx(old["compute_s"] + old["rounds"] * 0.08
+                                                       + old["bytes"] * 8 / 1e8)
+    assert len(Store(out).load()) == 4  # two re-estimated copies appended; the latest wins
 
 
 def test_csv_and_table_formats():
