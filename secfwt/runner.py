@@ -176,21 +176,25 @@ def split_one_time(scopes: dict) -> tuple[dict, dict | None]:
     return per_unit, once
 
 
+def _estimates(costs: dict, links: list[Link]) -> dict:
+    """``est_s`` per link of a record's (or a scope's) counters and measured compute."""
+    return {link.name: estimate_seconds(costs["compute_s"], costs["rounds"], costs["bytes"], link,
+                                        duplex_bytes=costs.get("duplex_bytes")) for link in links}
+
+
 def _finish(record: dict, scopes: dict, checks: dict, links: list[Link], tolerance: float) -> dict:
     total, once = split_one_time(scopes)
     if once is not None:
         record["one_time"] = {
             **{k: once[k] for k in ("rounds", "bytes", "offline_rounds", "offline_bytes", "duplex_bytes", "compute_s")},
-            "est_s": {link.name: estimate_seconds(once["compute_s"], once["rounds"], once["bytes"], link,
-                                                  duplex_bytes=once["duplex_bytes"]) for link in links}}
+            "est_s": _estimates(once, links)}
     err = checks.get("max_abs_err")
     record["check_fields"] = sorted(checks)  # which fields are the workload's checks (extrapolation copies them)
     record.update(
         rounds=total["rounds"], bytes=total["bytes"], offline_rounds=total["offline_rounds"],
         offline_bytes=total["offline_bytes"], duplex_bytes=total["duplex_bytes"], compute_s=total["compute_s"],
         wall_s=total["wall_s"],
-        est_s={link.name: estimate_seconds(total["compute_s"], total["rounds"], total["bytes"], link,
-                                           duplex_bytes=total["duplex_bytes"]) for link in links},
+        est_s=_estimates(total, links),
         **checks,
         status="ok" if err is not None and err <= tolerance else "inaccurate",
         scopes=scopes,
@@ -257,14 +261,9 @@ def reestimate(record: dict, links: list[Link]) -> dict:
     ``reestimated_from`` names the links it was measured under."""
     out = {**record, "links": _link_specs(links),
            "reestimated_from": record.get("links"),
-           "est_s": {link.name: estimate_seconds(record["compute_s"], record["rounds"], record["bytes"], link,
-                                                 duplex_bytes=record.get("duplex_bytes")) for link in links}}
-    once = record.get("one_time")
-    if once:
-        out["one_time"] = {**once, "est_s": {link.name: estimate_seconds(once["compute_s"], once["rounds"],
-                                                                         once["bytes"], link,
-                                                                         duplex_bytes=once.get("duplex_bytes"))
-                                             for link in links}}
+           "est_s": _estimates(record, links)}
+    if record.get("one_time"):
+        out["one_time"] = {**record["one_time"], "est_s": _estimates(record["one_time"], links)}
     return out
 
 

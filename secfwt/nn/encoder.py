@@ -29,6 +29,7 @@ import torch
 from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.persistent import FixedOperands
+from ..results import ONE_TIME
 from ..variants import FIXED_INPUTS, HEADS, MODEL_NAMES, MODEL_SIZES, PRETRAINED, PROMPT_DEPTHS, QKV, WEIGHT_MASKS  # noqa: F401,E501
 from . import attention as attn
 from .layers import FOURIER_GELU, GELU_SAFE, GELUS, INV_SQRTS, gelu, inv_sqrt, layer_norm, plain_gelu
@@ -306,9 +307,24 @@ class MPCEncoder:
             out[_rows_key(batch)] = self._rows_t(batch)
         return out
 
+    def pay_once(self, batch: Batch, onehot=None) -> tuple[dict, object]:
+        """A run's one-time work, in the ``ONE_TIME`` scope: with persistent masks, every fixed
+        operand's W - B opened; with ``onehot`` (cached fixed inputs), the batch's token embeddings
+        looked up.  Returns (what was covered, for the record; the token embeddings or None)."""
+        covered, words = {}, None
+        if self.fixed is None and onehot is None:
+            return covered, words
+        with scope(ONE_TIME):
+            if self.fixed is not None:
+                covered.update(weight_elements=self.open_weights(batch), weight_tensors=len(self.fixed.opened))
+            if onehot is not None:
+                words = self.token_embeddings(onehot)
+                covered["token_embeddings_rows"] = batch.size
+        return covered, words
+
     def open_weights(self, batch: Batch) -> int:
         """Persistent masks: open W - B of every fixed operand, in one round (the run's one-time
-        cost; call it inside the ``ONE_TIME`` scope).  Returns the elements opened."""
+        cost: :meth:`pay_once`).  Returns the elements opened."""
         if self.fixed is None:
             raise RuntimeError("open_weights() needs weight_masks=persistent")
         for key, tensor in self.fixed_operands(batch).items():

@@ -26,7 +26,6 @@ import torch
 
 from ..mpc.meter import scope
 from ..nn import encoder as enc
-from ..results import ONE_TIME
 from . import runs
 
 
@@ -95,7 +94,10 @@ def server_run(state: dict):
     with crypten.no_grad():
         with scope("owner_inputs"):  # once per run: the training set does not change
             inputs = {name: link.input(f"train.{name}") for name in mpc.owner_inputs(train)}
-        words = _one_time(p, mpc, shapes["train"], inputs)
+        rows = shapes["train"].size  # the population repeats the training rows
+        cache = p["fixed_inputs"] == "cached"
+        _, words = mpc.pay_once(shapes["train"], inputs["ids"].narrow(0, 0, rows) if cache else None)
+        words = crypten.cat([words] * n, dim=0) if words is not None else None
         for _ in range(p["generations"]):
             with scope("generation"):
                 prompts = link.input("prompts")  # [n, P, H]
@@ -111,22 +113,6 @@ def server_run(state: dict):
             link.output("test_logits", mpc.forward(test, prompt, test_inputs))
     link.close()
     return link.traffic.as_dict()
-
-
-def _one_time(p: dict, mpc, train, inputs: dict):
-    """The run's one-time work: persistent weight masks opened, and with cached fixed inputs the
-    training rows' token embeddings looked up once (returned, repeated for the population)."""
-    from ..mpc.compat import crypten
-
-    if mpc.fixed is None and p["fixed_inputs"] != "cached":
-        return None
-    with scope(ONE_TIME):
-        if mpc.fixed is not None:
-            mpc.open_weights(train)
-        if p["fixed_inputs"] != "cached":
-            return None
-        words = mpc.token_embeddings(inputs["ids"].narrow(0, 0, train.size))  # the population repeats the rows
-        return crypten.cat([words] * p["population"], dim=0)
 
 
 def server_check(state: dict, out) -> dict:

@@ -44,7 +44,6 @@ from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.util import reveal_float
 from ..nn import encoder as enc
-from ..results import ONE_TIME
 from ..variants import FOT_MODES, METHODS  # noqa: F401  (re-exported)
 from .optim import make_optimizer, plain_adam_update
 
@@ -142,10 +141,9 @@ def run(state: dict):
     opt = make_optimizer(p["optimizer"], params, lr=LR[p["optimizer"]], loss_scale=p["loss_scale"],
                          **({"sqrt_iters": p["adam_sqrt_iters"], "recip_iters": p["adam_recip_iters"],
                              "positive": p["adam_positive"]} if p["optimizer"] == "adam" else {}))
-    if mpc.fixed is not None:  # frozen weights (LoRA, shallow prompts): their masks, once per run
-        with scope(ONE_TIME):
-            state["one_time_cached"] = {"weight_elements": mpc.open_weights(batch),
-                                        "weight_tensors": len(mpc.fixed.opened)}
+    covered, _ = mpc.pay_once(batch)  # frozen weights (LoRA, shallow prompts): their masks, once per run
+    if covered:
+        state["one_time_cached"] = covered
     with scope("forward"):
         logits = mpc.forward(batch, state.get("prompt_enc"), deep_prompts=state.get("deep_enc") or None)
     with scope("loss"):  # d(mean CE)/d logits = (softmax - onehot) / B; the loss value is not needed
@@ -315,7 +313,8 @@ class FotGeneration:
             shared = [crypten.cryptensor(pr.float(), src=0) for pr in prompts]
         logits = []
         with crypten.no_grad():
-            words = self._one_time(mpc, batch)
+            cache = self.p["fixed_inputs"] == "cached"
+            self.cached, words = mpc.pay_once(batch, mpc.share_inputs(batch)["ids"] if cache else None)
             if self.p["fot_mode"] == "batched":
                 big = batch.repeat(n)
                 rows = batch.input_ids.size(0)
@@ -340,21 +339,6 @@ class FotGeneration:
                 self.es.tell(zs, losses)
                 self.opened = (logits, scale, losses)
         return out
-
-    def _one_time(self, mpc, batch):
-        """What a run pays once: persistent weight masks opened, the fixed batch's token embeddings
-        looked up (returned; None when they are recomputed per candidate)."""
-        if mpc.fixed is None and self.p["fixed_inputs"] != "cached":
-            return None
-        with scope(ONE_TIME):
-            self.cached = {}
-            if mpc.fixed is not None:
-                self.cached["weight_elements"] = mpc.open_weights(batch)
-                self.cached["weight_tensors"] = len(mpc.fixed.opened)
-            if self.p["fixed_inputs"] != "cached":
-                return None
-            self.cached["token_embeddings_rows"] = batch.size
-            return mpc.token_embeddings(mpc.share_inputs(batch)["ids"])
 
     def check(self, state: dict) -> dict:
         """Party 0 compares its opened logits with the plaintext twin, for every candidate."""
