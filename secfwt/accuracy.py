@@ -19,7 +19,7 @@ import pandas as pd
 from . import plotting
 from . import variants as attn  # the attention registry
 from .links import PROFILES as LINK_PROFILES
-from .links import Link, network_seconds
+from .links import Link, estimates, network_seconds
 
 #: methods in plot and table order, with the label each gets
 METHOD_ORDER = ["SFT", "prompt", "LoRA", "FoT (softmax)", "FoT (RFA)"]
@@ -139,9 +139,9 @@ def unit_costs(records: list[dict], links=LINKS) -> pd.DataFrame:
                "max_abs_err": r.get("max_abs_err")}
         for name in links:
             link = _link(r, name)
-            row[f"est_s_{name}"] = r["est_s"].get(name)
+            row[f"est_s_{name}"] = estimates(r, [link])[name]
             row[f"net_s_{name}"] = network_seconds(r["rounds"], r["bytes"], link)
-            row[f"one_time_est_s_{name}"] = (once.get("est_s") or {}).get(name, 0.0)
+            row[f"one_time_est_s_{name}"] = estimates(once, [link])[name] if once else 0.0
             row[f"one_time_net_s_{name}"] = network_seconds(once["rounds"], once["bytes"], link) if once else 0.0
         rows.append(row)
     frame = pd.DataFrame(rows)

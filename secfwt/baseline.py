@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .results import COUNTERS as GATED
-from .results import PLAINTEXT, record_key
+from .results import PLAINTEXT, key_of
 
 
 def counts(records: list[dict]) -> dict:
@@ -20,7 +20,7 @@ def counts(records: list[dict]) -> dict:
     out = {}
     for r in records:
         if r.get("status") in ("ok", "inaccurate") and r.get("provider") != PLAINTEXT:
-            out[record_key(r["workload"], r["params"], r["provider"], r["world_size"])] = {c: r.get(c) for c in GATED}
+            out[key_of(r)] = {c: r.get(c) for c in GATED}
     return out
 
 

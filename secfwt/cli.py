@@ -19,7 +19,7 @@ from pathlib import Path
 from . import workloads
 from .errors import InputError
 from .links import PROFILES as LINK_PROFILES
-from .links import parse_link, parse_links
+from .links import ROUND_TRIPS_PER_ROUND, parse_link, parse_links
 from .mpc.parties import PROVIDERS, SECURITY
 
 EXIT_USAGE = 2
@@ -102,8 +102,8 @@ def cmd_links(args) -> int:
     else:
         for ln in links:
             print(f"{ln.name:<10} {ln.bandwidth_bps / 1e6:>9.1f} Mbit/s  {ln.latency_s * 1e3:>7.2f} ms  {ln.duplex} duplex")
-        print("est_s = compute_s + rounds * latency_s + carried_bytes * 8 / bandwidth_bps "
-              "(half duplex: bytes; full duplex: duplex_bytes)")
+        print(f"est_s = compute_s + rounds * {ROUND_TRIPS_PER_ROUND} * latency_s + carried_bytes * 8 / bandwidth_bps "
+              "(latency: a round trip; half duplex: bytes; full duplex: duplex_bytes)")
     return 0
 
 
@@ -117,26 +117,28 @@ def _validated_grid(workload: str, raw: dict[str, list[str]]):
 
 
 def cmd_run(args) -> int:
-    from .results import Store, exclusive, record_key
+    from .results import Store, exclusive, key_of, record_key
     from .runner import expand_grid, run_grid, stored_identity
 
     grid = _validated_grid(args.workload, _parse_params(args.param))
     links = parse_links(args.links)
     if args.world_size < 2:
         raise UsageError("--world-size must be at least 2")
+    emulate = _emulated_link(args.emulate, args.world_size)
     store = Store(args.out) if args.out else None
     if store is not None:
         _check_writable(Path(args.out))
     with exclusive(args.out) if store is not None else contextlib.nullcontext():
         records = list(run_grid(args.workload, grid, links, provider=args.provider, store=store,
                                 progress=not args.no_progress and sys.stderr.isatty() or args.progress,
-                                world_size=args.world_size))
+                                world_size=args.world_size, emulate=emulate))
     if store is not None:  # report the whole grid, including records an earlier sweep stored
         identity = stored_identity(args.workload, args.provider, args.world_size)
-        wanted = {record_key(args.workload, p, *identity) for p in expand_grid(args.workload, grid)}
+        emulated = emulate.name if emulate is not None else None
+        wanted = {record_key(args.workload, p, *identity, emulated) for p in expand_grid(args.workload, grid)}
         latest = {}
         for r in store.load():
-            key = record_key(r["workload"], r["params"], r["provider"], r["world_size"])
+            key = key_of(r)
             if key in wanted:
                 latest[key] = r
         records = list(latest.values())
@@ -145,6 +147,23 @@ def cmd_run(args) -> int:
     for r in failed:
         print(f"secfwt: {r['workload']} {r['params']}: {r['error'].splitlines()[0]}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _emulated_link(spec: str | None, world_size: int = 2):
+    """The link ``--emulate`` asks for, checked before anything starts: this machine can emulate it
+    (root, ``ip``, TUN) and the relay can carry it faithfully."""
+    if spec is None:
+        return None
+    from .mpc import emulate
+
+    link = parse_link(spec)
+    if world_size != 2:
+        raise UsageError("--emulate joins exactly two computing parties (--world-size 2)")
+    reason = emulate.available()
+    if reason:
+        raise UsageError(reason)
+    emulate.check_link(link)
+    return link
 
 
 def _check_writable(path: Path) -> None:
@@ -188,11 +207,12 @@ def _bench(args, prof, links, final: Path, work: Path) -> int:
 
     if not work.exists() and final.exists() and args.resume:  # continue a published, unfinished profile
         shutil.copyfile(final, work)
+    emulated = [_emulated_link(args.emulate or sweep.emulate) for sweep in prof["sweeps"]]  # before any run
     store = Store(work)
     n_err = 0
-    for sweep in prof["sweeps"]:
+    for sweep, emulate in zip(prof["sweeps"], emulated):
         for r in run_grid(sweep.workload, sweep.grid, links, provider=args.provider, store=store,
-                          progress=not args.no_progress):
+                          progress=not args.no_progress, emulate=emulate):
             n_err += r["status"] == "error"
             print(f"{r['workload']:<10} {_short(r['params'], sweep.grid)} {r['status']:<10} "
                   f"rounds={r.get('rounds')} bytes={r.get('bytes')}", file=sys.stderr)
@@ -327,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="JSON-lines file: records appended as they finish; finished ones skipped")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--progress", action="store_true", help="progress bar even when stderr is not a terminal")
+    p.add_argument("--emulate", metavar="LINK",
+                   help="run the two parties over this link, emulated (network namespaces and a userspace relay; "
+                        "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
     _protocol_seed_option(p)
     p.set_defaults(func=cmd_run)
 
@@ -338,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--resume", action="store_true",
                    help="start from the published records file (keep its finished points) when no .partial exists")
+    p.add_argument("--emulate", metavar="LINK",
+                   help="run every sweep's two parties over this link, emulated (network namespaces and a userspace relay; "
+                        "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
     _protocol_seed_option(p)
     p.set_defaults(func=cmd_bench)
 

@@ -23,6 +23,7 @@ class Sweep:
     workload: str
     grid: dict  # parameter name -> list of values
     seconds_per_run: float = 4.0
+    emulate: str | None = None  # a link spec: run over that link, emulated (secfwt.mpc.emulate)
 
     def size(self) -> int:
         n = 1
@@ -272,4 +273,33 @@ PROFILES["beyond"] = {
                    "its paper-shape rows are in the paper profile",
     "links": ["lan", "wan200", "wan100"],
     "sweeps": _beyond_accuracy_sweeps("sst2"),
+}
+
+
+#: scaled links a 2-core machine can emulate faithfully (well below the relay's ceiling, see
+#: secfwt.mpc.emulate): the paper's WAN bandwidth-delay products scaled down, full duplex as real
+#: links are, and one half-duplex link to check the duplex convention
+EMULATED_LINKS = ("200mbit:20ms:full", "100mbit:40ms:full", "50mbit:80ms:full", "100mbit:40ms")
+
+
+def _emulation_sweeps(link: str) -> list[Sweep]:
+    """The time model's test points over one emulated link: a one-round protocol, CrypTen's
+    many-round one, both attention cores at two lengths, a block forward and a tiny tuning step."""
+    return [
+        Sweep("op", {"op": ["mul"], "size": [16]}, 5, emulate=link),
+        Sweep("trig", {"impl": ["onepass", "builtin"], "size": [4096]}, 8, emulate=link),
+        Sweep("attention", {"impl": PAIR, "seq": [32, 128], "heads": [4], "head_dim": [32], "features": [32]},
+              15, emulate=link),
+        Sweep("block", {"model": ["tiny"], "seq": [32], "attention": PAIR}, 40, emulate=link),
+        Sweep("step", {"model": ["tiny"], "seq": [16], "batch": [1], "method": ["fot"], "attention": [attn.RFA],
+                       "population": [2]}, 60, emulate=link),
+    ]
+
+
+PROFILES["emulation"] = {
+    "description": "the time model against measurement: ops, trig, attention, a block and a tiny FoT step, "
+                   "each run over emulated links (network namespaces and a userspace relay; needs root) so that "
+                   "each record carries the measured wall time beside the model's estimate for the same link",
+    "links": ["lan", "wan200", "wan100"],
+    "sweeps": [s for link in EMULATED_LINKS for s in _emulation_sweeps(link)],
 }

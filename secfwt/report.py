@@ -17,8 +17,8 @@ from . import variants as attn  # the attention registry
 from .accuracy import AMORTISING_PARAMS, VARIANT_PARAMS, variant_suffix
 from .errors import InputError
 from .links import PROFILES as LINK_PROFILES
-from .links import estimate_seconds, network_seconds
-from .results import Store, aggregate_layers, record_key
+from .links import estimate_seconds, network_seconds, record_estimates
+from .results import Store, aggregate_layers, emulated_name, key_of
 
 BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_rounds", "offline_bytes",
                 "duplex_bytes", "compute_s", "wall_s", "max_abs_err", "max_rel_err", "optimizer_rel_err",
@@ -32,7 +32,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     for r in records:
         row = {k: r.get(k) for k in BASE_COLUMNS + ("approx_err", "world_size", "security")}
         row.update(r.get("params", {}))
-        for link, seconds in (r.get("est_s") or {}).items():
+        for link, seconds in record_estimates(r).items():  # the current time model, from the counts
             row[f"est_s_{link}"] = seconds
         env = r.get("env") or {}
         row.update(git_sha=env.get("git_sha"), cpu=env.get("cpu"), date=env.get("date"))
@@ -96,7 +96,7 @@ def latest_records(records: list[dict]) -> list[dict]:
     newest that finished; a failed run only shows where nothing finished."""
     latest = {}
     for r in records:
-        key = record_key(r["workload"], r["params"], r["provider"], r["world_size"])
+        key = key_of(r)
         if r.get("status") != "error" or latest.get(key, {}).get("status", "error") == "error":
             latest[key] = r
     return list(latest.values())
@@ -564,6 +564,8 @@ def adam_table(df: pd.DataFrame) -> pd.DataFrame:
                      "optimizer_rel_err": r.get("optimizer_rel_err"),
                      "optimizer_gross_errors": r.get("optimizer_gross_errors"),
                      "optimizer_elements": r.get("optimizer_elements"), "chosen": settings == choice})
+    if not rows:  # steps of other methods only
+        return pd.DataFrame()
     return pd.DataFrame(rows).sort_values(["model", "layers", "seq", "sqrt_steps", "recip_steps", "sign_test"]) \
         .reset_index(drop=True)
 
@@ -739,6 +741,9 @@ TABLES = {
 
 
 DESCRIPTIONS = {
+    "time_model": "Measured wall seconds of runs over emulated links against the time model's prediction for the "
+                  "same link, before (one latency per round) and after the correction (two round trips per round, "
+                  "plus the dealer waits), with the +-15% band.",
     "attention_scaling": "Online bytes, rounds and estimated LAN / WAN-100 time of the attention core against "
                          "the sequence length, log-log: softmax's O(L^2) against RFA's O(L). Red crosses mark runs "
                          "whose error against the plaintext twin exceeds the tolerance (CrypTen's stock softmax "
@@ -948,7 +953,7 @@ def beyond_paper_lines(paper: pd.DataFrame) -> list[str]:
 
 
 def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: Path, sources: list,
-           accuracy_lines: list[str] = ()) -> str:
+           accuracy_lines: list[str] = (), timing_lines: list[str] = ()) -> str:
     """reports/README.md: what each figure and table shows, where the numbers come from."""
     def rel(path):
         return Path(path).relative_to(out_dir).as_posix()
@@ -966,12 +971,15 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
           "the tuning runs and their MPC prices (about 100 min).",
         "",
         "Every number is a real two-party CrypTen run (separate processes over TCP). Rounds and bytes are "
-        "counted exactly; times are estimated with `est_s = compute_s + rounds * latency_s + bytes * 8 / "
-        "bandwidth_bps` (LAN 3 Gbps / 0.8 ms, WAN-200 200 Mbps / 40 ms, WAN-100 100 Mbps / 80 ms; half "
-        "duplex: both directions' bytes on one pipe), where `compute_s` was measured on the machine below "
-        "with one thread per party. The paper table also gives the network alone under full duplex (each "
-        "direction its own bandwidth: the busier direction's bytes, `duplex_bytes`). One latency per round, "
-        "no overlap of compute and communication; neither convention has met a real link yet. Records marked "
+        "counted exactly; times are estimated with `est_s = compute_s + rounds * 2 * latency_s + bytes * 8 / "
+        "bandwidth_bps` (LAN 3 Gbps / 0.8 ms, WAN-200 200 Mbps / 40 ms, WAN-100 100 Mbps / 80 ms, latency "
+        "as a round trip; half duplex: both directions' bytes on one pipe), where `compute_s` was measured on "
+        "the machine below with one thread per party. Each CrypTen round costs two round trips (a two-party "
+        "gloo all-reduce: four one-way delays), as runs over emulated links measured (see *The time model "
+        "against emulated links*); no overlap of compute and communication; the dealer's offline work is "
+        "not in `est_s`. Every estimate here is recomputed from the records' counts with this model. The paper "
+        "table also gives the network alone under full duplex (each direction its own bandwidth: the busier "
+        "direction's bytes, `duplex_bytes`). Records marked "
         "extrapolated measure 0 and 1 encoder blocks (LoRA and deep prompts: 1 and 2) and scale to the full "
         "depth: exact for rounds and bytes, approximate for times; their errors are the deepest measured run's.",
         "",
@@ -994,7 +1002,7 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
                       "882.1 s / 1116.2 GB, FoT 174.1 s / 205.4 GB, FoT+RFA 55.2 s / 56.6 GB; backward plus "
                       "optimizer 73% of SFT's time; softmax 75% of the forward.", "",
                       "Columns: `GB` online, `offline_GB` the dealer's (both per step; a FoT step is one "
-                      "candidate). `lan_net_half_s` and `lan_net_full_s` are the network alone (rounds x 0.8 ms + "
+                      "candidate). `lan_net_half_s` and `lan_net_full_s` are the network alone (rounds x 2 x 0.8 ms + "
                       "carried bytes x 8 / 3 Gbps): half duplex carries both directions' bytes on one pipe, full "
                       "duplex only the busier direction's, call by call (the meter's `duplex_bytes`; CrypTen's "
                       "openings are symmetric, so about half). `lan_s`, `wan200_s`, `wan100_s` add this machine's "
@@ -1016,6 +1024,14 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
         else:
             lines += ["No RoBERTa-large L = 512 records yet: run `make bench PROFILE=paper`.", ""]
     lines += list(accuracy_lines)
+    if timing_lines:
+        lines += ["## The time model against emulated links", "",
+                  "The `emulation` profile runs each workload with its two parties in separate network namespaces, "
+                  "joined by a userspace relay that delays every packet by half the link's round trip and paces it "
+                  "to the bandwidth (`secfwt.mpc.emulate`; this kernel has no netem). The dealer talks to the "
+                  "parties over an unshaped bridge. Each record's measured wall time is set against the model's "
+                  "prediction from the same record's counts and compute (`time_model` table and figure).", "",
+                  *timing_lines, ""]
     lines += ["## Figures", ""]
     for path in figs:
         lines += [f"### {path.stem}", "", DESCRIPTIONS.get(path.stem, ""), "",
@@ -1044,7 +1060,11 @@ def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
     if not records:
         raise InputError(f"no records in {', '.join(map(str, paths))}")
     out_dir = Path(out_dir)
-    df = records_frame(records)
+    from . import timing
+
+    df = records_frame([r for r in records if not emulated_name(r)])  # emulated runs: the time model's own
+    if "workload" not in df:
+        df["workload"] = pd.Series(dtype=str)
     figs, tables = out_dir / "figures", out_dir / "tables"
     figs.mkdir(parents=True, exist_ok=True)
     tables.mkdir(parents=True, exist_ok=True)
@@ -1061,8 +1081,10 @@ def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
     from . import accuracy
 
     tuned, accuracy_lines = accuracy.write(records, figs, tables)
+    timed, timing_lines = timing.write(records, figs, tables)
+    written += timed
     readme_path = out_dir / "README.md"
-    readme_path.write_text(readme(df, records, written, out_dir, paths, accuracy_lines))
+    readme_path.write_text(readme(df, records, written, out_dir, paths, accuracy_lines, timing_lines))
     written += tuned
     return written + [readme_path]
 

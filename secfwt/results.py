@@ -59,11 +59,23 @@ BACKFILLED_PARAMS = {"weight_masks": "fresh", "fixed_inputs": "recomputed", "inv
 _ABSENT = object()
 
 
-def record_key(workload: str, params: dict, provider: str, world_size: int) -> str:
+def record_key(workload: str, params: dict, provider: str, world_size: int, emulated: str | None = None) -> str:
     """Identity of a measurement, used to skip finished work when a sweep is rerun, to gate counts
-    and to pick the latest record (parameters at their backfilled value left out)."""
+    and to pick the latest record (parameters at their backfilled value left out).  A run over an
+    emulated link (``emulated``: the link's name) is a measurement of its own."""
     params = {k: v for k, v in params.items() if BACKFILLED_PARAMS.get(k, _ABSENT) != v}
-    return json.dumps([workload, params, provider, world_size], sort_keys=True)
+    return json.dumps([workload, params, provider, world_size] + ([emulated] if emulated else []), sort_keys=True)
+
+
+def emulated_name(record: dict) -> str | None:
+    """The name of the emulated link a record was measured over (None: no link, loopback)."""
+    return (record.get("emulated_link") or {}).get("name")
+
+
+def key_of(record: dict) -> str:
+    """:func:`record_key` of a stored record."""
+    return record_key(record["workload"], record["params"], record["provider"], record["world_size"],
+                      emulated_name(record))
 
 
 @lru_cache(maxsize=1)
@@ -177,7 +189,7 @@ class Store:
         for r in self.load():
             complete = r.get("provider") == PLAINTEXT or all(c in r for c in COUNTERS)
             if r.get("status") in ("ok", "inaccurate") and complete:
-                out[record_key(r["workload"], r["params"], r["provider"], r["world_size"])] = r
+                out[key_of(r)] = r
         return out
 
     def finished_keys(self) -> set[str]:

@@ -13,7 +13,8 @@ import os
 import time
 
 from . import workloads
-from .links import Link, estimate_seconds
+from .errors import InputError
+from .links import Link, estimates
 from .mpc.parties import PROTOCOL_SEED_ENV, SECURITY, PartyError, Task, run_parties
 from .results import COUNTERS, ONE_TIME, PLAINTEXT, Store, aggregate_layers, environment, record_key
 
@@ -60,6 +61,7 @@ def fold_parties(parties: list[dict]) -> dict:
             "offline_bytes": int(round(sum(v.get("offline_bytes", 0) for v in views))),
             "duplex_bytes": int(round(max(v.get("duplex_bytes", 0) for v in views))),
             "compute_s": max(v.get("compute_s", 0.0) for v in views),
+            "offline_s": max(v.get("offline_s", 0.0) for v in views),
             "wall_s": max(v.get("wall_s", 0.0) for v in views),
         }
     return scopes
@@ -103,15 +105,23 @@ def affine_scopes(terms: list[tuple[float, dict]]) -> dict:
 
 
 def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp",
-            world_size: int = 2, timeout: float | None = None) -> dict:
+            world_size: int = 2, timeout: float | None = None, emulate: Link | None = None) -> dict:
     """One real multi-process run of one parameter set; returns its record (status 'error' on failure).
 
     A workload with an ``extrapolate`` parameter set to true is measured at 1 and 2 layers and
-    extrapolated to its full depth (see :func:`extrapolate_scopes`)."""
+    extrapolated to its full depth (see :func:`extrapolate_scopes`).  With ``emulate``, the parties
+    talk over that link, emulated (:mod:`secfwt.mpc.emulate`): the record's ``wall_s`` is then the
+    time measured over it, ``emulated_link`` describes it, and ``est_s`` includes the model's
+    estimate for the same link."""
     wl = workloads.get(workload)
     params = wl.resolve(params)
     if wl.plaintext:
         return _run_plaintext(wl, params, links)
+    if emulate is not None:
+        if params.get("extrapolate"):
+            raise InputError(f"--emulate measures one run: {workload} with extrapolate=true is two runs and a "
+                             "model; use extrapolate=false")
+        links = links + [emulate] if emulate.name not in {ln.name for ln in links} else links
     if params.get("extrapolate"):
         return _run_extrapolated(wl, params, links, provider, world_size, timeout)
     record = {
@@ -119,6 +129,10 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
         "security": SECURITY[provider], "links": _link_specs(links),
         "tolerance": wl.tolerance, "env": environment(),
     }
+    if emulate is not None:
+        from .mpc.emulate import describe
+
+        record["emulated_link"] = describe(emulate)
     seed = os.environ.get(PROTOCOL_SEED_ENV)
     if seed is not None:
         record["protocol_seed"] = int(seed)
@@ -128,7 +142,7 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
     try:
         out = run_parties(Task("secfwt.runner:measure", {"workload": workload, "params": params}),
                           world_size=world_size, provider=provider,
-                          timeout=timeout if timeout is not None else wl.timeout_s, owner=owner)
+                          timeout=timeout if timeout is not None else wl.timeout_s, owner=owner, emulate=emulate)
     except PartyError as exc:
         record.update(status="error", error=str(exc), run_s=time.perf_counter() - t0)
         return record
@@ -176,25 +190,19 @@ def split_one_time(scopes: dict) -> tuple[dict, dict | None]:
     return per_unit, once
 
 
-def _estimates(costs: dict, links: list[Link]) -> dict:
-    """``est_s`` per link of a record's (or a scope's) counters and measured compute."""
-    return {link.name: estimate_seconds(costs["compute_s"], costs["rounds"], costs["bytes"], link,
-                                        duplex_bytes=costs.get("duplex_bytes")) for link in links}
-
-
 def _finish(record: dict, scopes: dict, checks: dict, links: list[Link], tolerance: float) -> dict:
     total, once = split_one_time(scopes)
     if once is not None:
         record["one_time"] = {
             **{k: once[k] for k in ("rounds", "bytes", "offline_rounds", "offline_bytes", "duplex_bytes", "compute_s")},
-            "est_s": _estimates(once, links)}
+            "est_s": estimates(once, links)}
     err = checks.get("max_abs_err")
     record["check_fields"] = sorted(checks)  # which fields are the workload's checks (extrapolation copies them)
     record.update(
         rounds=total["rounds"], bytes=total["bytes"], offline_rounds=total["offline_rounds"],
         offline_bytes=total["offline_bytes"], duplex_bytes=total["duplex_bytes"], compute_s=total["compute_s"],
-        wall_s=total["wall_s"],
-        est_s=_estimates(total, links),
+        wall_s=total["wall_s"], offline_s=total.get("offline_s", 0.0),
+        est_s=estimates(total, links),
         **checks,
         status="ok" if err is not None and err <= tolerance else "inaccurate",
         scopes=scopes,
@@ -261,9 +269,9 @@ def reestimate(record: dict, links: list[Link]) -> dict:
     ``reestimated_from`` names the links it was measured under."""
     out = {**record, "links": _link_specs(links),
            "reestimated_from": record.get("links"),
-           "est_s": _estimates(record, links)}
+           "est_s": estimates(record, links)}
     if record.get("one_time"):
-        out["one_time"] = {**record["one_time"], "est_s": _estimates(record["one_time"], links)}
+        out["one_time"] = {**record["one_time"], "est_s": estimates(record["one_time"], links)}
     return out
 
 
@@ -282,18 +290,22 @@ def expand_grid(workload: str, grid: dict[str, list]) -> list[dict]:
 
 
 def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: str = "ttp",
-             store: Store | None = None, progress: bool = True, world_size: int = 2):
+             store: Store | None = None, progress: bool = True, world_size: int = 2, emulate: Link | None = None):
     """Run every combination; yield records as they finish.  With a store, records are appended
     as they finish and combinations already stored (ok or inaccurate) are skipped; one stored under
-    other links is re-estimated for these (:func:`reestimate`: no run, the counts stand)."""
+    other links is re-estimated for these (:func:`reestimate`: no run, the counts stand).  With
+    ``emulate``, every run goes over that emulated link (:func:`run_one`)."""
     from tqdm import tqdm
 
     combos = expand_grid(workload, grid)
     done = store.finished() if store is not None else {}
     provider, world_size = stored_identity(workload, provider, world_size)
-    todo = [p for p in combos if record_key(workload, p, provider, world_size) not in done]
+    emulated = emulate.name if emulate is not None else None
+    if emulate is not None and emulated not in {ln.name for ln in links}:
+        links = links + [emulate]
+    todo = [p for p in combos if record_key(workload, p, provider, world_size, emulated) not in done]
     for p in combos:  # finished under other links: the counts stand, only the estimates are redone
-        old = done.get(record_key(workload, p, provider, world_size))
+        old = done.get(record_key(workload, p, provider, world_size, emulated))
         if old is not None and old.get("provider") != PLAINTEXT and old.get("links") != _link_specs(links):
             record = reestimate(old, links)
             store.append(record)
@@ -301,7 +313,7 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
     bar = tqdm(todo, desc=workload, unit="run", disable=not progress or len(todo) < 2, leave=False)
     for params in bar:
         bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in params.items() if k in grid))
-        record = run_one(workload, params, links, provider=provider, world_size=world_size)
+        record = run_one(workload, params, links, provider=provider, world_size=world_size, emulate=emulate)
         if store is not None:
             store.append(record)
         yield record

@@ -47,7 +47,7 @@ def test_estimates_follow_the_formula_and_order_of_links(sweep):
         est = rec["est_s"]
         assert est["wan100"] > est["wan200"] > est["lan"]
         for name, link in rec["links"].items():
-            want = rec["compute_s"] + rec["rounds"] * link["latency_s"] + rec["bytes"] * 8 / link["bandwidth_bps"]
+            want = rec["compute_s"] + rec["rounds"] * 2 * link["latency_s"] + rec["bytes"] * 8 / link["bandwidth_bps"]
             assert est[name] == pytest.approx(want, rel=1e-12)
 
 

@@ -100,7 +100,7 @@ def test_run_appends_records_and_a_rerun_skips_finished_ones(tmp_path):
         new = again[old["params"]["op"]]
         assert (new["rounds"], new["bytes"], new["compute_s"]) == (old["rounds"], old["bytes"], old["compute_s"])
         assert list(new["est_s"]) == ["wan100"] and set(new["reestimated_from"]) == {"lan", "wan200", "wan100"}
-        assert new["est_s"]["wan100"] == pytest.approx(old["compute_s"] + old["rounds"] * 0.08
+        assert new["est_s"]["wan100"] == pytest.approx(old["compute_s"] + old["rounds"] * 2 * 0.08
                                                        + old["bytes"] * 8 / 1e8)
     assert len(Store(out).load()) == 4  # two re-estimated copies appended; the latest wins
 

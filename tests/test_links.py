@@ -29,8 +29,10 @@ def test_bad_links_are_rejected(spec):
 
 def test_time_model_formula():
     link = Link("x", 1e9, 0.01)
-    # 2 s compute + 100 rounds * 10 ms + 1.25e9 bytes * 8 / 1e9 = 2 + 1 + 10
-    assert estimate_seconds(2.0, 100, 1.25e9, link) == pytest.approx(13.0)
+    # 2 s compute + 100 rounds * 2 round trips * 10 ms + 1.25e9 bytes * 8 / 1e9 = 2 + 2 + 10
+    assert estimate_seconds(2.0, 100, 1.25e9, link) == pytest.approx(14.0)
+    # the model before it met a link: one latency per round
+    assert estimate_seconds(2.0, 100, 1.25e9, link, round_trips=1) == pytest.approx(13.0)
     assert estimate_seconds(0.0, 0, 0, link) == 0.0
 
 
@@ -40,11 +42,11 @@ def test_duplex_decides_which_bytes_the_link_carries():
     full = parse_link("1gbit:10ms:full")
     assert (full.duplex, full.bandwidth_bps, full.latency_s) == ("full", 1e9, 0.01)
     half = Link("h", 1e9, 0.01)
-    # 100 rounds * 10 ms + 1.25e9 bytes * 8 / 1e9 (half) or 0.5e9 busier-direction bytes (full)
-    assert network_seconds(100, 1.25e9, half, duplex_bytes=0.5e9) == pytest.approx(11.0)
-    assert network_seconds(100, 1.25e9, full, duplex_bytes=0.5e9) == pytest.approx(5.0)
-    assert network_seconds(100, 1.25e9, half, duplex_bytes=0.5e9, duplex="full") == pytest.approx(5.0)
-    assert estimate_seconds(2.0, 100, 1.25e9, full, duplex_bytes=0.5e9) == pytest.approx(7.0)
+    # 100 rounds * 2 * 10 ms + 1.25e9 bytes * 8 / 1e9 (half) or 0.5e9 busier-direction bytes (full)
+    assert network_seconds(100, 1.25e9, half, duplex_bytes=0.5e9) == pytest.approx(12.0)
+    assert network_seconds(100, 1.25e9, full, duplex_bytes=0.5e9) == pytest.approx(6.0)
+    assert network_seconds(100, 1.25e9, half, duplex_bytes=0.5e9, duplex="full") == pytest.approx(6.0)
+    assert estimate_seconds(2.0, 100, 1.25e9, full, duplex_bytes=0.5e9) == pytest.approx(8.0)
     assert math.isnan(network_seconds(100, 1.25e9, full))  # a record from before the counter
     with pytest.raises(ValueError):
         network_seconds(1, 1, half, duplex="simplex")

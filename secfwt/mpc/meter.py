@@ -63,6 +63,7 @@ class Tally:
     offline_bytes: float = 0
     duplex_bytes: float = 0  # online bytes on this party's busier direction, call by call
     comm_s: float = 0.0
+    offline_s: float = 0.0  # of comm_s, the time spent waiting on the dealer (TTP)
     wall_s: float = 0.0
     calls: int = 0
 
@@ -73,6 +74,7 @@ class Tally:
         self.offline_bytes += other.offline_bytes
         self.duplex_bytes += other.duplex_bytes
         self.comm_s += other.comm_s
+        self.offline_s += other.offline_s
         self.calls += other.calls
         if wall:
             self.wall_s += other.wall_s
@@ -144,7 +146,7 @@ class Meter:
             delta.rounds, delta.bytes = rounds, nbytes
             delta.duplex_bytes = nbytes / 2 if op in SYMMETRIC else nbytes
         else:
-            delta.offline_rounds, delta.offline_bytes = rounds, nbytes
+            delta.offline_rounds, delta.offline_bytes, delta.offline_s = rounds, nbytes, seconds
         self.own[path].add(delta)
 
     def _audit(self, comm, name: str, arguments: dict, result) -> None:

@@ -291,7 +291,7 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
 
 
 def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout: float = 600.0,
-                threads: int = 1, owner: Task | None = None, stall_s: float | None = None):
+                threads: int = 1, owner: Task | None = None, stall_s: float | None = None, emulate=None):
     """Run ``task`` as ``world_size`` parties (+ dealer for TTP) on this machine.
 
     Each party is a fresh ``python -m secfwt.mpc.parties`` process (no fork of the caller,
@@ -306,6 +306,10 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
     Stalls: when no process of the run has used any CPU for ``stall_s`` seconds (default
     ``SECFWT_STALL_S`` or 60), the run is stuck (a stopped party, a deadlock): it ends with a
     :class:`PartyError` that names the stopped process, instead of waiting for ``timeout``.
+
+    With ``emulate`` (a :class:`secfwt.links.Link`), the two computing parties talk over that link,
+    emulated (:mod:`secfwt.mpc.emulate`: own namespaces, delayed and paced packets); the dealer and
+    a data owner reach them over an unshaped path.  Everything it sets up is removed on return.
     """
     from . import owner as owner_mod
 
@@ -318,7 +322,21 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
     env = {**os.environ, owner_mod.TOKEN_ENV: secrets.token_hex(16), LAUNCHER_ENV: str(os.getpid()),
            "GLOO_SOCKET_IFNAME": LOOPBACK}
     _remove_stale_run_folders()
-    with _TerminateOnSignals(), tempfile.TemporaryDirectory(prefix=RUN_PREFIX) as tmp:
+    if emulate is not None and world_size != 2:
+        raise ValueError("an emulated link joins exactly two computing parties (world size 2)")
+    with _TerminateOnSignals(), contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=RUN_PREFIX))
+        link = None
+        if emulate is not None:
+            from .emulate import EmulatedLink
+
+            link = stack.enter_context(EmulatedLink(emulate))
+
+        def place(role, cmd):  # (argv, env) of a process: in its namespace when the link is emulated
+            if link is None:
+                return cmd, env
+            return link.command(role, cmd), {**env, **link.env(role)}
+
         (Path(tmp) / "launcher.pid").write_text(str(os.getpid()))
         master = (Path(tmp) / "rendezvous").as_uri()
         out_file = Path(tmp) / "result.json"
@@ -329,12 +347,14 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
             if owner is not None:
                 address_file, owner_out = Path(tmp) / "owner.addr", Path(tmp) / "owner.json"
                 logs[OWNER] = open(Path(tmp) / "owner.log", "w+b")
-                procs[OWNER] = subprocess.Popen(
-                    [sys.executable, "-m", "secfwt.mpc.owner", "--world-size", str(world_size), "--address-file",
-                     str(address_file), "--out", str(owner_out),
-                     "--task", json.dumps({"target": owner.target, "kwargs": owner.kwargs})],
-                    stdout=logs[OWNER], stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                    env=env)
+                cmd = [sys.executable, "-m", "secfwt.mpc.owner", "--world-size", str(world_size), "--address-file",
+                       str(address_file), "--out", str(owner_out),
+                       "--task", json.dumps({"target": owner.target, "kwargs": owner.kwargs})]
+                if link is not None:
+                    cmd += ["--host", link.offline_address]
+                cmd, cmd_env = place("off", cmd)
+                procs[OWNER] = subprocess.Popen(cmd, stdout=logs[OWNER], stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, start_new_session=True, env=cmd_env)
                 while not address_file.exists():
                     _check(procs, logs, world_size, deadline, timeout, watch)
                     time.sleep(0.05)
@@ -346,8 +366,9 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
                        "--task", json.dumps({"target": task.target, "kwargs": task.kwargs})]
                 if r == 0:
                     cmd += ["--out", str(out_file)]
+                cmd, cmd_env = place("off" if r == world_size else r, cmd)
                 procs[r] = subprocess.Popen(cmd, stdout=logs[r], stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+                                            stdin=subprocess.DEVNULL, start_new_session=True, env=cmd_env)
             try:
                 while not _check(procs, logs, world_size, deadline, timeout, watch):
                     time.sleep(0.05)
