@@ -1,13 +1,14 @@
 """One tuning step of each method on a tiny model, and one encoder block forward/backward."""
 
 from secfwt.nn import attention as attn
+from secfwt.variants import FOT, METHODS, SFT
 
 from .common import _CostTracks, _WholeRun
 
 
 class TuningStep(_CostTracks):
     workload = "step"
-    params = (["sft", "prompt", "lora", "fot"],)
+    params = (list(METHODS),)
     param_names = ["method"]
     FIXED = {"model": "tiny", "seq": 32, "batch": 2, "optimizer": "adam", "population": 4, "seed": 0}
 
@@ -19,7 +20,7 @@ class FotAttention(_CostTracks):
     workload = "step"
     params = (list(attn.PAPER_PAIR), ["batched", "sequential"])
     param_names = ["attention", "fot_mode"]
-    FIXED = {"model": "tiny", "seq": 32, "batch": 2, "method": "fot", "population": 4, "seed": 0}
+    FIXED = {"model": "tiny", "seq": 32, "batch": 2, "method": FOT, "population": 4, "seed": 0}
 
     def setup_cache(self):
         return self.measure()
@@ -37,6 +38,6 @@ class EncoderBlock(_CostTracks):
 
 class TuningStepRun(_WholeRun):
     workload = "step"
-    params = (["sft", "fot"],)
+    params = ([SFT, FOT],)
     param_names = ["method"]
     FIXED = {"model": "tiny", "seq": 32, "batch": 2, "seed": 0}

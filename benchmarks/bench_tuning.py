@@ -3,6 +3,7 @@ test accuracy each method reaches, so that a branch that breaks learning shows i
 and the FoT-in-MPC parity run with a separate data owner (counts and agreement)."""
 
 from secfwt.nn import attention as attn
+from secfwt.variants import FOT, LORA, PROMPT, SFT
 
 from .common import _CostTracks, measure_grid
 
@@ -10,10 +11,10 @@ from .common import _CostTracks, measure_grid
 class TuneAccuracy:
     """track_ of the accuracy a short run reaches on SST-2 (16-shot, seed 13, 128 test rows)."""
 
-    params = (["fot", "sft", "prompt", "lora"],)
+    params = ([FOT, SFT, PROMPT, LORA],)
     param_names = ["method"]
     FIXED = {"task": "sst2", "seed": 13, "population": 8, "intrinsic_dim": 100, "test_rows": 128}
-    BUDGET = {"fot": 5, "sft": 20, "prompt": 20, "lora": 20}
+    BUDGET = {FOT: 5, SFT: 20, PROMPT: 20, LORA: 20}  # generations (FoT) or steps
     timeout = 1800
 
     def setup_cache(self):

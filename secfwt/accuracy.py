@@ -20,6 +20,7 @@ from . import plotting
 from . import variants as attn  # the attention registry
 from .links import PROFILES as LINK_PROFILES
 from .links import Link, estimates, network_seconds
+from .variants import LORA, PROMPT, SFT
 
 #: methods in plot and table order, with the label each gets
 METHOD_ORDER = ["SFT", "prompt", "LoRA", "FoT (softmax)", "FoT (RFA)"]
@@ -32,11 +33,11 @@ LINKS = ("lan", "wan200", "wan100")
 def method_label(params: dict, skip=()) -> str:
     """'FoT (RFA)', 'SFT', ... of a tune or step record's parameters, with its variants' suffix
     (without the parameters named in ``skip``)."""
-    method = params["method"]
-    if method == "fot":
+    name = params["method"]
+    if not attn.method(name).gradient:
         label = "FoT (RFA)" if attn.is_rfa(params.get("attention")) else "FoT (softmax)"
     else:
-        label = {"sft": "SFT", "prompt": "prompt", "lora": "LoRA"}[method]
+        label = {SFT: "SFT", PROMPT: "prompt", LORA: "LoRA"}[name]
     return label + variant_suffix(params, skip)
 
 
@@ -59,14 +60,15 @@ def variant_suffix(params, skip=()) -> str:
     return "".join(f" + {e}" for e in extra)
 
 
-def method_rank(label: str) -> float:
-    """Position in METHOD_ORDER; a variant sorts right after its base method."""
+def method_rank(label: str) -> tuple[float, str]:
+    """Position in METHOD_ORDER; a variant sorts right after its base method, variants of one method
+    by name (a total order: plots and tables do not depend on set order, which varies per process)."""
     for i, base in sorted(enumerate(METHOD_ORDER), key=lambda t: -len(t[1])):
         if label == base:
-            return float(i)
+            return float(i), label
         if label.startswith(base + " + "):
-            return i + 0.5
-    return float(len(METHOD_ORDER))
+            return i + 0.5, label
+    return float(len(METHOD_ORDER)), label
 
 
 def tune_records(records: list[dict]) -> list[dict]:
@@ -87,7 +89,7 @@ def trajectories(records: list[dict]) -> pd.DataFrame:
     rows = []
     for r in tune_records(records):
         p = r["params"]
-        shape = unit_shape(p["method"], r.get("train_size") if p["method"] == "fot" else r.get("batch"),
+        shape = unit_shape(p["method"], r.get("batch") if attn.method(p["method"]).gradient else r.get("train_size"),
                            p.get("population"))
         for point in r["trajectory"]:
             rows.append({"task": p["task"], "method": method_label(p),
@@ -95,12 +97,17 @@ def trajectories(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def unit_shape(method: str, batch, population) -> dict:
+def _generations(name: str) -> bool:
+    """The method's unit is a CMA-ES generation (forward only), not a gradient step."""
+    return not attn.method(name).gradient
+
+
+def unit_shape(method_name: str, batch, population) -> dict:
     """What makes a step record the price of a run's unit: its batch (FoT: the whole training set)
     and, for FoT, its population (one generation).  A step at another shape (the paper profile's
     depth-error runs, the amortisation table's per-candidate runs) prices nothing here."""
     return {"unit_batch": int(batch) if batch is not None else -1,
-            "unit_population": int(population) if method == "fot" and population is not None else -1}
+            "unit_population": int(population) if _generations(method_name) and population is not None else -1}
 
 
 def summaries(records: list[dict]) -> pd.DataFrame:
@@ -110,7 +117,7 @@ def summaries(records: list[dict]) -> pd.DataFrame:
         p = r["params"]
         rows.append({"task": p["task"], "method": method_label(p), "seed": p["seed"],
                      "budget": p["budget"], "unit": r["unit"], "lr": r.get("lr"), "batch": r.get("batch"),
-                     "population": p["population"] if p["method"] == "fot" else None,
+                     "population": p["population"] if _generations(p["method"]) else None,
                      "zero_shot_acc": r["zero_shot_acc"], "start_acc": r["start_acc"],
                      "final_acc": r["final_acc"], "last_acc": r["last_acc"], "tune_s": r.get("tune_s")})
     return pd.DataFrame(rows)
@@ -126,7 +133,7 @@ def unit_costs(records: list[dict], links=LINKS) -> pd.DataFrame:
         p = r.get("params", {})
         if r.get("workload") != "step" or r.get("status") == "error" or p.get("task", "synthetic") == "synthetic":
             continue
-        if p["method"] == "fot" and p.get("fot_mode") != "batched":
+        if _generations(p["method"]) and p.get("fot_mode") != "batched":
             continue  # a generation of the tuning runs is one batched forward
         once = r.get("one_time") or {}
         row = {**unit_shape(p["method"], p["batch"], p.get("population")), "task": p["task"],
@@ -135,7 +142,7 @@ def unit_costs(records: list[dict], links=LINKS) -> pd.DataFrame:
                "offline_bytes": r["offline_bytes"], "compute_s": r["compute_s"],
                "one_time_rounds": once.get("rounds", 0), "one_time_bytes": once.get("bytes", 0),
                "one_time_offline_bytes": once.get("offline_bytes", 0),
-               "population": p["population"] if p["method"] == "fot" else None,
+               "population": p["population"] if _generations(p["method"]) else None,
                "max_abs_err": r.get("max_abs_err")}
         for name in links:
             link = _link(r, name)
@@ -343,6 +350,21 @@ def parity_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: (kind, name) -> the README line of each figure and table :func:`write` makes
+ARTIFACT_DESCRIPTIONS = {
+    ("table", "fot_mpc_parity"): "FoT run in 2PC with a separate data owner against its plaintext twin: loss "
+                                 "differences, CMA-ES rankings, test predictions, the reveal audit.",
+    ("table", "tuning_accuracy"): "Per task and method: zero-shot, starting and final test accuracy of the few-shot "
+                                  "tuning runs (mean and spread over the seeds).",
+    ("table", "tuning_unit_costs"): "MPC price of one unit (a CMA-ES generation or a gradient step) at the tuning "
+                                    "runs' own shapes: counts, compute and seconds per link.",
+    ("figure", "accuracy_vs_cost"): "Test accuracy against cumulative online GB and estimated seconds per link, "
+                                    "per method (mean over seeds, min-max band).",
+    ("table", "cost_to_target"): "Per task and method: units, online and offline GB and seconds to reach 95% and "
+                                 "100% of SFT's final test accuracy, and how many seeds reach it.",
+}
+
+
 def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path], list[str]]:
     """Figure and tables of the cost-to-accuracy analysis; returns (written paths, README lines)."""
     traj, summary, costs = trajectories(records), summaries(records), unit_costs(records)
@@ -392,7 +414,7 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
                   "![accuracy_vs_cost](figures/accuracy_vs_cost.png)", "",
                   "Cost to reach a target test accuracy (mean over the seeds that reach it; units 0: the untuned "
                   "starting point already reaches it; `*_s` includes this machine's compute, `*_net_s` is network "
-                  "only: rounds x latency + bytes x 8 / bandwidth, half duplex; test and dev evaluations not "
+                  "only: rounds x 2 round trips + bytes x 8 / bandwidth, half duplex; test and dev evaluations not "
                   "counted):", "",
                   table.to_markdown(index=False, floatfmt=".4g"), "", "**Headline** (network-only time).", ""]
         lines += headline(table) or ["- No method pair reached a comparable target yet."]

@@ -286,9 +286,12 @@ def cmd_party(args) -> int:
         raise UsageError("--world-size must be at least 2")
     if not 0 <= args.rank <= args.world_size:
         raise UsageError(f"--rank {args.rank} is outside 0..{args.world_size} (rank {args.world_size} is the dealer)")
+    if args.join_timeout is not None and not 0 < args.join_timeout < float("inf"):
+        raise UsageError("--join-timeout must be a positive number of seconds")
     try:
         gathered = party_main(args.rank, args.world_size, args.master, args.provider,
-                              Task("secfwt.runner:measure", {"workload": args.workload, "params": params}))
+                              Task("secfwt.runner:measure", {"workload": args.workload, "params": params}),
+                              join_timeout=args.join_timeout)
     except RunMismatch as exc:
         print(f"secfwt: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -383,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rank", type=int, required=True)
     p.add_argument("--world-size", type=int, default=2)
     p.add_argument("--master", required=True, help="HOST:PORT where rank 0 listens")
+    p.add_argument("--join-timeout", type=float, metavar="SECONDS",
+                   help="give up when not every party has joined within this time (default SECFWT_JOIN_TIMEOUT_S "
+                        "or 60); only the join is bounded, not the computation")
     p.add_argument("--provider", default="ttp", type=str.lower, choices=PROVIDERS)
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     p.set_defaults(func=cmd_party)

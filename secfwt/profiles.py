@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from . import variants as attn  # the attention registry
 from .errors import InputError
-from .variants import INV_SQRTS
+from .variants import FOT, INV_SQRTS, LORA, PROMPT, SFT
 
 ATTENTION_VARIANTS = list(attn.VARIANTS)
 RFA_VARIANTS = [v for v in attn.VARIANTS if attn.is_rfa(v)]
@@ -74,14 +74,14 @@ AMORTISED = {"weight_masks": ["persistent"], "fixed_inputs": ["cached"]}
 #: the few-shot shape of the amortisation table: MiniLM, L = 64, SST-2's whole 16-shot training set
 #: (32 rows) as one batch, one candidate at a time
 _FEW_SHOT_FOT = {"model": ["minilm"], "head": ["sentence"], "task": ["sst2"], "seq": [64], "batch": [32],
-                 "extrapolate": [True], "prompt_tokens": [8], "method": ["fot"], "attention": [attn.RFA],
+                 "extrapolate": [True], "prompt_tokens": [8], "method": [FOT], "attention": [attn.RFA],
                  "population": [2], "fot_mode": ["sequential"]}
 
 
 def _amortisation_sweeps() -> list[Sweep]:
     """FoT+RFA per candidate with and without the run-level amortisation, at the paper's shape and at
     the few-shot one, with the paper's nonlinearities and with the beyond-the-paper variants."""
-    paper = {**_PAPER_STEP, "method": ["fot"], "attention": [attn.RFA], "population": [2], "fot_mode": ["sequential"]}
+    paper = {**_PAPER_STEP, "method": [FOT], "attention": [attn.RFA], "population": [2], "fot_mode": ["sequential"]}
     sweeps = []
     for variants in ({}, BEYOND_PAPER, BEYOND_PAPER_ALL):
         sweeps.append(Sweep("step", {**paper, **variants, **AMORTISED}, 160))
@@ -93,10 +93,10 @@ def _amortisation_sweeps() -> list[Sweep]:
 #: sentences): what each costs and how far its update is from plaintext Adam's (the `adam` table)
 ADAM_SENSITIVITY = [
     Sweep("step", {"model": ["minilm"], "layers": [1], "head": ["sentence"], "task": ["sst2"], "batch": [8],
-                   "seq": [48], "method": ["sft"], "optimizer": ["adam"], "adam_sqrt_iters": [3, 5, 10],
+                   "seq": [48], "method": [SFT], "optimizer": ["adam"], "adam_sqrt_iters": [3, 5, 10],
                    "adam_positive": [False, True]}, 170),
     Sweep("step", {"model": ["minilm"], "layers": [1], "head": ["sentence"], "task": ["sst2"], "batch": [8],
-                   "seq": [48], "method": ["sft"], "optimizer": ["adam"], "adam_recip_iters": [5],
+                   "seq": [48], "method": [SFT], "optimizer": ["adam"], "adam_recip_iters": [5],
                    "adam_positive": [False, True]}, 170),
 ]
 #: the cheapest of those settings within 1% of plaintext Adam (report.adam_choice reads it off the
@@ -105,7 +105,7 @@ ADAM_CHOSEN = {"adam_sqrt_iters": [10], "adam_recip_iters": [5], "adam_positive"
 #: the MPC error of the label logits at full depth, on real sentences: pretrained MiniLM, all 6 blocks
 #: (the extrapolated rows carry the error of their deepest measured run, 1 or 2 blocks)
 DEPTH_ERROR = Sweep("step", {"model": ["minilm"], "head": ["sentence"], "task": ["sst2"], "layers": [-1],
-                             "prompt_tokens": [8], "seq": [56], "batch": [8], "method": ["fot"],
+                             "prompt_tokens": [8], "seq": [56], "batch": [8], "method": [FOT],
                              "attention": PAIR, "population": [2],
                              "fot_mode": ["batched"]}, 90)
 
@@ -116,29 +116,29 @@ PROFILES["paper"] = {
                    "blocks; Adam's sensitivity on a real MiniLM step; the logits' MPC error at MiniLM's full depth",
     "links": ["lan", "wan200", "wan100"],
     "sweeps": ADAM_SENSITIVITY + [
-        Sweep("step", {**_PAPER_STEP, "method": ["fot"], "attention": PAIR[::-1],
+        Sweep("step", {**_PAPER_STEP, "method": [FOT], "attention": PAIR[::-1],
                        "population": [2], "fot_mode": ["sequential"]}, 160),
-        Sweep("step", {**_PAPER_STEP, "method": ["prompt"], "optimizer": ["adam"], "prompt_depth": ["shallow", "deep"],
+        Sweep("step", {**_PAPER_STEP, "method": [PROMPT], "optimizer": ["adam"], "prompt_depth": ["shallow", "deep"],
                        **ADAM_CHOSEN}, 200),
         # measured: Adam ~1500-1800 s (its sqrt and division over 66M parameters), SGD ~220 s
-        Sweep("step", {**_PAPER_STEP, "method": ["sft"], "optimizer": ["adam"], **ADAM_CHOSEN}, 1500),
-        Sweep("step", {**_PAPER_STEP, "method": ["sft"], "optimizer": ["sgd"]}, 220),
-        Sweep("step", {**_PAPER_STEP, "method": ["lora"], "optimizer": ["adam"], **ADAM_CHOSEN}, 340),
-        Sweep("step", {**_PAPER_STEP, **BEYOND_PAPER, "method": ["fot"], "attention": PAIR[::-1],
+        Sweep("step", {**_PAPER_STEP, "method": [SFT], "optimizer": ["adam"], **ADAM_CHOSEN}, 1500),
+        Sweep("step", {**_PAPER_STEP, "method": [SFT], "optimizer": ["sgd"]}, 220),
+        Sweep("step", {**_PAPER_STEP, "method": [LORA], "optimizer": ["adam"], **ADAM_CHOSEN}, 340),
+        Sweep("step", {**_PAPER_STEP, **BEYOND_PAPER, "method": [FOT], "attention": PAIR[::-1],
                        "population": [2], "fot_mode": ["sequential"]}, 120),
         DEPTH_ERROR,
         Sweep("step", {**DEPTH_ERROR.grid, **BEYOND_PAPER, "attention": [attn.RFA]}, 90),
-        Sweep("step", {**_PAPER_STEP, **BEYOND_PAPER_ALL, "method": ["fot"], "attention": [attn.RFA],
+        Sweep("step", {**_PAPER_STEP, **BEYOND_PAPER_ALL, "method": [FOT], "attention": [attn.RFA],
                        "population": [2], "fot_mode": ["sequential"]}, 120),
         Sweep("step", {**DEPTH_ERROR.grid, **BEYOND_PAPER_ALL, "attention": [attn.RFA]}, 90),
     ] + _amortisation_sweeps(),
 }
 
 PROFILES["quick"]["sweeps"].append(
-    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["sft", "prompt", "lora"],
+    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": [SFT, PROMPT, LORA],
                    "optimizer": ["adam"]}, 8))
 PROFILES["quick"]["sweeps"].append(
-    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["fot"],
+    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": [FOT],
                    "attention": PAIR, "population": [4],
                    "fot_mode": ["batched", "sequential"]}, 6))
 # GeLU per element (tanh as the paper's model needs it, clamped for pretrained inputs; fourier over its
@@ -150,17 +150,17 @@ PROFILES["quick"]["sweeps"].append(Sweep("gelu", {"impl": ["fourier"], "range": 
 # against the fast one
 PROFILES["quick"]["sweeps"].append(Sweep("layernorm", {"impl": list(INV_SQRTS)}, 3))
 PROFILES["quick"]["sweeps"].append(
-    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["fot"], **BEYOND_PAPER,
+    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": [FOT], **BEYOND_PAPER,
                    "attention": PAIR, "population": [4]}, 6))
 # FoT paying the frozen weights' masks and the batch's token embeddings once per run (beside the fresh
 # sequential generations above: the quick report's amortisation table)
 PROFILES["quick"]["sweeps"].append(
-    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": ["fot"], "attention": PAIR,
+    Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": [FOT], "attention": PAIR,
                    "population": [4], "fot_mode": ["sequential"], **AMORTISED}, 6))
 # the tuning path end to end, tiny: a short FoT run in the plaintext twin, and FoT in 2PC with a
 # separate data owner against the twin (MiniLM truncated to one block)
 PROFILES["quick"]["sweeps"].append(
-    Sweep("tune", {"task": ["sst2"], "method": ["fot"], "budget": [2], "eval_every": [1], "population": [4],
+    Sweep("tune", {"task": ["sst2"], "method": [FOT], "budget": [2], "eval_every": [1], "population": [4],
                    "intrinsic_dim": [50], "test_rows": [64]}, 30))
 PROFILES["quick"]["sweeps"].append(
     Sweep("fot-mpc", {"layers": [1], "generations": [2], "population": [2], "train_rows": [2], "test_rows": [4],
@@ -185,9 +185,9 @@ PROFILES["full"] = {
     "links": ["lan", "wan200", "wan100"],
     "sweeps": PROFILES["quick"]["sweeps"] + PROFILES["attention"]["sweeps"] + PROFILES["paper"]["sweeps"] + [
         Sweep("step", {"model": ["base", "large"], "seq": [128], "batch": [1], "extrapolate": [True],
-                       "prompt_tokens": [50], "method": ["sft", "prompt", "lora"], "optimizer": ["adam"]}, 240),
+                       "prompt_tokens": [50], "method": [SFT, PROMPT, LORA], "optimizer": ["adam"]}, 240),
         Sweep("step", {"model": ["base", "large"], "seq": [128, 512], "batch": [1], "extrapolate": [True],
-                       "prompt_tokens": [50], "method": ["fot"], "attention": PAIR,
+                       "prompt_tokens": [50], "method": [FOT], "attention": PAIR,
                        "population": [4], "fot_mode": ["batched", "sequential"]}, 400),
         Sweep("block", {"model": ["large"], "seq": [128, 512], "attention": SOFTMAX_VARIANTS + [attn.RFA]}, 120),
     ],
@@ -213,24 +213,24 @@ def _accuracy_sweeps(task: str, fot_attention: list[str]) -> list[Sweep]:
     price = {"model": ["minilm"], "head": ["sentence"], "task": [task], "extrapolate": [True],
              "prompt_tokens": [ACCURACY_PROMPT]}
     return [
-        Sweep("tune", {"task": [task], "method": ["fot"], "attention": fot_attention, "seed": seeds,
+        Sweep("tune", {"task": [task], "method": [FOT], "attention": fot_attention, "seed": seeds,
                        "budget": [gens], "eval_every": [fot_every], "prompt_tokens": [ACCURACY_PROMPT]},
               gens * (7 if task == "sst2" else 22) + 40),
-        Sweep("tune", {"task": [task], "method": ["sft", "prompt", "lora"], "seed": seeds, "budget": [steps],
+        Sweep("tune", {"task": [task], "method": [SFT, PROMPT, LORA], "seed": seeds, "budget": [steps],
                        "eval_every": [grad_every], "prompt_tokens": [ACCURACY_PROMPT]}, 80),
         # one CMA-ES generation: the whole population over the whole training set, batched; and the
         # same with the frozen weights' masks and the training rows' token embeddings paid once per run
-        *(Sweep("step", {**price, "method": ["fot"], "attention": fot_attention, "seq": [ACCURACY_PROMPT + max_len],
+        *(Sweep("step", {**price, "method": [FOT], "attention": fot_attention, "seq": [ACCURACY_PROMPT + max_len],
                          "batch": [train], "population": [20], "fot_mode": ["batched"], **amortised}, 150)
           for amortised in ({}, AMORTISED)),
-        Sweep("step", {**price, "method": ["prompt"], "seq": [ACCURACY_PROMPT + max_len], "batch": [8],
+        Sweep("step", {**price, "method": [PROMPT], "seq": [ACCURACY_PROMPT + max_len], "batch": [8],
                        "optimizer": ["adam"]}, 120),
-        Sweep("step", {**price, "method": ["sft", "lora"], "seq": [max_len], "batch": [8],
+        Sweep("step", {**price, "method": [SFT, LORA], "seq": [max_len], "batch": [8],
                        "optimizer": ["adam"]}, 200),
         # the frozen base weights' masks once per run (LoRA and prompt tuning keep them frozen)
-        Sweep("step", {**price, "method": ["prompt"], "seq": [ACCURACY_PROMPT + max_len], "batch": [8],
+        Sweep("step", {**price, "method": [PROMPT], "seq": [ACCURACY_PROMPT + max_len], "batch": [8],
                        "optimizer": ["adam"], "weight_masks": ["persistent"]}, 120),
-        Sweep("step", {**price, "method": ["lora"], "seq": [max_len], "batch": [8], "optimizer": ["adam"],
+        Sweep("step", {**price, "method": [LORA], "seq": [max_len], "batch": [8], "optimizer": ["adam"],
                        "weight_masks": ["persistent"]}, 200),
     ]
 
@@ -244,11 +244,11 @@ def _beyond_accuracy_sweeps(task: str) -> list[Sweep]:
     gens, _, fot_every, _ = ACCURACY_BUDGETS[task]
     max_len = get_task(task).max_len
     return [
-        Sweep("tune", {"task": [task], "method": ["fot"], "attention": [attn.RFA], **BEYOND_PAPER,
+        Sweep("tune", {"task": [task], "method": [FOT], "attention": [attn.RFA], **BEYOND_PAPER,
                        "seed": list(SEEDS), "budget": [gens], "eval_every": [fot_every],
                        "prompt_tokens": [ACCURACY_PROMPT]}, gens * 12 + 40),
         *(Sweep("step", {"model": ["minilm"], "head": ["sentence"], "task": [task], "extrapolate": [True],
-                         "prompt_tokens": [ACCURACY_PROMPT], **BEYOND_PAPER, "method": ["fot"],
+                         "prompt_tokens": [ACCURACY_PROMPT], **BEYOND_PAPER, "method": [FOT],
                          "attention": [attn.RFA], "seq": [ACCURACY_PROMPT + max_len],
                          "batch": [len(load_split(task, "train"))], "population": [20], "fot_mode": ["batched"],
                          **amortised}, 150)
@@ -291,7 +291,7 @@ def _emulation_sweeps(link: str) -> list[Sweep]:
         Sweep("attention", {"impl": PAIR, "seq": [32, 128], "heads": [4], "head_dim": [32], "features": [32]},
               15, emulate=link),
         Sweep("block", {"model": ["tiny"], "seq": [32], "attention": PAIR}, 40, emulate=link),
-        Sweep("step", {"model": ["tiny"], "seq": [16], "batch": [1], "method": ["fot"], "attention": [attn.RFA],
+        Sweep("step", {"model": ["tiny"], "seq": [16], "batch": [1], "method": [FOT], "attention": [attn.RFA],
                        "population": [2]}, 60, emulate=link),
     ]
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import time
 
 from . import workloads
 from .errors import InputError
 from .links import Link, estimates
 from .mpc.parties import PROTOCOL_SEED_ENV, SECURITY, PartyError, Task, run_parties
-from .results import COUNTERS, ONE_TIME, PLAINTEXT, Store, aggregate_layers, environment, record_key
+from .results import COUNTERS, ONE_TIME, PLAINTEXT, Store, aggregate_layers, code_version, environment, record_key
 
 
 def measure(workload: str, params: dict) -> dict:
@@ -127,7 +128,7 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
     record = {
         "workload": workload, "params": params, "world_size": world_size, "provider": provider,
         "security": SECURITY[provider], "links": _link_specs(links),
-        "tolerance": wl.tolerance, "env": environment(),
+        "tolerance": wl.tolerance, "env": environment(), "code_version": code_version(),
     }
     if emulate is not None:
         from .mpc.emulate import describe
@@ -168,7 +169,7 @@ def _run_plaintext(wl, params: dict, links: list[Link]) -> dict:
     """A plaintext-twin workload (a tuning trajectory), in this process: no parties, no counts."""
     record = {"workload": wl.name, "params": params, "world_size": 0, "provider": PLAINTEXT,
               "security": "plaintext twin, no MPC: the MPC price of each unit is the matching `step` record's",
-              "links": _link_specs(links), "env": environment()}
+              "links": _link_specs(links), "env": environment(), "code_version": code_version()}
     t0 = time.perf_counter()
     try:
         state = wl.setup(params)
@@ -234,7 +235,8 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
             runs[n, b] = rec
     (d0, d1), b0, b1 = depths, batches[0], batches[-1]
     deepest = runs[d1, b1]
-    record = {k: deepest[k] for k in ("workload", "world_size", "provider", "security", "links", "tolerance", "env")}
+    record = {k: deepest[k] for k in ("workload", "world_size", "provider", "security", "links", "tolerance", "env",
+                                      "code_version")}
     record["params"] = params  # as asked (the record key); the depth is in "extrapolation"
     x = float(layers - d0)
     y = (params.get("batch", 1) - b0) / (b1 - b0) if b1 != b0 else 0.0
@@ -303,6 +305,12 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
     emulated = emulate.name if emulate is not None else None
     if emulate is not None and emulated not in {ln.name for ln in links}:
         links = links + [emulate]
+    stale = {k for k, r in done.items() if r.get("code_version") != code_version()}
+    keys = {record_key(workload, p, provider, world_size, emulated) for p in combos}
+    if stale & keys:  # measured with other code: never reused silently
+        print(f"secfwt: {workload}: {len(stale & keys)} finished point(s) in {store.path} were measured with other "
+              f"code (not code version {code_version()}); measuring them again", file=sys.stderr)
+    done = {k: r for k, r in done.items() if k not in stale}
     todo = [p for p in combos if record_key(workload, p, provider, world_size, emulated) not in done]
     for p in combos:  # finished under other links: the counts stand, only the estimates are redone
         old = done.get(record_key(workload, p, provider, world_size, emulated))

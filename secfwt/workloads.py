@@ -21,6 +21,7 @@ from . import variants as attn  # the attention registry (attn.VARIANTS...), as 
 from .errors import InputError
 from .variants import (
     FIXED_INPUTS,
+    FOT,
     FOT_MODES,
     GELUS,
     INV_SQRTS,
@@ -31,6 +32,7 @@ from .variants import (
     PROMPT_DEPTHS,
     QKV,
     WEIGHT_MASKS,
+    method,
 )
 
 
@@ -312,11 +314,12 @@ def _amortised_where_fixed(p):
     """Persistent masks need weights that do not change (fot, lora, shallow prompts: frozen base
     weights); cached inputs need a training set that does not change (fot: the whole few-shot set
     each generation)."""
-    if p["method"] == "fot":
+    m = method(p["method"])
+    if not m.gradient:
         return
-    changing = p["method"] == "sft" or p["prompt_depth"] == "deep"
+    changing = not m.frozen_base or p["prompt_depth"] == "deep"
     if p["weight_masks"] != "fresh" and changing:
-        why = "SFT updates every weight each step" if p["method"] == "sft" else \
+        why = "SFT updates every weight each step" if not m.frozen_base else \
             "deep prompt tuning computes every weight's gradient as SFT does"
         raise ValueError(f"weight_masks={p['weight_masks']} with method={p['method']}: {why}; persistent masks "
                          "need frozen weights (fot, lora, shallow prompts)")
@@ -342,9 +345,10 @@ def _forward_only(p, gradients: bool):
 
 
 def _step_validate(p):
-    _forward_only(p, p["method"] != "fot")
+    m = method(p["method"])
+    _forward_only(p, m.gradient)
     _amortised_where_fixed(p)
-    if p["prompt_depth"] != "shallow" and p["method"] != "prompt":
+    if p["prompt_depth"] != "shallow" and not (m.prompt and m.gradient):
         raise ValueError(f"prompt_depth={p['prompt_depth']} applies to method=prompt only")
     if p["task"] != "synthetic" and p["model"] != "minilm":
         raise ValueError(f"task={p['task']} is real text for MiniLM's tokenizer: use model=minilm")
@@ -361,7 +365,7 @@ register(Workload(
                 "or fot (one CMA-ES generation of forward passes, logits opened to the data owner); "
                 "max_abs_err compares the label logits with the plaintext twin, grad_min_cosine the gradients",
     params=(
-        Param("method", str, "fot", "tuning method", choices=METHODS),
+        Param("method", str, FOT, "tuning method", choices=METHODS),
         _ModelParam("model", str, "tiny", "tiny, small, base, large (RoBERTa), minilm (pretrained) or a config.json"),
         Param("layers", int, -1, "encoder blocks to build (-1: the model's own depth)", minimum=-1, maximum=48),
         Param("seq", int, 32, "sequence length", positive=True, maximum=4096),
@@ -404,7 +408,7 @@ register(Workload(
     setup=_step_setup, run=_step_run, check=_step_check, tolerance=5e-2, timeout_s=3600.0, validate=_step_validate,
     # LoRA's first block needs no input gradient, and a deep prompt's first block takes the input
     # prompt, so their repeating block is the second one
-    extrapolation_points=lambda p: (1, 2) if p["method"] == "lora" or p["prompt_depth"] == "deep" else (0, 1),
+    extrapolation_points=lambda p: (1, 2) if method(p["method"]).adapters or p["prompt_depth"] == "deep" else (0, 1),
     target_depth=lambda p: p["layers"] if p["layers"] >= 0 else _model_depth(p["model"]),
 ))
 
@@ -464,7 +468,7 @@ register(Workload(
                 "its MPC cost per unit is the matching `step` record's",
     params=(
         Param("task", str, "sst2", "few-shot task", choices=_data_choices()[0]),
-        Param("method", str, "fot", "tuning method", choices=METHODS),
+        Param("method", str, FOT, "tuning method", choices=METHODS),
         Param("seed", int, 13, "data draw (16 per class) and optimiser seed", choices=_data_choices()[1]),
         Param("attention", str, attn.SOFTMAX, "attention variant (rfa-* only with fot)", choices=attn.PAPER_PAIR),
         _GELU,
@@ -478,7 +482,7 @@ register(Workload(
         Param("test_rows", int, 0, "evaluate on the first N test rows (0: all)", minimum=0),
     ),
     setup=_tune_setup, run=_tune_run, check=_tune_check, tolerance=math.inf, plaintext=True,
-    validate=lambda p: _forward_only(p, p["method"] != "fot"),
+    validate=lambda p: _forward_only(p, method(p["method"]).gradient),
 ))
 
 

@@ -3,6 +3,8 @@
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -105,6 +107,48 @@ def test_run_appends_records_and_a_rerun_skips_finished_ones(tmp_path):
     assert len(Store(out).load()) == 4  # two re-estimated copies appended; the latest wins
 
 
+def test_a_rerun_measures_again_what_other_code_measured(tmp_path):
+    """Resume matches on the code version: a finished point measured with other measuring code (or by
+    a version that did not record its code) is measured again, with a line that says so."""
+    from secfwt.results import code_version
+
+    out = tmp_path / "r.jsonl"
+    args = ["run", "op", "--param", "op=mul", "--param", "size=4", "--links", "lan", "--out", str(out)]
+    assert secfwt(*args).returncode == 0
+    (first,) = Store(out).load()
+    assert first["code_version"] == code_version() and len(code_version()) == 16
+    same = secfwt(*args)
+    assert "other code" not in same.stderr and len(Store(out).load()) == 1  # same code: reused
+    out.write_text(json.dumps({**first, "code_version": "0123456789abcdef"}) + "\n")
+    again = secfwt(*args)
+    assert again.returncode == 0, again.stderr
+    assert "1 finished point(s)" in again.stderr and "measured with other code" in again.stderr
+    stored = Store(out).load()
+    assert [r["code_version"] for r in stored] == ["0123456789abcdef", code_version()]
+
+
+def test_code_version_follows_the_measuring_code_only(tmp_path, monkeypatch):
+    from secfwt import results
+
+    def digest_of(tree):
+        monkeypatch.setattr(results, "__file__", str(tree / "results.py"))
+        results.code_version.cache_clear()
+        try:
+            return results.code_version()
+        finally:
+            results.code_version.cache_clear()
+
+    import shutil
+
+    tree = tmp_path / "secfwt"
+    shutil.copytree(Path(results.__file__).parent, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    base = digest_of(tree)
+    (tree / "report.py").write_text("# reporting only\n")
+    assert digest_of(tree) == base  # reporting code does not decide a measurement
+    (tree / "mpc" / "cosine.py").write_text((tree / "mpc" / "cosine.py").read_text() + "\n# changed\n")
+    assert digest_of(tree) != base
+
+
 def test_csv_and_table_formats():
     proc = secfwt("run", "op", "--param", "size=4", "--format", "csv", "--links", "lan,1gbit:10ms")
     assert proc.returncode == 0, proc.stderr
@@ -131,6 +175,28 @@ def test_party_command_runs_one_party_per_process_like_separate_hosts():
     assert out["scopes"][""]["rounds"] == 1 and out["scopes"][""]["bytes"] == 2 * 64 * 8 * 2
     assert out["checks"]["max_abs_err"] < 1e-2
     assert all(p.returncode == 0 for p in others)
+
+
+@pytest.mark.parametrize("rank", [0, 1, 2])
+def test_a_party_whose_peers_never_join_gives_up_within_its_join_timeout(rank):
+    """Party 0 alone (rendezvous host), party 1 alone, the dealer alone: each ends after --join-timeout
+    with one line naming itself, instead of torch's 30 minutes."""
+    from secfwt.mpc.parties import free_port
+
+    cmd = [sys.executable, "-m", "secfwt", "party", "op", "--world-size", "2", "--rank", str(rank),
+           "--master", f"127.0.0.1:{free_port()}", "--param", "size=4", "--join-timeout", "4"]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    who = {0: "party 0", 1: "party 1", 2: "dealer (TTP)"}[rank]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"secfwt: error: {who} waited 4 s") and "not every party joined" in last
+    assert time.monotonic() - t0 < 60  # not torch's 30 minutes (a bound, not a timing measurement)
+
+
+def test_party_join_timeout_must_be_positive():
+    proc = secfwt("party", "op", "--rank", "0", "--master", "127.0.0.1:1", "--join-timeout", "0")
+    assert proc.returncode == 2 and "--join-timeout" in proc.stderr
 
 
 @pytest.mark.parametrize("case", ["folder", "empty_object", "text", "baseline_not_json", "baseline_bad_key",

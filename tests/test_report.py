@@ -154,3 +154,24 @@ def test_a_record_made_before_a_parameter_existed_is_the_same_measurement_at_its
     amortised = {**old, "weight_masks": "persistent", "fixed_inputs": "cached"}
     assert record_key("step", old, "ttp", 2) == record_key("step", new, "ttp", 2)
     assert record_key("step", amortised, "ttp", 2) != record_key("step", old, "ttp", 2)
+
+
+def test_the_committed_report_is_byte_for_byte_reproducible_across_processes(tmp_path):
+    """`make report` twice leaves `git status` clean: two processes with different string-hash seeds
+    (set order) write identical files from the committed records."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    records = sorted(str(p) for p in (Path(__file__).parent.parent / "reports" / "records").glob("*.jsonl"))
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"out{seed}"
+        args = [a for r in records for a in ("--records", r)]
+        proc = subprocess.run([sys.executable, "-m", "secfwt", "report", *args, "--out", str(out)],
+                              capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert proc.returncode == 0, proc.stderr
+        outs.append({p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()})
+    assert outs[0].keys() == outs[1].keys() and len(outs[0]) > 40
+    assert [name for name in outs[0] if outs[0][name] != outs[1][name]] == []

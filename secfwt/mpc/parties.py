@@ -244,8 +244,47 @@ def rendezvous(master: str) -> str:
     return master if master.startswith("file://") else f"tcp://{master}"
 
 
+#: how long a party waits for every other party (and the dealer) to join the run
+JOIN_TIMEOUT_ENV = "SECFWT_JOIN_TIMEOUT_S"
+DEFAULT_JOIN_TIMEOUT_S = 60.0
+
+
+@contextlib.contextmanager
+def _join_deadline(rank: int, world_size: int, master: str, seconds: float):
+    """Until torch.distributed's process group is up (every rank joined: gloo connects them all),
+    a watchdog ends this process after ``seconds`` with one clear line, instead of torch's 30-minute
+    default.  Only the join is bounded: a long computation later (a party or the dealer busy for
+    minutes between rounds) is not cut short."""
+    import threading
+
+    import torch.distributed as dist
+
+    def give_up():
+        print(f"secfwt: error: {_who(rank, world_size)} waited {seconds:.0f} s at {master} and not every party "
+              f"joined (world size {world_size}, plus the dealer under TTP): start every party with the same "
+              f"--master and --world-size, or raise {JOIN_TIMEOUT_ENV}", file=sys.stderr, flush=True)
+        os._exit(1)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    real = dist.init_process_group
+
+    def init_process_group(*args, **kwargs):
+        out = real(*args, **kwargs)
+        timer.cancel()  # everyone is here
+        return out
+
+    dist.init_process_group = init_process_group
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        dist.init_process_group = real
+
+
 def party_main(rank: int, world_size: int, master: str, provider: str, task: Task, threads: int = 1,
-               on_result=None):
+               on_result=None, join_timeout: float | None = None):
     """Body of one process: rank < world_size is a computing party, rank == world_size the dealer.
 
     Returns, on rank 0, the list of every computing party's result (gathered after
@@ -270,13 +309,16 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
 
     torch.set_num_threads(threads)
     crypten.cfg.mpc.provider = provider.upper()
+    if join_timeout is None:
+        join_timeout = float(os.environ.get(JOIN_TIMEOUT_ENV, DEFAULT_JOIN_TIMEOUT_S))
+    joining = _join_deadline(rank, world_size, master, join_timeout)
     if rank == world_size:
         if provider != "ttp":
             raise ValueError("only the TTP provider has a dealer process")
-        with _seeded_protocol(rank):
+        with _seeded_protocol(rank), joining:
             crypten.mpc.provider.TTPServer()  # serves requests until party 0 says terminate
         return None
-    with _seeded_protocol(rank):
+    with _seeded_protocol(rank), joining:
         crypten.init()
     try:
         comm = crypten.communicator.get()

@@ -26,11 +26,12 @@ import torch
 
 from ..mpc.meter import scope
 from ..nn import encoder as enc
+from ..variants import FOT
 from . import runs
 
 
 def config(p: dict) -> runs.TuneConfig:
-    return runs.TuneConfig(task=p["task"], method="fot", seed=p["seed"], attention=p["attention"], gelu=p["gelu"],
+    return runs.TuneConfig(task=p["task"], method=FOT, seed=p["seed"], attention=p["attention"], gelu=p["gelu"],
                            budget=p["generations"], prompt_tokens=p["prompt_tokens"],
                            intrinsic_dim=p["intrinsic_dim"], population=p["population"])
 

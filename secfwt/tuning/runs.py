@@ -38,15 +38,17 @@ import torch
 from .. import data as fewshot
 from ..nn import attention as attn
 from ..nn import encoder as enc
+from ..variants import FOT, LORA, PROMPT, SFT, method
 
-#: How each method is tuned.  ``unit`` is what one MPC ``step`` record prices.
+#: How each method is tuned: Adam's learning rate and the batch of a gradient method (FoT: CMA-ES
+#: over the whole training set, neither).  What a method trains is its registry entry's
+#: (:data:`secfwt.variants.METHOD_REGISTRY`).
 TUNERS = {
-    "fot": {"unit": "generation", "lr": None, "batch": None},
-    "sft": {"unit": "step", "lr": 2e-5, "batch": 8},
-    "prompt": {"unit": "step", "lr": 1e-2, "batch": 8},
-    "lora": {"unit": "step", "lr": 1e-3, "batch": 8},
+    FOT: {"lr": None, "batch": None},
+    SFT: {"lr": 2e-5, "batch": 8},
+    PROMPT: {"lr": 1e-2, "batch": 8},
+    LORA: {"lr": 1e-3, "batch": 8},
 }
-PROMPT_METHODS = ("fot", "prompt")
 LORA_RANK, LORA_ALPHA = 8, 16.0
 EVAL_CHUNK = 64
 
@@ -56,7 +58,7 @@ class TuneConfig:
     """One tuning run; ``budget`` counts units (generations for fot, steps otherwise)."""
 
     task: str = "sst2"
-    method: str = "fot"
+    method: str = FOT
     seed: int = 13
     attention: str = attn.SOFTMAX
     gelu: str = "tanh"
@@ -77,7 +79,7 @@ class TuneConfig:
         return TUNERS[self.method]["batch"]
 
     def uses_prompt(self) -> bool:
-        return self.method in PROMPT_METHODS
+        return method(self.method).prompt
 
 
 class TaskData:
@@ -139,22 +141,21 @@ def load_model():
 
 def zero_shot(cfg: TuneConfig, model, tokenizer) -> float:
     """Test accuracy of the head with no prompt and no tuning."""
-    plain = TuneConfig(**{**asdict(cfg), "method": "sft"})
+    plain = TuneConfig(**{**asdict(cfg), "method": SFT})
     data = TaskData(plain, model, tokenizer)
     return Twin(plain, model, data).accuracy("test")
 
 
 def tune(cfg: TuneConfig, progress: bool = False, model=None, tokenizer=None) -> dict:
     """Run one tuning run in the plaintext twin; returns the trajectory and summary accuracies."""
-    if cfg.method not in TUNERS:
-        raise ValueError(f"unknown method {cfg.method!r}; choose one of {', '.join(TUNERS)}")
+    m = method(cfg.method)  # raises on an unknown method
     torch.manual_seed(cfg.seed)
     if model is None:
         model, tokenizer = load_model()
     data = TaskData(cfg, model, tokenizer)
     twin = Twin(cfg, model, data)
     t0 = time.perf_counter()
-    runner = _fot if cfg.method == "fot" else _gradient
+    runner = _gradient if m.gradient else _fot
     trajectory, start_acc = runner(cfg, model, twin, progress)
     best = max(trajectory, key=lambda row: (row["dev_acc"], row["units"]))
     return {
@@ -163,7 +164,7 @@ def tune(cfg: TuneConfig, progress: bool = False, model=None, tokenizer=None) ->
         "trajectory": trajectory,
         "final_acc": best["test_acc"], "selected_units": best["units"],
         "last_acc": trajectory[-1]["test_acc"],
-        "unit": TUNERS[cfg.method]["unit"], "lr": cfg.lr, "batch": cfg.batch,
+        "unit": m.unit, "lr": cfg.lr, "batch": cfg.batch,
         "train_size": data.batches["train"].size, "test_size": data.batches["test"].size,
         "tune_s": time.perf_counter() - t0,
     }
@@ -177,7 +178,7 @@ def _checkpoint(twin, units, evals, loss, prompt=None, lora=None) -> dict:
 def _bar(cfg, progress):
     from tqdm import tqdm
 
-    return tqdm(total=cfg.budget, disable=not progress, leave=False, unit=TUNERS[cfg.method]["unit"],
+    return tqdm(total=cfg.budget, disable=not progress, leave=False, unit=method(cfg.method).unit,
                 desc=f"{cfg.task} {cfg.method} seed {cfg.seed}")
 
 
@@ -243,7 +244,7 @@ def _fot(cfg, model, twin, progress):
 
 
 def _gradient(cfg, model, twin, progress):
-    model = _fresh_copy(model) if cfg.method == "sft" else model
+    model = _fresh_copy(model) if method(cfg.method).all_weights else model
     twin = Twin(cfg, model, twin.data)
     params, prompt, lora = _trainable(cfg, model)
     opt = torch.optim.Adam(params, lr=cfg.lr)
@@ -285,11 +286,12 @@ def _fresh_copy(model):
 
 def _trainable(cfg: TuneConfig, model):
     """(parameters for Adam, prompt or None, lora dict or None) of a gradient method."""
+    m = method(cfg.method)
     for t in model.parameters():
-        t.requires_grad_(cfg.method == "sft")
-    if cfg.method == "sft":
+        t.requires_grad_(m.all_weights)
+    if m.all_weights:
         return list(model.parameters()), None, None
-    if cfg.method == "prompt":
+    if m.prompt:
         prompt = torch.zeros(cfg.prompt_tokens, model.config.hidden_size, requires_grad=True)
         return [prompt], prompt, None
     g = torch.Generator().manual_seed(cfg.seed + 7)

@@ -44,7 +44,7 @@ from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.util import reveal_float
 from ..nn import encoder as enc
-from ..variants import FOT_MODES, METHODS  # noqa: F401  (re-exported)
+from ..variants import FOT_MODES, METHODS, method  # noqa: F401  (re-exported)
 from .optim import make_optimizer, plain_adam_update
 
 LR = {"sgd": 1e-2, "adam": 1e-3}
@@ -59,42 +59,49 @@ GROSS_ERROR = 10
 
 def _trainable(p: dict):
     """Which weights get gradients: all for sft, and for deep prompts (computed, not applied)."""
-    if p["method"] == "sft" or (p["method"] == "prompt" and p["prompt_depth"] == "deep"):
+    if method(p["method"]).all_weights or _deep(p):
         return lambda name: True
     return lambda name: False
 
 
 def _deep_prompts(p: dict, layers: int, hidden: int) -> list:
     """Seeded P x H prompts for blocks 1..N-1 of a deep (P-tuning v2) prompt, else none."""
-    if p["method"] != "prompt" or p["prompt_depth"] != "deep":
+    if not _deep(p):
         return []
     g = torch.Generator().manual_seed(p["seed"] + 6)
     return [torch.randn(p["prompt_tokens"], hidden, generator=g, dtype=torch.float64) * 0.05
             for _ in range(layers - 1)]
 
 
+def _deep(p: dict) -> bool:
+    """Gradient prompt tuning with a prompt before every block (P-tuning v2)."""
+    m = method(p["method"])
+    return m.prompt and m.gradient and p["prompt_depth"] == "deep"
+
+
 def setup(p: dict) -> dict:
     """Plaintext model, batch and prompt (seeded, identical in every party), then shares."""
     layers = None if p["layers"] < 0 else p["layers"]
     model = enc.hf_model(p["model"], layers=layers, seed=p["seed"], max_positions=max(514, p["seq"] + 2))
-    uses_prompt = p["method"] in ("prompt", "fot")
+    m = method(p["method"])
+    uses_prompt = m.prompt
     batch, labels = make_batch(p, model, p["prompt_tokens"] if uses_prompt else 0)
     hidden = model.config.hidden_size
     g = torch.Generator().manual_seed(p["seed"] + 2)
     prompt = torch.randn(p["prompt_tokens"], hidden, generator=g, dtype=torch.float64) * 0.05 if uses_prompt else None
     attention = p["attention"]
     mpc = enc.MPCEncoder(model, attention=attention, trainable=_trainable(p),
-                         lora_rank=p["lora_rank"] if p["method"] == "lora" else 0, features=p["features"],
+                         lora_rank=p["lora_rank"] if m.adapters else 0, features=p["features"],
                          seed=p["seed"], head=p["head"], label_embeddings=labels, gelu=p["gelu"], qkv=p["qkv"],
                          weight_masks=p["weight_masks"], inv_sqrt=p["inv_sqrt"])
     twin = {"attention": attention, "features": p["features"], "seed": p["seed"], "head": p["head"],
             "label_embeddings": labels, "gelu": p["gelu"]}
     deep = _deep_prompts(p, model.config.num_hidden_layers, hidden)
     state = {"p": p, "model": model, "batch": batch, "prompt": prompt, "mpc": mpc, "twin": twin, "deep": deep}
-    if p["method"] == "prompt":
+    if m.prompt and m.gradient:
         state["prompt_enc"] = crypten.cryptensor(prompt.float(), src=0, requires_grad=True)
         state["deep_enc"] = [crypten.cryptensor(t.float(), src=0, requires_grad=True) for t in deep]
-    if p["method"] == "fot":
+    if not m.gradient:
         base, _ = enc._prefixes(model.config)
         emb_std = model.state_dict()[f"{base}.embeddings.word_embeddings.weight"].std().item()
         state["fot"] = FotGeneration(p, hidden, emb_std)
@@ -133,10 +140,11 @@ def make_batch(p: dict, model, prompt_tokens: int):
 
 def run(state: dict):
     p = state["p"]
-    if p["method"] == "fot":
+    m = method(p["method"])
+    if not m.gradient:
         return state["fot"].run(state)
     mpc, batch = state["mpc"], state["batch"]
-    params = mpc.parameters() if p["method"] != "prompt" else \
+    params = mpc.parameters() if not m.prompt else \
         [("prompt", state["prompt_enc"])] + [(f"prompt.block{i + 1}", t) for i, t in enumerate(state["deep_enc"])]
     opt = make_optimizer(p["optimizer"], params, lr=LR[p["optimizer"]], loss_scale=p["loss_scale"],
                          **({"sqrt_iters": p["adam_sqrt_iters"], "recip_iters": p["adam_recip_iters"],
@@ -166,7 +174,7 @@ def check(state: dict, out) -> dict:
     """MPC against the plaintext twin on the same weights and inputs (logits; gradients as
     cosine similarity per trained tensor; the optimizer's update for the first trained tensor)."""
     p = state["p"]
-    if p["method"] == "fot":
+    if not method(p["method"]).gradient:
         return state["fot"].check(state)
     got_logits = reveal_float(out["logits"].detach())
     plain = _plain_grads(state)
@@ -254,19 +262,20 @@ def _plain_grads(state: dict) -> dict:
     prompt = state["prompt"].clone().requires_grad_(True) if state["prompt"] is not None else None
     deep = [t.clone().requires_grad_(True) for t in state["deep"]]
     mpc = state["mpc"]
+    m = method(p["method"])
     lora = {n: (a.clone().requires_grad_(True), b.clone().requires_grad_(True))
             for n, (a, b) in enc.lora_init(model.config, p["lora_rank"], p["seed"]).items()} \
-        if p["method"] == "lora" else {}
+        if m.adapters else {}
     logits = enc.plain_forward(model, batch, prompt, lora=lora, lora_scale=mpc.lora_scale, deep_prompts=deep or None,
                                **state["twin"])
     loss = torch.nn.functional.cross_entropy(logits, batch.labels)
     loss.backward()
     grads = {}
-    if p["method"] == "sft":
+    if m.all_weights:
         grads = {name: t.grad for name, t in model.named_parameters() if t.grad is not None}
-    elif p["method"] == "prompt":
+    elif m.prompt:
         grads = {"prompt": prompt.grad, **{f"prompt.block{i + 1}": t.grad for i, t in enumerate(deep)}}
-    elif p["method"] == "lora":
+    elif m.adapters:
         for n, (a, b) in lora.items():
             grads[n + ".lora_A"], grads[n + ".lora_B"] = a.grad, b.grad
     return {"logits": logits.detach(), "grads": grads}
