@@ -125,6 +125,7 @@ def cmd_run(args) -> int:
     if args.world_size < 2:
         raise UsageError("--world-size must be at least 2")
     emulate = _emulated_link(args.emulate, args.world_size)
+    _check_emulable(args.workload, grid, emulate)
     store = Store(args.out) if args.out else None
     if store is not None:
         _check_writable(Path(args.out))
@@ -164,6 +165,19 @@ def _emulated_link(spec: str | None, world_size: int = 2):
         raise UsageError(reason)
     emulate.check_link(link)
     return link
+
+
+def _check_emulable(workload: str, grid: dict, emulate) -> None:
+    """An emulated link times one real run: not a plaintext workload, not an extrapolated one."""
+    if emulate is None:
+        return
+    from .runner import expand_grid
+
+    if workloads.get(workload).plaintext:
+        raise UsageError(f"--emulate: {workload} runs in the plaintext twin, without parties or a link")
+    if any(p.get("extrapolate") for p in expand_grid(workload, grid)):
+        raise UsageError(f"--emulate measures one run: {workload} with extrapolate=true is several runs and a "
+                         "model; use --param extrapolate=false")
 
 
 def _check_writable(path: Path) -> None:
@@ -207,7 +221,11 @@ def _bench(args, prof, links, final: Path, work: Path) -> int:
 
     if not work.exists() and final.exists() and args.resume:  # continue a published, unfinished profile
         shutil.copyfile(final, work)
-    emulated = [_emulated_link(args.emulate or sweep.emulate) for sweep in prof["sweeps"]]  # before any run
+    # before any run: the links (plaintext sweeps have no parties and run as they are)
+    emulated = [None if workloads.get(sweep.workload).plaintext else _emulated_link(args.emulate or sweep.emulate)
+                for sweep in prof["sweeps"]]
+    for sweep, emulate in zip(prof["sweeps"], emulated):
+        _check_emulable(sweep.workload, sweep.grid, emulate)
     store = Store(work)
     n_err = 0
     for sweep, emulate in zip(prof["sweeps"], emulated):

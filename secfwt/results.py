@@ -109,12 +109,12 @@ def environment() -> dict:
 
 #: what decides a measurement (counts, compute, checks): the package's measuring code, not its
 #: reporting; a change here makes finished records of other code stale for a resumed sweep
-MEASURING_CODE = ("mpc", "nn", "tuning", "data", "workloads.py", "micro.py", "variants.py", "runner.py")
+MEASURING_CODE = ("mpc", "nn", "tuning", "data", "workloads.py", "micro.py", "variants.py", "runner.py", "results.py")
 
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A digest of the measuring code (:data:`MEASURING_CODE`, file by file) and of the torch and
+    """A digest of the measuring code and data (:data:`MEASURING_CODE`, file by file) and of the torch and
     CrypTen versions: records carry it (``code_version``), and a resumed sweep reuses only records
     whose digest is this one."""
     import hashlib
@@ -123,7 +123,8 @@ def code_version() -> str:
     digest = hashlib.sha256()
     for entry in MEASURING_CODE:
         path = root / entry
-        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+        files = [f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts] if path.is_dir() else [path]
+        for f in sorted(files):
             digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     env = environment()
     digest.update(f"torch {env['torch']} crypten {env['crypten']}".encode())

@@ -98,17 +98,19 @@ def plot_model(table: pd.DataFrame):
 def model_lines(table: pd.DataFrame) -> list[str]:
     """The README's summary: how far each model is off, and what the measurement says a round costs."""
     held, probe = table[table["held_out"]], table[~table["held_out"]]
-    worst = held.loc[held["corrected_err"].abs().idxmax()]
     lines = [
         f"- {len(table)} runs over {table['link'].nunique()} emulated links ({', '.join(sorted(table['link'].unique()))}).",
         f"- Uncorrected model (one latency per round): error {table['uncorrected_err'].min():+.0%} to "
         f"{table['uncorrected_err'].max():+.0%}.",
-        f"- Corrected model ({ROUND_TRIPS_PER_ROUND} round trips per round, plus the dealer waits), on the "
-        f"{len(held)} workload points ({', '.join(sorted(held['workload'].unique()))}): error "
-        f"{held['corrected_err'].min():+.1%} to {held['corrected_err'].max():+.1%}, the worst "
-        f"{worst['workload']} {worst['case']} over {worst['link']}; "
-        f"{int((held['corrected_err'].abs() <= WITHIN).sum())} of {len(held)} within +-{WITHIN:.0%}.",
     ]
+    if len(held):
+        worst = held.loc[held["corrected_err"].abs().idxmax()]
+        lines.append(
+            f"- Corrected model ({ROUND_TRIPS_PER_ROUND} round trips per round, plus the dealer waits), on the "
+            f"{len(held)} workload points ({', '.join(sorted(held['workload'].unique()))}): error "
+            f"{held['corrected_err'].min():+.1%} to {held['corrected_err'].max():+.1%}, the worst "
+            f"{worst['workload']} {worst['case']} over {worst['link']}; "
+            f"{int((held['corrected_err'].abs() <= WITHIN).sum())} of {len(held)} within +-{WITHIN:.0%}.")
     if len(probe):
         lines.append(f"- The latency probe ({CALIBRATION} mul: one round, {probe['measured_s'].min():.2f} to "
                      f"{probe['measured_s'].max():.2f} s), where the round-trip count was read off: corrected error "

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import InputError
 from ..links import Link
@@ -95,13 +96,14 @@ def namespaces(pid: int) -> dict[str, str]:
 
 
 def remove_stale() -> None:
-    """Namespaces of runs whose launcher is gone (SIGKILLed: nothing could clean up)."""
+    """Namespaces of runs whose launcher is gone (SIGKILLed: nothing could clean up), and any named
+    after this process (a dead launcher's pid, reused by this one: this process has none yet)."""
     from .parties import _alive
 
     listed = _ip("netns", "list", check=False).stdout.split()
     for name in listed:
         m = _NS_NAME.match(name)
-        if m and not _alive(int(m.group(1))):
+        if m and (int(m.group(1)) == os.getpid() or not _alive(int(m.group(1)))):
             _ip("netns", "del", name, check=False)
 
 
@@ -168,15 +170,32 @@ class EmulatedLink:
             _ip("-n", off, "route", "add", f"{me}/32", "via", f"{OFFLINE_SUBNET}.{rank + 1}")
 
     def close(self) -> None:
-        if self.relay is not None:
-            if self.relay.poll() is None:
-                self.relay.kill()
-            self.relay.wait(timeout=10)
-            for f in (self.relay.stdout, self.relay.stderr):
-                f.close()
-            self.relay = None
-        for name in self.ns.values():  # deleting a namespace deletes its veths, bridge and TUNs
-            _ip("netns", "del", name, check=False)
+        """Stop the relay and delete the namespaces (their veths, bridge and TUN devices go with them),
+        with SIGINT, SIGTERM and SIGHUP held until it is done (a second signal cannot cut it short)."""
+        held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            if self.relay is not None:
+                try:
+                    if self.relay.poll() is None:
+                        self.relay.kill()
+                    self.relay.wait(timeout=10)
+                finally:
+                    for f in (self.relay.stdout, self.relay.stderr):
+                        f.close()
+                    self.relay = None
+        finally:
+            for name in self.ns.values():
+                _ip("netns", "del", name, check=False)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+    def traffic(self) -> int:
+        """Bytes the relay has read and written so far (its progress; 0 once it is gone)."""
+        try:
+            io = Path(f"/proc/{self.relay.pid}/io").read_text().split()
+            return int(io[io.index("rchar:") + 1]) + int(io[io.index("wchar:") + 1])
+        except (AttributeError, OSError, ValueError):
+            return 0
 
     offline_address = OFFLINE_ADDRESS
 
@@ -222,6 +241,11 @@ class Wire:
         self.one_way_s = one_way_s
         self.duplex = duplex
         self.free_at = [0.0, 0.0]
+
+    @classmethod
+    def for_link(cls, bandwidth_bps: float, latency_s: float, duplex: str) -> Wire:
+        """The wire of a link whose ``latency_s`` is a round trip: half of it each way."""
+        return cls(bandwidth_bps, latency_s / 2, duplex)
 
     def admit(self, direction: int, now: float, nbytes: int) -> float:
         """When a packet of ``nbytes`` that enters ``direction`` (0 or 1) at ``now`` is delivered."""
@@ -325,7 +349,7 @@ def main(argv=None) -> int:
             return 1
         fds = tuple(_open_tun(n) for n in args.relay)
         print("ready", flush=True)
-        relay(fds, Wire(args.bandwidth, args.latency / 2, args.duplex))
+        relay(fds, Wire.for_link(args.bandwidth, args.latency, args.duplex))
         return 0
     ap.print_help()
     return 2

@@ -384,7 +384,8 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
         out_file = Path(tmp) / "result.json"
         procs, logs = {}, {}
         deadline = time.monotonic() + timeout
-        watch = StallWatch(float(os.environ.get(STALL_ENV, DEFAULT_STALL_S)) if stall_s is None else stall_s)
+        watch = StallWatch(float(os.environ.get(STALL_ENV, DEFAULT_STALL_S)) if stall_s is None else stall_s,
+                           traffic=link.traffic if link is not None else None)
         try:
             if owner is not None:
                 address_file, owner_out = Path(tmp) / "owner.addr", Path(tmp) / "owner.json"
@@ -462,13 +463,16 @@ class StallWatch:
     """Progress of a run, read from the kernel: the CPU time of its processes (``/proc/PID/stat``).
     Computing parties use a whole core; parties waiting on a peer sleep (their background threads
     use well under 5% of a core).  If all of them together used less than ``IDLE_SHARE`` of one
-    core over the last ``limit`` seconds, nothing is making progress any more."""
+    core over the last ``limit`` seconds, nothing is making progress any more.  Over an emulated
+    link the parties mostly wait on the link, so ``traffic`` (bytes the link relay has moved, or None)
+    counts as progress too."""
 
     IDLE_SHARE = 0.05
 
-    def __init__(self, limit: float):
+    def __init__(self, limit: float, traffic=None):
         self.limit = limit
-        self.samples: list[tuple[float, int]] = []  # (monotonic time, total CPU ticks)
+        self.traffic = traffic
+        self.samples: list[tuple[float, int, int]] = []  # (monotonic time, total CPU ticks, link bytes)
         self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
     def check(self, procs: dict, world_size: int) -> None:
@@ -482,13 +486,14 @@ class StallWatch:
                 return
             states[r] = fields[0]
             total += int(fields[11]) + int(fields[12])  # utime + stime
-        self.samples.append((now, total))
-        old = [(t, ticks) for t, ticks in self.samples if t <= now - self.limit]
+        moved = self.traffic() if self.traffic is not None else 0
+        self.samples.append((now, total, moved))
+        old = [sample for sample in self.samples if sample[0] <= now - self.limit]
         if not old:
             return
         self.samples = self.samples[len(old) - 1:]  # keep the newest sample older than the window
-        t0, ticks0 = old[-1]
-        if (total - ticks0) / self.hz < self.IDLE_SHARE * (now - t0):
+        t0, ticks0, moved0 = old[-1]
+        if (total - ticks0) / self.hz < self.IDLE_SHARE * (now - t0) and moved == moved0:
             stopped = [_who(r, world_size) for r, st in states.items() if st in ("T", "t")]
             cause = f"{', '.join(stopped)} stopped (SIGSTOP or a debugger)" if stopped else \
                 "every process is waiting (a deadlock, or a peer that never answers)"
