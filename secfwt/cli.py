@@ -185,6 +185,7 @@ def _check_writable(path: Path) -> None:
     an unwritable --out), and what it holds already is secfwt records."""
     from .results import Store
 
+    path = path.resolve()  # a symlink stays: its target is what is written
     if path.exists() and path.is_dir():
         raise UsageError(f"--out {path}: is a directory")
     if not path.parent.exists():
@@ -257,7 +258,10 @@ def cmd_gate(args) -> int:
         raise UsageError(f"no records at {path}; run `make bench` first")
     records = Store(path, warn=True).load()
     if args.write:
-        n = baseline.write(records, args.baseline)
+        try:
+            n = baseline.write(records, args.baseline)
+        except OSError as exc:
+            raise UsageError(f"--baseline {args.baseline}: cannot be written ({exc.strerror})") from None
         print(f"wrote {n} baseline counts to {args.baseline}")
         return 0
     if not Path(args.baseline).exists():
@@ -306,6 +310,13 @@ def cmd_party(args) -> int:
         raise UsageError(f"--rank {args.rank} is outside 0..{args.world_size} (rank {args.world_size} is the dealer)")
     if args.join_timeout is not None and not 0 < args.join_timeout < float("inf"):
         raise UsageError("--join-timeout must be a positive number of seconds")
+    host, sep, port = args.master.rpartition(":")
+    if not (args.master.startswith("file://") or (sep and host and port.isdigit() and 0 < int(port) < 65536)):
+        raise UsageError(f"--master {args.master!r}: expected HOST:PORT with a port in 1..65535")
+    if args.bind is not None:
+        if not Path("/sys/class/net", args.bind).exists():
+            raise UsageError(f"--bind {args.bind}: no such network interface on this host")
+        os.environ["GLOO_SOCKET_IFNAME"] = args.bind  # gloo listens on this interface's address only
     try:
         gathered = party_main(args.rank, args.world_size, args.master, args.provider,
                               Task("secfwt.runner:measure", {"workload": args.workload, "params": params}),
@@ -327,11 +338,36 @@ def _protocol_seed_option(p) -> None:
                         "NOT secure (recorded as such)")
 
 
-def _apply_protocol_seed(args) -> None:
-    from .mpc.parties import PROTOCOL_SEED_ENV
+#: a protocol seed seeds torch's generator (a signed 64-bit integer)
+SEED_RANGE = (0, 2**62)
 
-    if getattr(args, "protocol_seed", None) is not None:
-        os.environ[PROTOCOL_SEED_ENV] = str(args.protocol_seed)
+
+def _apply_protocol_seed(args) -> None:
+    """--protocol-seed into the environment the parties inherit; the environment's numeric settings
+    checked before anything starts (one line, exit 2, rather than a party failing later)."""
+    from .mpc.parties import JOIN_TIMEOUT_ENV, PROTOCOL_SEED_ENV, STALL_ENV
+
+    given = getattr(args, "protocol_seed", None)
+    seed = str(given) if given is not None else os.environ.get(PROTOCOL_SEED_ENV)
+    if seed is not None:
+        try:
+            ok = SEED_RANGE[0] <= int(seed) < SEED_RANGE[1]
+        except ValueError:
+            ok = False
+        if not ok:
+            raise UsageError(f"protocol seed {seed!r} (--protocol-seed or {PROTOCOL_SEED_ENV}): an integer in "
+                             f"[0, 2^62)")
+        if given is not None:
+            os.environ[PROTOCOL_SEED_ENV] = seed
+    for name in (STALL_ENV, JOIN_TIMEOUT_ENV):
+        value = os.environ.get(name)
+        if value is not None:
+            try:
+                ok = 0 < float(value) < float("inf")
+            except ValueError:
+                ok = False
+            if not ok:
+                raise UsageError(f"{name}={value!r}: a positive number of seconds")
 
 
 class _OneLineErrors(argparse.ArgumentParser):
@@ -404,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rank", type=int, required=True)
     p.add_argument("--world-size", type=int, default=2)
     p.add_argument("--master", required=True, help="HOST:PORT where rank 0 listens")
+    p.add_argument("--bind", metavar="INTERFACE",
+                   help="network interface whose address this party listens on (e.g. eth0; default: gloo's "
+                        "choice from the host name)")
     p.add_argument("--join-timeout", type=float, metavar="SECONDS",
                    help="give up when not every party has joined within this time (default SECFWT_JOIN_TIMEOUT_S "
                         "or 60); only the join is bounded, not the computation")

@@ -151,7 +151,7 @@ def exclusive(path: str | os.PathLike):
     a one-line ValueError instead of interleaving records.  The lock file is removed on release."""
     import fcntl
 
-    lock = Path(str(path) + ".lock")
+    lock = Path(str(Path(path).resolve()) + ".lock")  # the file itself, however it is named (links, ..)
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
     try:

@@ -161,7 +161,7 @@ def test_party_command_runs_one_party_per_process_like_separate_hosts():
 
     master = f"127.0.0.1:{free_port()}"
     cmd = [sys.executable, "-m", "secfwt", "party", "op", "--world-size", "2", "--master", master,
-           "--param", "op=matmul", "--param", "size=8"]
+           "--param", "op=matmul", "--param", "size=8", "--bind", "lo"]
     others = [subprocess.Popen(cmd + ["--rank", str(r)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
               for r in (1, 2)]  # party 1 and the dealer (rank = world size)
     try:
@@ -194,9 +194,12 @@ def test_a_party_whose_peers_never_join_gives_up_within_its_join_timeout(rank):
     assert time.monotonic() - t0 < 60  # not torch's 30 minutes (a bound, not a timing measurement)
 
 
-def test_party_join_timeout_must_be_positive():
+def test_party_join_timeout_must_be_positive_and_bind_an_interface_that_exists():
     proc = secfwt("party", "op", "--rank", "0", "--master", "127.0.0.1:1", "--join-timeout", "0")
     assert proc.returncode == 2 and "--join-timeout" in proc.stderr
+    proc = secfwt("party", "op", "--rank", "0", "--master", "127.0.0.1:1", "--bind", "nosuchif0")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "secfwt: error: --bind nosuchif0: no such network interface on this host"]
 
 
 @pytest.mark.parametrize("case", ["folder", "empty_object", "text", "baseline_not_json", "baseline_bad_key",
@@ -250,3 +253,57 @@ def test_an_internal_error_keeps_its_traceback_and_is_not_called_a_usage_error(m
     parser._subparsers._group_actions[0].choices["links"].set_defaults(func=broken)
     with pytest.raises(ValueError, match="an internal failure"):
         main(["links"])
+
+
+def test_a_symlink_to_a_records_file_being_written_is_the_same_file(tmp_path, capsys):
+    """The --out lock is on the real file: another name for it (a symlink, ../) cannot write beside it."""
+    from secfwt.results import exclusive
+
+    real = tmp_path / "r.jsonl"
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    with exclusive(real):
+        assert main(["run", "op", "--param", "size=4", "--out", str(link)]) == 2
+        assert main(["run", "op", "--param", "size=4", "--out", str(tmp_path / "sub" / ".." / "r.jsonl")]) == 2
+    assert "being written by another secfwt run" in capsys.readouterr().err
+
+
+def test_a_dangling_symlink_as_out_is_kept(tmp_path, monkeypatch):
+    """The writability probe creates and removes the link's target, never the user's link."""
+    from secfwt import cli
+
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(tmp_path / "target.jsonl")
+    cli._check_writable(link)
+    assert link.is_symlink() and not (tmp_path / "target.jsonl").exists()
+
+
+@pytest.mark.parametrize("argv, env, message", [
+    (["run", "op", "--protocol-seed", str(2**70)], {}, "protocol seed"),
+    (["run", "op"], {"SECFWT_PROTOCOL_SEED": "abc"}, "protocol seed"),
+    (["run", "op"], {"SECFWT_STALL_S": "abc"}, "SECFWT_STALL_S"),
+    (["run", "op"], {"SECFWT_JOIN_TIMEOUT_S": "-5"}, "SECFWT_JOIN_TIMEOUT_S"),
+    (["party", "op", "--rank", "0", "--master", "127.0.0.1:99999"], {}, "--master"),
+    (["party", "op", "--rank", "0", "--master", "127.0.0.1"], {}, "--master"),
+    (["party", "op", "--rank", "0", "--master", "127.0.0.1:http"], {}, "--master"),
+])
+def test_bad_seeds_environment_and_master_are_one_line_exit_2_before_any_process(argv, env, message, monkeypatch,
+                                                                                 capsys):
+    import subprocess as sp
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sp, "Popen", lambda *a, **k: pytest.fail("started a process"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_gate_write_to_an_unwritable_baseline_is_one_line_exit_2(tmp_path, capsys):
+    records = tmp_path / "r.jsonl"
+    records.write_text(json.dumps({"workload": "op", "params": {"op": "mul"}, "provider": "ttp", "world_size": 2,
+                                   "status": "ok", "rounds": 1, "bytes": 8}) + "\n")
+    assert main(["gate", "--records", str(records), "--baseline", str(tmp_path), "--write"]) == 2
+    assert main(["gate", "--records", str(records), "--baseline", "/proc/x.json", "--write"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("secfwt: error: --baseline") for line in err)

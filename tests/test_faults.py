@@ -136,18 +136,27 @@ def _party_run(params_by_rank: dict, tokens: dict | None = None, timeout: float 
 def test_parties_that_disagree_on_the_run_stop_with_a_clear_error():
     """Used to exit 0 with an error of 3.9e9: rank 0 multiplied, rank 1 took a matmul."""
     got = _party_run({0: {"op": "mul", "size": 8}, 1: {"op": "matmul", "size": 8}, 2: {"op": "mul", "size": 8}})
-    for rank in (0, 1):
+    for rank in (0, 1, 2):
         code, err = got[rank]
-        assert code == 2 and "disagree on parameter op" in err and "Traceback" not in err, err
+        assert code == 2 and "disagree on parameter op" in err and "Traceback" not in err, (rank, err)
         assert "parameter size" not in err  # only what differs is named
 
 
-def test_a_party_without_the_shared_token_is_refused():
+@pytest.mark.parametrize("intruder", [1, 2])
+def test_a_party_or_dealer_without_the_shared_token_is_refused(intruder):
+    """The dealer deals every mask: one without the token (or with other parameters) must not join."""
     same = {"op": "mul", "size": 8}
-    got = _party_run({0: same, 1: same, 2: same}, tokens={1: "guessed"})
-    for rank in (0, 1):
+    got = _party_run({0: same, 1: same, 2: same}, tokens={intruder: "guessed"})
+    for rank in (0, 1, 2):
         code, err = got[rank]
-        assert code == 2 and "disagree on SECFWT_RUN_TOKEN" in err, err
+        assert code == 2 and "disagree on SECFWT_RUN_TOKEN" in err and "Traceback" not in err, (rank, err)
+
+
+def test_a_dealer_started_for_another_run_is_refused():
+    got = _party_run({0: {"op": "mul", "size": 8}, 1: {"op": "mul", "size": 8}, 2: {"op": "matmul", "size": 8}})
+    for rank in (0, 1, 2):
+        code, err = got[rank]
+        assert code == 2 and "disagree on parameter op" in err and "Traceback" not in err, (rank, err)
 
 
 def test_an_invalid_rank_is_refused_at_once():

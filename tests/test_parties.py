@@ -69,3 +69,12 @@ def test_bad_arguments_are_rejected_before_anything_starts():
         run_parties(Task("x:y", {}), provider="ttq")
     with pytest.raises(ValueError, match="at least two"):
         run_parties(Task("x:y", {}), world_size=1)
+
+
+def test_the_party_that_raised_is_reported_before_peers_that_lost_their_connection():
+    from secfwt.mpc.parties import _failure_rank_order
+
+    raised = "Traceback (most recent call last):\nValueError: boom from the test"
+    lost = "[rank0]: RuntimeError: [pair.cc:553] Connection closed by peer [127.0.0.1]:1234"
+    assert _failure_rank_order(1, raised) < _failure_rank_order(1, lost) < _failure_rank_order(-9, "")
+    assert min([(0, lost), (1, raised)], key=lambda r: _failure_rank_order(1, r[1]))[0] == 1

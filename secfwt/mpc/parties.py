@@ -14,10 +14,10 @@ the run folder of a launcher killed that way is removed by the next run.
 
 Rendezvous: local runs meet through a file in the run folder (``file://``: no listening port)
 and gloo binds the loopback interface only.  Multi-host runs (``secfwt party``) meet at
-``HOST:PORT``.  Before any result is exchanged, the parties compare a SHA-256 digest of the run
-(workload, parameters, provider, world size, secfwt version, and the shared token in
-``SECFWT_RUN_TOKEN``): a party started with other parameters or without the token stops the run
-with a clear error.  Results are gathered as JSON, not pickle.  Not protected: CrypTen's own
+``HOST:PORT``.  Before any result is exchanged, the parties and the dealer compare a SHA-256 digest
+of the run (workload, parameters, provider, world size, secfwt version, and the shared token in
+``SECFWT_RUN_TOKEN``): a party or dealer started with other parameters or without the token stops
+the run with a clear error.  Results are gathered as JSON, not pickle.  Not protected: CrypTen's own
 dealer messages are pickled, and a multi-host rendezvous port is reachable by anyone who can
 reach the host; run multi-host parties on a trusted network (see README).
 
@@ -312,23 +312,45 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
     if join_timeout is None:
         join_timeout = float(os.environ.get(JOIN_TIMEOUT_ENV, DEFAULT_JOIN_TIMEOUT_S))
     joining = _join_deadline(rank, world_size, master, join_timeout)
+    digests = run_digests(task, world_size, provider)
+    everyone = world_size + (1 if provider == "ttp" else 0)  # the dealer agrees too: it deals every mask
     if rank == world_size:
         if provider != "ttp":
             raise ValueError("only the TTP provider has a dealer process")
-        with _seeded_protocol(rank), joining:
-            crypten.mpc.provider.TTPServer()  # serves requests until party 0 says terminate
+        server = crypten.mpc.provider.TTPServer
+        deal_seeds = server._setup_generators
+
+        def seeds_then_agree(self):  # CrypTen's set-up first (the parties' crypten.init() waits for it)
+            deal_seeds(self)
+            _agree(digests, rank, everyone, crypten.communicator.get().ttp_group)
+
+        server._setup_generators = seeds_then_agree
+        try:
+            with _seeded_protocol(rank), joining:
+                server()  # serves requests until party 0 says terminate
+        finally:
+            server._setup_generators = deal_seeds
         return None
     with _seeded_protocol(rank), joining:
         crypten.init()
+    refused = False
     try:
         comm = crypten.communicator.get()
-        _agree(run_digests(task, world_size, provider), rank, world_size, comm.main_group)
+        try:
+            _agree(digests, rank, everyone, comm.ttp_group)
+        except RunMismatch:
+            refused = True
+            raise
         result = task.resolve()(**task.kwargs)
         gathered = _gather_json(result, world_size, comm.main_group)
         if rank == 0 and on_result is not None:
             on_result(gathered)
     finally:
-        crypten.uninit()
+        try:
+            crypten.uninit()  # party 0 tells the dealer to stop
+        except RuntimeError:
+            if not refused:  # a refused run's dealer has stopped already: nobody to tell
+                raise
     return gathered if rank == 0 else None
 
 
@@ -507,7 +529,7 @@ def _check(procs: dict, logs: dict, world_size: int, deadline: float, timeout: f
     codes = {r: p.poll() for r, p in procs.items()}
     failed = [r for r, c in codes.items() if c not in (None, 0)]
     if failed:
-        r = min(failed, key=lambda x: _failure_rank_order(codes[x]))
+        r = min(failed, key=lambda x: _failure_rank_order(codes[x], _tail(logs[x])))
         tail = _tail(logs[r])
         last = tail.splitlines()[-1].removeprefix(f"[rank{r}]:").strip()
         raise PartyError(f"{_who(r, world_size)} failed ({_how(codes[r])}): {last}\n{tail}")
@@ -531,9 +553,17 @@ def _how(code: int) -> str:
     return f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
 
 
-def _failure_rank_order(code: int) -> int:
-    """Report a party that raised (exit 1, has a traceback) before one killed as a consequence."""
-    return 0 if code > 0 else 1
+#: what a party's log ends with when it failed only because a peer went away first
+_CONSEQUENCES = ("Connection closed by peer", "Connection reset by peer", "Broken pipe")
+
+
+def _failure_rank_order(code: int, tail: str = "") -> int:
+    """Report a party that raised (exit 1, has a traceback) before one that failed because its peer
+    had gone (a closed connection), and both before one killed as a consequence."""
+    if code <= 0:
+        return 2
+    last = tail.strip().splitlines()[-1] if tail.strip() else ""
+    return 1 if any(c in last for c in _CONSEQUENCES) else 0
 
 
 def _tail(log, limit: int = 4000) -> str:
