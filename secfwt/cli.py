@@ -298,7 +298,7 @@ def cmd_report(args) -> int:
 
 def cmd_party(args) -> int:
     """One party of a multi-host run: the same code path the local launcher uses."""
-    from .mpc.parties import RunMismatch, Task, party_main
+    from .mpc.parties import RunMismatch, Task, party_main, peer_gone
     from .runner import fold_parties
 
     wl = workloads.get(args.workload)
@@ -324,6 +324,15 @@ def cmd_party(args) -> int:
     except RunMismatch as exc:
         print(f"secfwt: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RuntimeError as exc:  # gloo: a peer went away mid-run (its own log says why)
+        if not peer_gone(exc):
+            raise
+        import re
+
+        what = re.search(r"(Connection (?:closed|reset) by peer(?: \[[^\]]*\]:\d+)?|Broken pipe)", str(exc))
+        print(f"secfwt: error: rank {args.rank}: a peer went away mid-run ({what.group(1) if what else 'gloo'}); "
+              "see that party's output", file=sys.stderr)
+        return 1
     if args.rank == 0:
         scopes = fold_parties(gathered)
         print(json.dumps({"workload": args.workload, "params": params, "provider": args.provider,

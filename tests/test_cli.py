@@ -307,3 +307,24 @@ def test_gate_write_to_an_unwritable_baseline_is_one_line_exit_2(tmp_path, capsy
     assert main(["gate", "--records", str(records), "--baseline", "/proc/x.json", "--write"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("secfwt: error: --baseline") for line in err)
+
+
+def test_a_party_whose_peer_dies_mid_run_says_so_in_one_line(monkeypatch, capsys):
+    from secfwt.mpc import parties
+
+    def lost(*args, **kwargs):
+        raise RuntimeError("[gloo/transport/tcp/pair.cc:553] Connection closed by peer [127.0.0.1]:4242. This is "
+                           "typically caused by a remote worker crashing.")
+
+    monkeypatch.setattr(parties, "party_main", lost)
+    assert main(["party", "op", "--rank", "0", "--master", "127.0.0.1:1"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "secfwt: error: rank 0: a peer went away mid-run (Connection closed by peer [127.0.0.1]:4242); see that "
+        "party's output"]
+
+    def bug(*args, **kwargs):
+        raise RuntimeError("an internal error")
+
+    monkeypatch.setattr(parties, "party_main", bug)
+    with pytest.raises(RuntimeError, match="internal"):  # not a peer's fault: the traceback stays
+        main(["party", "op", "--rank", "0", "--master", "127.0.0.1:1"])

@@ -557,6 +557,11 @@ def _how(code: int) -> str:
 _CONSEQUENCES = ("Connection closed by peer", "Connection reset by peer", "Broken pipe")
 
 
+def peer_gone(exc: BaseException) -> bool:
+    """A gloo error that only says a peer went away (its own failure is the cause)."""
+    return any(c in str(exc) for c in _CONSEQUENCES)
+
+
 def _failure_rank_order(code: int, tail: str = "") -> int:
     """Report a party that raised (exit 1, has a traceback) before one that failed because its peer
     had gone (a closed connection), and both before one killed as a consequence."""
