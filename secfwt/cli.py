@@ -330,8 +330,9 @@ def cmd_party(args) -> int:
         import re
 
         what = re.search(r"(Connection (?:closed|reset) by peer(?: \[[^\]]*\]:\d+)?|Broken pipe)", str(exc))
-        print(f"secfwt: error: rank {args.rank}: a peer went away mid-run ({what.group(1) if what else 'gloo'}); "
-              "see that party's output", file=sys.stderr)
+        detail = what.group(1) if what else str(exc).splitlines()[0]
+        print(f"secfwt: error: rank {args.rank}: a peer went away mid-run ({detail}); see that party's output",
+              file=sys.stderr)
         return 1
     if args.rank == 0:
         scopes = fold_parties(gathered)

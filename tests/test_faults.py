@@ -5,6 +5,7 @@ waits until its parties are computing, signals the launcher, and then looks for 
 still carries the case's marker in its environment.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -277,3 +278,24 @@ def test_a_protocol_seed_makes_errors_repeat_and_is_recorded_as_insecure():
     assert (a["rounds"], a["bytes"]) == (b["rounds"], b["bytes"]) == (free["rounds"], free["bytes"])
     assert a["max_abs_err"] == b["max_abs_err"] != free["max_abs_err"]
     assert a["protocol_seed"] == 7 and "NOT secure" in a["security"] and "protocol_seed" not in free
+
+
+def test_a_dealer_whose_parties_fail_mid_run_does_not_report_success(tmp_path):
+    """One process per rank, as on separate hosts: party 1 raises mid-run.  Party 0 then never says
+    "terminate", and the dealer exits 1 saying so (it used to exit 0, as if the run had ended)."""
+    master = (tmp_path / "rendezvous").as_uri()
+    task = json.dumps({"target": "party_tasks:raise_on_rank1", "kwargs": {"marker": "dealer"}})
+    env = {**os.environ, "PYTHONPATH": str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "SECFWT_RUN_TOKEN": "t"}
+    procs = {r: subprocess.Popen([sys.executable, "-m", "secfwt.mpc.parties", "--rank", str(r), "--world-size", "2",
+                                  "--master", master, "--task", task], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for r in (0, 1, 2)}
+    try:
+        out = {r: p.communicate(timeout=120) for r, p in procs.items()}
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+    assert procs[1].returncode == 1 and "boom from the test" in out[1][1]
+    assert procs[2].returncode == 1 and "the parties went away before the run ended" in out[2][1]
+    assert procs[0].returncode != 0

@@ -319,38 +319,40 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
             raise ValueError("only the TTP provider has a dealer process")
         server = crypten.mpc.provider.TTPServer
         deal_seeds = server._setup_generators
+        told = []  # party 0's "terminate": the only clean end of CrypTen's serving loop
 
         def seeds_then_agree(self):  # CrypTen's set-up first (the parties' crypten.init() waits for it)
             deal_seeds(self)
             _agree(digests, rank, everyone, crypten.communicator.get().ttp_group)
+            comm = crypten.communicator.get()
+            receive = comm.recv_obj
+
+            def recv_obj(*args, **kwargs):
+                message = receive(*args, **kwargs)
+                if isinstance(message, str) and message == "terminate":
+                    told.append(message)
+                return message
+
+            comm.recv_obj = recv_obj
 
         server._setup_generators = seeds_then_agree
         try:
             with _seeded_protocol(rank), joining:
-                server()  # serves requests until party 0 says terminate
+                server()  # serves requests until party 0 says terminate (or a peer goes away)
         finally:
             server._setup_generators = deal_seeds
+        if not told:  # CrypTen's loop also returns, silently, when a connection breaks
+            raise PartyError(f"dealer (TTP): {PARTIES_WENT_AWAY}")
         return None
     with _seeded_protocol(rank), joining:
         crypten.init()
-    refused = False
-    try:
-        comm = crypten.communicator.get()
-        try:
-            _agree(digests, rank, everyone, comm.ttp_group)
-        except RunMismatch:
-            refused = True
-            raise
-        result = task.resolve()(**task.kwargs)
-        gathered = _gather_json(result, world_size, comm.main_group)
-        if rank == 0 and on_result is not None:
-            on_result(gathered)
-    finally:
-        try:
-            crypten.uninit()  # party 0 tells the dealer to stop
-        except RuntimeError:
-            if not refused:  # a refused run's dealer has stopped already: nobody to tell
-                raise
+    comm = crypten.communicator.get()
+    _agree(digests, rank, everyone, comm.ttp_group)  # a refused run's dealer stops by itself
+    result = task.resolve()(**task.kwargs)  # a failure ends the process without "terminate": the
+    gathered = _gather_json(result, world_size, comm.main_group)  # dealer then reports the run failed
+    if rank == 0 and on_result is not None:
+        on_result(gathered)
+    crypten.uninit()  # party 0 tells the dealer the run is over
     return gathered if rank == 0 else None
 
 
@@ -553,8 +555,10 @@ def _how(code: int) -> str:
     return f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
 
 
+#: the dealer's error when its serving loop ended without party 0's "terminate"
+PARTIES_WENT_AWAY = "the parties went away before the run ended"
 #: what a party's log ends with when it failed only because a peer went away first
-_CONSEQUENCES = ("Connection closed by peer", "Connection reset by peer", "Broken pipe")
+_CONSEQUENCES = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", PARTIES_WENT_AWAY)
 
 
 def peer_gone(exc: BaseException) -> bool:
