@@ -116,7 +116,10 @@ class DataOwner:
         self.servers: dict[int, socket.socket] = {}
         self.traffic = Traffic()
         self.refused = 0
-        self.rng = torch.Generator().manual_seed(secrets.randbits(63))
+        # the owner's share masks: secret randomness, or derived from a public protocol seed (reproducible
+        # runs, NOT secure; see secfwt.mpc.parties.PROTOCOL_SEED_ENV)
+        seed = os.environ.get("SECFWT_PROTOCOL_SEED")
+        self.rng = torch.Generator().manual_seed(int(seed) * 1009 + 997 if seed is not None else secrets.randbits(63))
 
     @property
     def address(self) -> str:
