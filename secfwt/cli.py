@@ -325,12 +325,9 @@ def cmd_party(args) -> int:
         print(f"secfwt: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RuntimeError as exc:  # gloo: a peer went away mid-run (its own log says why)
-        if not peer_gone(exc):
+        detail = peer_gone(str(exc))
+        if detail is None:
             raise
-        import re
-
-        what = re.search(r"(Connection (?:closed|reset) by peer(?: \[[^\]]*\]:\d+)?|Broken pipe)", str(exc))
-        detail = what.group(1) if what else str(exc).splitlines()[0]
         print(f"secfwt: error: rank {args.rank}: a peer went away mid-run ({detail}); see that party's output",
               file=sys.stderr)
         return 1

@@ -122,7 +122,7 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
         if params.get("extrapolate"):
             raise InputError(f"--emulate measures one run: {workload} with extrapolate=true is two runs and a "
                              "model; use extrapolate=false")
-        links = links + [emulate] if emulate.name not in {ln.name for ln in links} else links
+        links = _with_link(links, emulate)
     if params.get("extrapolate"):
         return _run_extrapolated(wl, params, links, provider, world_size, timeout)
     record = {
@@ -260,6 +260,11 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
     return _finish(record, affine_scopes(terms), checks, links, wl.tolerance)
 
 
+def _with_link(links: list[Link], link: Link) -> list[Link]:
+    """``links`` and ``link`` (an emulated link is also estimated for), each once."""
+    return links if link.name in {ln.name for ln in links} else links + [link]
+
+
 def _link_specs(links: list[Link]) -> dict:
     """The links as a record stores them: name -> bandwidth, latency, duplex."""
     return {link.name: link.as_dict() for link in links}
@@ -303,8 +308,8 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
     done = store.finished() if store is not None else {}
     provider, world_size = stored_identity(workload, provider, world_size)
     emulated = emulate.name if emulate is not None else None
-    if emulate is not None and emulated not in {ln.name for ln in links}:
-        links = links + [emulate]
+    if emulate is not None:
+        links = _with_link(links, emulate)
     stale = {k for k, r in done.items() if r.get("code_version") != code_version()}
     keys = {record_key(workload, p, provider, world_size, emulated) for p in combos}
     if stale & keys:  # measured with other code: never reused silently

@@ -32,6 +32,7 @@ import contextlib
 import importlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -561,9 +562,16 @@ PARTIES_WENT_AWAY = "the parties went away before the run ended"
 _CONSEQUENCES = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", PARTIES_WENT_AWAY)
 
 
-def peer_gone(exc: BaseException) -> bool:
-    """A gloo error that only says a peer went away (its own failure is the cause)."""
-    return any(c in str(exc) for c in _CONSEQUENCES)
+_LOST_CONNECTION = re.compile(r"(Connection (?:closed|reset) by peer(?: \[[^\]]*\]:\d+)?|Broken pipe)")
+
+
+def peer_gone(text: str) -> str | None:
+    """What an error (or a log's last line) says went away, when all it says is that a peer went away
+    (the peer's own failure is the cause); None for any other error."""
+    if not any(c in text for c in _CONSEQUENCES):
+        return None
+    lost = _LOST_CONNECTION.search(text)
+    return lost.group(1) if lost else text.strip().splitlines()[0]
 
 
 def _failure_rank_order(code: int, tail: str = "") -> int:
@@ -572,7 +580,7 @@ def _failure_rank_order(code: int, tail: str = "") -> int:
     if code <= 0:
         return 2
     last = tail.strip().splitlines()[-1] if tail.strip() else ""
-    return 1 if any(c in last for c in _CONSEQUENCES) else 0
+    return 1 if peer_gone(last) else 0
 
 
 def _tail(log, limit: int = 4000) -> str:
