@@ -183,6 +183,16 @@ def _gather_json(value, world_size: int, group) -> list:
     return [json.loads(bytes(c[:int(n.item())].tolist()).decode()) for c, n in zip(chunks, sizes)]
 
 
+def _leave_groups() -> None:
+    """Leave torch.distributed locally, without CrypTen's "terminate" (a refused run never
+    started): exiting with gloo's groups alive aborts the interpreter now and then (SIGABRT,
+    "terminate called without an active exception") instead of exiting with the run's code."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()  # every group, the default one last
+
+
 def _agree(digests: dict[str, bytes], rank: int, world_size: int, group) -> None:
     """Every party computes the same run with the same token, or the run stops here, naming what
     differs (the token first: without it, nothing else is compared)."""
@@ -203,6 +213,7 @@ def _agree(digests: dict[str, bytes], rank: int, world_size: int, group) -> None
     elif not differ and any(c.item() != len(names) for c in counts):
         differ = {"the parameter list"}
     if differ:
+        _leave_groups()
         raise RunMismatch(f"party {rank}: the parties disagree on {', '.join(sorted(differ))}; refusing to compute")
 
 
