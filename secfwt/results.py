@@ -9,12 +9,14 @@ dealer's traffic (TTP only).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import platform
 import re
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import metadata
@@ -22,12 +24,6 @@ from pathlib import Path
 
 from .errors import InputError
 
-#: Fields every record carries (tests and the report validate against this).
-RECORD_FIELDS = (
-    "workload", "params", "world_size", "provider", "security", "rounds", "bytes", "offline_rounds",
-    "offline_bytes", "compute_s", "wall_s", "est_s", "links", "max_abs_err", "tolerance", "status",
-    "scopes", "env",
-)
 STATUSES = ("ok", "inaccurate", "error")
 #: provider of records computed in the plaintext twin (tuning trajectories): no MPC, no counts
 PLAINTEXT = "plaintext"
@@ -50,6 +46,142 @@ def aggregate_layers(scopes: dict) -> dict:
         for k, v in tally.items():
             acc[k] += v
     return out
+
+
+@dataclass(frozen=True)
+class Costs:
+    """What a run, or one scope of it, cost: exact counters (:data:`COUNTERS`) and measured seconds.
+    Folded over the parties by :meth:`fold`, extrapolated by :meth:`affine`; stored as a dict."""
+
+    rounds: int = 0
+    bytes: int = 0
+    offline_rounds: int = 0
+    offline_bytes: int = 0
+    duplex_bytes: int = 0
+    compute_s: float = 0.0
+    offline_s: float = 0.0  # of the time in communication, the time spent waiting on the dealer
+    wall_s: float = 0.0
+
+    @classmethod
+    def of(cls, tally: dict) -> Costs:
+        """From a stored or per-party tally (a field it lacks is 0: the tally predates it)."""
+        return cls(**{f.name: tally.get(f.name, 0) for f in dataclasses.fields(cls)})
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def fold(cls, views: list[dict]) -> Costs:
+        """One scope over the parties: rounds and times are the max over parties (they run in
+        parallel); online bytes are the sum of the parties' logs halved (each byte is logged by its
+        sender and by its receiver); offline bytes are summed (the dealer logs nothing); the busier
+        direction's bytes (full duplex) are the busier party's."""
+        v = [cls.of(view) for view in views]
+        return cls(rounds=max(c.rounds for c in v), bytes=int(round(sum(c.bytes for c in v) / 2)),
+                   offline_rounds=max(c.offline_rounds for c in v),
+                   offline_bytes=int(round(sum(c.offline_bytes for c in v))),
+                   duplex_bytes=int(round(max(c.duplex_bytes for c in v))),
+                   compute_s=max(c.compute_s for c in v), offline_s=max(c.offline_s for c in v),
+                   wall_s=max(c.wall_s for c in v))
+
+    def __sub__(self, other: Costs) -> Costs:
+        return Costs(**{f: getattr(self, f) - getattr(other, f) for f in _COST_FIELDS})
+
+    def clamped(self) -> Costs:
+        """Times floored at 0 (a difference of noisy times can be negative; a cost never is)."""
+        return Costs(**{f: getattr(self, f) if f in COUNTERS else max(getattr(self, f), 0.0) for f in _COST_FIELDS})
+
+    @classmethod
+    def affine(cls, terms: list[tuple[float, Costs]]) -> Costs:
+        """sum of weight * costs over (weight, costs) terms; counters rounded to integers (exact
+        when the terms are).  Each term's times are floored at 0 before they are weighted, so an
+        extrapolated time is never below the smallest measured one."""
+        acc = dict.fromkeys(_COST_FIELDS, 0)
+        for weight, costs in terms:
+            for f, v in dataclasses.asdict(costs.clamped()).items():
+                acc[f] = acc[f] + weight * v
+        return cls(**{f: int(round(v)) if f in COUNTERS else max(float(v), 0.0) for f, v in acc.items()})
+
+
+_COST_FIELDS = tuple(f.name for f in dataclasses.fields(Costs))
+_ABSENT_FIELD = None  # a Record field a stored record lacks (written back out as absent)
+
+
+@dataclass
+class Record:
+    """One measured run, every field the suite writes named here (:meth:`to_json` writes the stored
+    layout, :meth:`from_json` reads every stored record, old ones included).  The workload's own
+    fields (its checks against plaintext; a plaintext twin's outcome) sit beside these at the top
+    level of the stored form; here they are ``results``."""
+
+    workload: str
+    params: dict
+    provider: str  # "ttp", "tfp" or "plaintext" (the plaintext twin: no MPC, no counts)
+    world_size: int
+    status: str  # one of STATUSES
+    security: str | None = None  # what the provider protects and what it does not
+    links: dict | None = None  # name -> bandwidth, latency, duplex (the links est_s is for)
+    env: dict | None = None  # environment(): versions, machine, date
+    code_version: str | None = None  # code_version(): a resumed sweep reuses only records of this code
+    tolerance: float | None = None  # max_abs_err at or below it: "ok", above it: "inaccurate"
+    # costs per unit of work (a step, a generation): the one-time part is apart in one_time
+    rounds: int | None = None
+    bytes: int | None = None  # online, both computing parties together
+    offline_rounds: int | None = None
+    offline_bytes: int | None = None  # the dealer's traffic (TTP)
+    duplex_bytes: int | None = None  # the busier direction's online bytes (full duplex)
+    compute_s: float | None = None
+    offline_s: float | None = None
+    wall_s: float | None = None  # measured on this machine (over the emulated link, if any)
+    est_s: dict | None = None  # link name -> modelled seconds (secfwt.links.estimates)
+    scopes: dict | None = None  # scope path -> Costs.as_dict(), inclusive; "" is the whole run
+    one_time: dict | None = None  # the ONE_TIME scope's counters and est_s, paid once per run
+    check_fields: list | None = None  # which of ``results`` are the workload's checks
+    run_s: float | None = None  # launcher's wall time for the whole run, start-up included
+    error: str | None = None  # status "error": why
+    per_party: dict | None = None  # rank -> CrypTen's own counters and the party's total
+    extrapolation: dict | None = None  # measured depths/batches and the rule (extrapolate=true)
+    emulated_link: dict | None = None  # the emulated link the parties talked over (secfwt.mpc.emulate)
+    protocol_seed: int | None = None  # SECFWT_PROTOCOL_SEED: reproducible masks, not secure
+    reveal_audit: dict | None = None  # rank -> every online opening (workloads with an audit)
+    teardown_error: str | None = None  # a process failed after the complete result was in
+    reestimated_from: dict | None = None  # links the counts were measured under (est_s redone)
+    results: dict = field(default_factory=dict)
+
+    def costs(self) -> Costs:
+        """The per-unit costs as :class:`Costs` (a counter the record lacks is 0)."""
+        return Costs(**{f: getattr(self, f) or 0 for f in _COST_FIELDS})
+
+    def set_costs(self, costs: Costs) -> None:
+        for f in _COST_FIELDS:
+            setattr(self, f, getattr(costs, f))
+
+    def checks(self) -> dict:
+        """The workload's checks (all of ``results`` for records older than ``check_fields``)."""
+        names = self.check_fields if self.check_fields is not None else self.results
+        return {k: self.results[k] for k in names if k in self.results}
+
+    def to_json(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "results"}
+        out = {k: v for k, v in out.items() if v is not _ABSENT_FIELD or k in _REQUIRED}
+        clash = set(self.results) & _SCHEMA
+        if clash:
+            raise ValueError(f"workload fields {sorted(clash)} clash with the record's own")
+        return {**out, **self.results}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Record:
+        """A stored record; fields the schema does not name are the workload's ``results``."""
+        missing = _REQUIRED - set(data)
+        if missing:
+            raise ValueError(f"not a secfwt record (lacks {', '.join(sorted(missing))})")
+        own = {k: v for k, v in data.items() if k in _SCHEMA}
+        return cls(**own, results={k: v for k, v in data.items() if k not in _SCHEMA})
+
+
+_SCHEMA = {f.name for f in dataclasses.fields(Record)} - {"results"}
+_REQUIRED = {f.name for f in dataclasses.fields(Record) if f.default is dataclasses.MISSING
+             and f.default_factory is dataclasses.MISSING}
 
 
 #: parameters added after records were made, with the value every older record ran at (the
@@ -141,9 +273,6 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-#: the fields every stored record has (its identity, see :func:`record_key`, and its outcome)
-RECORD_IDENTITY = {"workload", "params", "provider", "world_size", "status"}
-
 
 @contextlib.contextmanager
 def exclusive(path: str | os.PathLike):
@@ -197,8 +326,8 @@ class Store:
             except json.JSONDecodeError:
                 torn += 1  # a sweep killed mid-write leaves a torn line: skip it, it will be rerun
                 continue
-            if not isinstance(record, dict) or not RECORD_IDENTITY <= set(record):
-                raise InputError(f"{self.path}:{n}: not a secfwt record (needs {', '.join(sorted(RECORD_IDENTITY))})")
+            if not isinstance(record, dict) or not _REQUIRED <= set(record):
+                raise InputError(f"{self.path}:{n}: not a secfwt record (needs {', '.join(sorted(_REQUIRED))})")
             out.append(record)
         if torn and not out:
             raise InputError(f"{self.path}: no secfwt record in it ({torn} line(s) that are not JSON)")

@@ -17,7 +17,7 @@ from . import workloads
 from .errors import InputError
 from .links import Link, estimates
 from .mpc.parties import PROTOCOL_SEED_ENV, SECURITY, PartyError, Task, run_parties
-from .results import COUNTERS, ONE_TIME, PLAINTEXT, Store, aggregate_layers, code_version, environment, record_key
+from .results import ONE_TIME, PLAINTEXT, Costs, Record, Store, aggregate_layers, code_version, environment, record_key
 
 
 def measure(workload: str, params: dict) -> dict:
@@ -48,24 +48,13 @@ def measure(workload: str, params: dict) -> dict:
 
 
 def fold_parties(parties: list[dict]) -> dict:
-    """Per-scope totals over parties: rounds and times are the max over parties (they run in
-    parallel); online bytes are the sum of the parties' logs halved (each byte is logged by its
-    sender and by its receiver); offline bytes are summed (the dealer logs nothing); the busier
-    direction's bytes (full duplex) are the busier party's."""
-    scopes = {}
-    for path in parties[0]["scopes"]:
-        views = [p["scopes"].get(path, {}) for p in parties]
-        scopes[path] = {
-            "rounds": max(v.get("rounds", 0) for v in views),
-            "bytes": int(round(sum(v.get("bytes", 0) for v in views) / 2)),
-            "offline_rounds": max(v.get("offline_rounds", 0) for v in views),
-            "offline_bytes": int(round(sum(v.get("offline_bytes", 0) for v in views))),
-            "duplex_bytes": int(round(max(v.get("duplex_bytes", 0) for v in views))),
-            "compute_s": max(v.get("compute_s", 0.0) for v in views),
-            "offline_s": max(v.get("offline_s", 0.0) for v in views),
-            "wall_s": max(v.get("wall_s", 0.0) for v in views),
-        }
-    return scopes
+    """Per-scope totals over the parties' meters (:meth:`Costs.fold`), in the stored form."""
+    return {path: Costs.fold([p["scopes"].get(path, {}) for p in parties]).as_dict() for path in parties[0]["scopes"]}
+
+
+def scope_costs(scopes: dict) -> dict[str, Costs]:
+    """Stored scopes as :class:`Costs`, per-block scopes folded (``forward.layers.attn``)."""
+    return {path: Costs.of(tally) for path, tally in aggregate_layers(scopes).items()}
 
 
 def extrapolate_scopes(one: dict, two: dict, layers: int, points=(1, 2)) -> dict:
@@ -78,31 +67,24 @@ def extrapolate_scopes(one: dict, two: dict, layers: int, points=(1, 2)) -> dict
     a, b = points
     if b != a + 1:
         raise ValueError("extrapolation needs two consecutive block counts")
+    one, two = scope_costs(one), scope_costs(two)
     return affine_scopes([(1.0, one), (float(layers - a), _difference(two, one))])
 
 
-def _difference(two: dict, one: dict) -> dict:
+def _difference(two: dict[str, Costs], one: dict[str, Costs]) -> dict[str, Costs]:
     """two - one per scope (scopes only in ``two`` count fully); ``one``'s scopes must be in ``two``."""
-    one, two = aggregate_layers(one), aggregate_layers(two)
     missing = set(one) - set(two)
     if missing:
         raise ValueError(f"extrapolation: scopes lost with more layers or rows: {sorted(missing)}")
-    return {path: {k: v - one.get(path, {}).get(k, 0) for k, v in tally.items()} for path, tally in two.items()}
+    return {path: costs - one.get(path, Costs()) for path, costs in two.items()}
 
 
-def affine_scopes(terms: list[tuple[float, dict]]) -> dict:
-    """sum of weight * scopes over (weight, scopes) terms, per scope and counter; counters are
-    rounded to integers (exact when the terms are).  Times are noisy: each term's time is floored
-    at 0 before it is weighted (a block or a row never costs negative time, however the
-    measurements scatter), so an extrapolated time is never below the smallest measured one."""
-    out: dict = {}
-    for weight, scopes in terms:
-        for path, tally in aggregate_layers(scopes).items():
-            acc = out.setdefault(path, {})
-            for k, v in tally.items():
-                acc[k] = acc.get(k, 0) + weight * (v if k in COUNTERS else max(v, 0.0))
-    return {path: {k: int(round(v)) if k in COUNTERS else max(float(v), 0.0) for k, v in tally.items()}
-            for path, tally in out.items()}
+def affine_scopes(terms: list[tuple[float, dict[str, Costs]]]) -> dict:
+    """sum of weight * scopes over (weight, scopes) terms, per scope (:meth:`Costs.affine`), in
+    the stored form."""
+    paths = list(dict.fromkeys(path for _, scopes in terms for path in scopes))
+    return {path: Costs.affine([(w, scopes[path]) for w, scopes in terms if path in scopes]).as_dict()
+            for path in paths}
 
 
 def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp",
@@ -125,19 +107,17 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
         links = _with_link(links, emulate)
     if params.get("extrapolate"):
         return _run_extrapolated(wl, params, links, provider, world_size, timeout)
-    record = {
-        "workload": workload, "params": params, "world_size": world_size, "provider": provider,
-        "security": SECURITY[provider], "links": _link_specs(links),
-        "tolerance": wl.tolerance, "env": environment(), "code_version": code_version(),
-    }
+    record = Record(workload=workload, params=params, provider=provider, world_size=world_size, status="error",
+                    security=SECURITY[provider], links=_link_specs(links), env=environment(),
+                    code_version=code_version(), tolerance=wl.tolerance)
     if emulate is not None:
         from .mpc.emulate import describe
 
-        record["emulated_link"] = describe(emulate)
+        record.emulated_link = describe(emulate)
     seed = os.environ.get(PROTOCOL_SEED_ENV)
     if seed is not None:
-        record["protocol_seed"] = int(seed)
-        record["security"] += "; masks from a public protocol seed: reproducible, NOT secure"
+        record.protocol_seed = int(seed)
+        record.security += "; masks from a public protocol seed: reproducible, NOT secure"
     t0 = time.perf_counter()
     owner = Task(wl.owner, {"params": params}) if wl.owner else None
     try:
@@ -145,8 +125,8 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
                           world_size=world_size, provider=provider,
                           timeout=timeout if timeout is not None else wl.timeout_s, owner=owner, emulate=emulate)
     except PartyError as exc:
-        record.update(status="error", error=str(exc), run_s=time.perf_counter() - t0)
-        return record
+        record.error, record.run_s = str(exc), time.perf_counter() - t0
+        return record.to_json()
     parties, owner_out = out if owner else (out, None)
     scopes = fold_parties(parties)
     checks = parties[0]["checks"]
@@ -156,59 +136,55 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
         checks.setdefault("max_abs_err", max([g["logits_max_abs_err"] for g in checks.get("generations", [])]
                                              + [checks.get("test_logits_max_abs_err", 0.0)]))
     if wl.audit:
-        record["reveal_audit"] = {str(p["rank"]): p["audit"] for p in parties}
-    if parties[0].get("teardown_error"):  # complete result; a process failed while shutting down
-        record["teardown_error"] = parties[0]["teardown_error"]
-    record.update(run_s=time.perf_counter() - t0,
-                  per_party={str(p["rank"]): {"crypten_counters": p["crypten_counters"], "total": p["scopes"][""]}
-                             for p in parties})
-    return _finish(record, scopes, checks, links, wl.tolerance)
+        record.reveal_audit = {str(p["rank"]): p["audit"] for p in parties}
+    record.teardown_error = parties[0].get("teardown_error")  # complete result; a process failed shutting down
+    record.run_s = time.perf_counter() - t0
+    record.per_party = {str(p["rank"]): {"crypten_counters": p["crypten_counters"], "total": p["scopes"][""]}
+                        for p in parties}
+    return _finish(record, scopes, checks, links)
 
 
 def _run_plaintext(wl, params: dict, links: list[Link]) -> dict:
     """A plaintext-twin workload (a tuning trajectory), in this process: no parties, no counts."""
-    record = {"workload": wl.name, "params": params, "world_size": 0, "provider": PLAINTEXT,
-              "security": "plaintext twin, no MPC: the MPC price of each unit is the matching `step` record's",
-              "links": _link_specs(links), "env": environment(), "code_version": code_version()}
+    record = Record(workload=wl.name, params=params, provider=PLAINTEXT, world_size=0, status="error",
+                    security="plaintext twin, no MPC: the MPC price of each unit is the matching `step` record's",
+                    links=_link_specs(links), env=environment(), code_version=code_version())
     t0 = time.perf_counter()
     try:
         state = wl.setup(params)
-        out = wl.check(state, wl.run(state))
+        record.results = wl.check(state, wl.run(state))
     except (RuntimeError, ValueError, OSError) as exc:
-        record.update(status="error", error=f"{type(exc).__name__}: {exc}", run_s=time.perf_counter() - t0)
-        return record
-    record.update(out, status="ok", run_s=time.perf_counter() - t0)
-    return record
+        record.error = f"{type(exc).__name__}: {exc}"
+    else:
+        record.status = "ok"
+    record.run_s = time.perf_counter() - t0
+    return record.to_json()
 
 
-def split_one_time(scopes: dict) -> tuple[dict, dict | None]:
+def split_one_time(scopes: dict) -> tuple[Costs, Costs | None]:
     """(the run's costs without its one-time part, the one-time part or None): work in the
     ``ONE_TIME`` scope is paid once per run, the rest once per unit (a generation, a step)."""
-    total, once = scopes[""], scopes.get(ONE_TIME)
-    if once is None:
+    total = Costs.of(scopes[""])
+    if ONE_TIME not in scopes:
         return total, None
-    per_unit = {k: (v - once.get(k, 0)) if k in COUNTERS else max(v - once.get(k, 0.0), 0.0) for k, v in total.items()}
-    return per_unit, once
+    once = Costs.of(scopes[ONE_TIME])
+    return (total - once).clamped(), once
 
 
-def _finish(record: dict, scopes: dict, checks: dict, links: list[Link], tolerance: float) -> dict:
+def _finish(record: Record, scopes: dict, checks: dict, links: list[Link]) -> dict:
+    """The record of a complete run: its per-unit costs, estimates, checks and status, stored form."""
     total, once = split_one_time(scopes)
     if once is not None:
-        record["one_time"] = {
-            **{k: once[k] for k in ("rounds", "bytes", "offline_rounds", "offline_bytes", "duplex_bytes", "compute_s")},
-            "est_s": estimates(once, links)}
+        record.one_time = {**{k: v for k, v in once.as_dict().items() if k not in ("offline_s", "wall_s")},
+                           "est_s": estimates(once.as_dict(), links)}
+    record.set_costs(total)
+    record.est_s = estimates(total.as_dict(), links)
+    record.check_fields = sorted(checks)  # which fields are the workload's checks (extrapolation copies them)
+    record.results = dict(checks)
     err = checks.get("max_abs_err")
-    record["check_fields"] = sorted(checks)  # which fields are the workload's checks (extrapolation copies them)
-    record.update(
-        rounds=total["rounds"], bytes=total["bytes"], offline_rounds=total["offline_rounds"],
-        offline_bytes=total["offline_bytes"], duplex_bytes=total["duplex_bytes"], compute_s=total["compute_s"],
-        wall_s=total["wall_s"], offline_s=total.get("offline_s", 0.0),
-        est_s=estimates(total, links),
-        **checks,
-        status="ok" if err is not None and err <= tolerance else "inaccurate",
-        scopes=scopes,
-    )
-    return record
+    record.status = "ok" if err is not None and err <= record.tolerance else "inaccurate"
+    record.scopes = scopes
+    return record.to_json()
 
 
 #: batch sizes measured when a step with a batch above BATCH_DIRECT is extrapolated (smaller
@@ -222,32 +198,34 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
     counts are affine in the depth at a fixed batch (identical blocks) and affine in the batch at
     a fixed depth (every batch-dependent cost is per row; weight openings, optimiser and rounds
     do not depend on the batch), so the bilinear form through four points is exact for them."""
-    layers = wl.target_depth(params)
-    depths = wl.extrapolation_points(params)
-    batches = BATCH_POINTS if params.get("batch", 1) > BATCH_DIRECT else (params.get("batch", 1),)
+    hooks = wl.extrapolation
+    layers, batch = hooks.target_depth(params), hooks.target_batch(params)
+    depths = hooks.depth_points(params)
+    batches = BATCH_POINTS if batch > BATCH_DIRECT else (batch,)
     runs = {}
     for n in depths:
         for b in batches:
-            rec = run_one(wl.name, {**params, "extrapolate": False, "layers": n, "batch": b}, links, provider,
-                          world_size, timeout)
+            rec = run_one(wl.name, hooks.at(params, n, b), links, provider, world_size, timeout)
             if rec["status"] == "error":
                 return {**rec, "params": params}
             runs[n, b] = rec
     (d0, d1), b0, b1 = depths, batches[0], batches[-1]
-    deepest = runs[d1, b1]
-    record = {k: deepest[k] for k in ("workload", "world_size", "provider", "security", "links", "tolerance", "env",
-                                      "code_version")}
-    record["params"] = params  # as asked (the record key); the depth is in "extrapolation"
+    deepest = Record.from_json(runs[d1, b1])
+    record = Record(workload=deepest.workload, params=params,  # as asked (the record key); the depth is in
+                    provider=deepest.provider, world_size=deepest.world_size,  # "extrapolation"
+                    status="error", security=deepest.security, links=deepest.links, env=deepest.env,
+                    code_version=deepest.code_version, tolerance=deepest.tolerance,
+                    protocol_seed=deepest.protocol_seed)
     x = float(layers - d0)
-    y = (params.get("batch", 1) - b0) / (b1 - b0) if b1 != b0 else 0.0
-    s = {key: r["scopes"] for key, r in runs.items()}
+    y = (batch - b0) / (b1 - b0) if b1 != b0 else 0.0
+    s = {key: scope_costs(r["scopes"]) for key, r in runs.items()}
     terms = [(1.0, s[d0, b0]), (x, _difference(s[d1, b0], s[d0, b0]))]
     if b1 != b0:
         terms += [(y, _difference(s[d0, b1], s[d0, b0])),
                   (x * y, _difference(_difference(s[d1, b1], s[d0, b1]), _difference(s[d1, b0], s[d0, b0])))]
-    record["extrapolation"] = {
+    record.extrapolation = {
         "measured_layers": list(depths), "target_layers": layers,
-        "measured_batches": list(batches), "target_batch": params.get("batch", 1),
+        "measured_batches": list(batches), "target_batch": batch,
         "checks_measured_at": {"layers": d1, "batch": b1},
         "rule": f"cost(N, B) bilinear through blocks {d0}, {d1} and batches {', '.join(map(str, batches))}; "
                 "exact for rounds and bytes, approximate for times; checks are those of the deepest, "
@@ -255,9 +233,8 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
         "measured": [{"layers": n, "batch": b, **{k: r[k] for k in ("rounds", "bytes", "duplex_bytes", "offline_bytes", "compute_s",
                                                                      "wall_s")}} for (n, b), r in runs.items()],
     }
-    record["run_s"] = sum(r["run_s"] for r in runs.values())
-    checks = {k: deepest[k] for k in deepest.get("check_fields", [])}  # every check of the deepest run
-    return _finish(record, affine_scopes(terms), checks, links, wl.tolerance)
+    record.run_s = sum(r["run_s"] for r in runs.values())
+    return _finish(record, affine_scopes(terms), deepest.checks(), links)  # every check of the deepest run
 
 
 def _with_link(links: list[Link], link: Link) -> list[Link]:
@@ -274,12 +251,11 @@ def reestimate(record: dict, links: list[Link]) -> dict:
     """A finished record under other links, without running anything: the counts and the measured
     compute are kept, ``est_s`` (and ``one_time.est_s``) are recomputed for ``links``, and
     ``reestimated_from`` names the links it was measured under."""
-    out = {**record, "links": _link_specs(links),
-           "reestimated_from": record.get("links"),
-           "est_s": estimates(record, links)}
-    if record.get("one_time"):
-        out["one_time"] = {**record["one_time"], "est_s": estimates(record["one_time"], links)}
-    return out
+    out = Record.from_json(record)
+    out.links, out.reestimated_from, out.est_s = _link_specs(links), record.get("links"), estimates(record, links)
+    if out.one_time:
+        out.one_time = {**out.one_time, "est_s": estimates(out.one_time, links)}
+    return out.to_json()
 
 
 def stored_identity(workload: str, provider: str, world_size: int) -> tuple[str, int]:

@@ -82,6 +82,18 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Extrapolation:
+    """A workload's own hooks for a run measured at two depths (and two batches) and extrapolated
+    (:func:`secfwt.runner._run_extrapolated`): which parameters are the depth and the batch is the
+    workload's business, not the runner's."""
+
+    depth_points: Callable  # params -> two consecutive block counts to measure
+    target_depth: Callable  # params -> the block count the record stands for
+    target_batch: Callable  # params -> the batch the record stands for
+    at: Callable  # (params, depth, batch) -> the parameters of one measured run
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     description: str
@@ -91,10 +103,9 @@ class Workload:
     check: Callable
     tolerance: float  # max_abs_err above this marks the record 'inaccurate'
     timeout_s: float = 900.0
-    #: block counts measured when ``extrapolate`` is set (see runner.extrapolate_scopes)
-    extrapolation_points: Callable = lambda params: (0, 1)
-    #: the depth an extrapolated run stands for (workloads with an ``extrapolate`` parameter)
-    target_depth: Callable | None = None
+    #: how the workload is measured small and extrapolated when its ``extrapolate`` parameter is
+    #: set (runner._run_extrapolated); None: it has no such parameter
+    extrapolation: Extrapolation | None = None
     #: runs in this process on the plaintext twin (no parties, no counts): tuning trajectories
     plaintext: bool = False
     #: rejects invalid combinations of valid values before any process starts (raises ValueError,
@@ -408,8 +419,11 @@ register(Workload(
     setup=_step_setup, run=_step_run, check=_step_check, tolerance=5e-2, timeout_s=3600.0, validate=_step_validate,
     # LoRA's first block needs no input gradient, and a deep prompt's first block takes the input
     # prompt, so their repeating block is the second one
-    extrapolation_points=lambda p: (1, 2) if method(p["method"]).adapters or p["prompt_depth"] == "deep" else (0, 1),
-    target_depth=lambda p: p["layers"] if p["layers"] >= 0 else _model_depth(p["model"]),
+    extrapolation=Extrapolation(
+        depth_points=lambda p: (1, 2) if method(p["method"]).adapters or p["prompt_depth"] == "deep" else (0, 1),
+        target_depth=lambda p: p["layers"] if p["layers"] >= 0 else _model_depth(p["model"]),
+        target_batch=lambda p: p["batch"],
+        at=lambda p, depth, batch: {**p, "extrapolate": False, "layers": depth, "batch": batch}),
 ))
 
 

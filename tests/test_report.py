@@ -1,12 +1,13 @@
 """Figures and tables are pure functions of a DataFrame: assert on the data they plot."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from secfwt import report
-from secfwt.results import RECORD_FIELDS, Store
+from secfwt.results import Costs, Record, Store
 
 
 def synthetic_records(features=(32,)):
@@ -71,12 +72,62 @@ def test_store_tolerates_a_torn_last_line_and_appends_after_it(tmp_path):
     assert [r["a"] for r in store.load()] == [1, 3]
 
 
+def test_every_committed_record_loads_as_a_typed_record_and_writes_back_the_same():
+    """Records from every era of the suite (before duplex bytes, before check_fields, plaintext
+    twins, emulated runs) load; what the schema does not name is the workload's own fields."""
+    files = sorted((Path(__file__).resolve().parents[1] / "reports" / "records").glob("*.jsonl"))
+    assert len(files) >= 5
+    seen = 0
+    for path in files:
+        for stored in Store(path).load():
+            typed = Record.from_json(stored)
+            assert typed.to_json() == stored, path
+            if typed.check_fields is not None:  # every top-level field is the schema's or a declared check
+                assert set(typed.results) == set(typed.check_fields), (path, set(typed.results) ^ set(typed.check_fields))
+            seen += 1
+    assert seen > 200
+
+
+def test_a_record_refuses_what_is_not_one_and_workload_fields_that_clash_with_its_own():
+    with pytest.raises(ValueError, match="lacks status"):
+        Record.from_json({"workload": "op", "params": {}, "provider": "ttp", "world_size": 2})
+    clash = Record(workload="op", params={}, provider="ttp", world_size=2, status="ok", results={"rounds": 3})
+    with pytest.raises(ValueError, match="clash"):
+        clash.to_json()
+
+
+def test_costs_fold_over_parties_and_extrapolate_with_exact_counts():
+    """Two parties' meters: rounds and times are the slower party's, online bytes are logged twice
+    (sender and receiver), offline bytes once; an affine extrapolation rounds counts exactly and
+    floors each term's negative time."""
+    p0 = {"rounds": 4, "bytes": 300, "offline_rounds": 2, "offline_bytes": 40, "duplex_bytes": 150,
+          "compute_s": 1.5, "offline_s": 0.25, "wall_s": 2.0, "comm_s": 0.5, "calls": 9}
+    p1 = {"rounds": 3, "bytes": 300, "offline_rounds": 0, "offline_bytes": 0, "duplex_bytes": 170,
+          "compute_s": 2.5, "offline_s": 0.0, "wall_s": 1.0}
+    folded = Costs.fold([p0, p1])
+    assert folded == Costs(rounds=4, bytes=300, offline_rounds=2, offline_bytes=40, duplex_bytes=170,
+                           compute_s=2.5, offline_s=0.25, wall_s=2.0)
+    one = Costs(rounds=10, bytes=1000, compute_s=3.0, wall_s=4.0)
+    two = Costs(rounds=13, bytes=1700, compute_s=2.0, wall_s=5.0)  # a noisy deeper run: less compute
+    at_five = Costs.affine([(1.0, one), (4.0, two - one)])  # cost(1) + (5 - 1) * (cost(2) - cost(1))
+    assert (at_five.rounds, at_five.bytes) == (22, 3800)
+    assert at_five.compute_s == 3.0 and at_five.wall_s == 8.0  # -1 s per block floored at 0; +1 s kept
+    assert (two - one).clamped() == Costs(rounds=3, bytes=700, compute_s=0.0, wall_s=1.0)
+
+
 def test_record_contract_fields_are_present_in_a_real_record():
     from secfwt.links import PROFILES
     from secfwt.runner import run_one
 
     rec = run_one("op", {"size": 4}, list(PROFILES.values()))
-    assert set(RECORD_FIELDS) <= set(rec)
+    typed = Record.from_json(rec)
+    assert typed.to_json() == rec
+    assert set(typed.results) == set(typed.check_fields) == {"max_abs_err"}  # nothing the schema does not know
+    for name in ("security", "links", "env", "code_version", "tolerance", "rounds", "bytes", "offline_rounds",
+                 "offline_bytes", "duplex_bytes", "compute_s", "offline_s", "wall_s", "est_s", "scopes", "run_s",
+                 "per_party"):
+        assert getattr(typed, name) is not None, name
+    assert typed.costs() == Costs.of(rec["scopes"][""])  # an op has no one-time part: the totals are the run's
     assert {"git_sha", "torch", "crypten", "transformers", "cpu", "date"} <= set(rec["env"])
     assert rec["env"]["torch"].startswith("2.13.0") and rec["env"]["crypten"] == "0.4.1"
 

@@ -103,13 +103,13 @@ def test_extrapolated_counts_equal_a_full_run_exactly(method, batch, head):
 
 def test_extrapolated_times_never_go_negative_while_counts_stay_exact():
     """Noisy times can make a difference term negative (a contended small run); counts cannot."""
-    from secfwt.runner import affine_scopes
+    from secfwt.runner import affine_scopes, scope_costs
 
     base = {"": {"rounds": 10, "bytes": 100, "offline_rounds": 0, "offline_bytes": 0, "compute_s": 13.0,
                  "wall_s": 14.0, "comm_s": 1.0}}
     slower_small = {"": {"rounds": 5, "bytes": 50, "offline_rounds": 0, "offline_bytes": 0, "compute_s": -9.0,
                          "wall_s": -9.0, "comm_s": 0.5}}
-    out = affine_scopes([(1.0, base), (3.0, slower_small)])[""]
+    out = affine_scopes([(1.0, scope_costs(base)), (3.0, scope_costs(slower_small))])[""]
     assert (out["rounds"], out["bytes"]) == (25, 250)
     assert out["compute_s"] == 13.0 and out["wall_s"] == 14.0  # the negative term floored, not the total
 
