@@ -47,6 +47,12 @@ class Link:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def text(self) -> str:
+        """'3 Gbps / 0.8 ms': the link as prose names it (latency: a round trip)."""
+        bw = self.bandwidth_bps
+        rate = f"{bw / 1e9:g} Gbps" if bw >= 1e9 else f"{bw / 1e6:g} Mbps"
+        return f"{rate} / {self.latency_s * 1e3:g} ms"
+
 
 PROFILES = {
     "lan": Link("lan", 3e9, 0.8e-3),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import paper
 from . import variants as attn  # the attention registry
 from .errors import InputError
 from .variants import FOT, INV_SQRTS, LORA, PROMPT, SFT
@@ -61,7 +62,8 @@ PROFILES: dict[str, dict] = {
 }
 
 
-_PAPER_STEP = {"model": ["large"], "seq": [512], "batch": [1], "extrapolate": [True], "prompt_tokens": [50]}
+_PAPER_STEP = {"model": [paper.MODEL], "seq": [paper.SEQ], "batch": [paper.BATCH], "extrapolate": [True],
+               "prompt_tokens": [paper.PROMPT_TOKENS]}
 
 #: beyond the paper (its future work): the Fourier GeLU and the fused QKV projection
 BEYOND_PAPER = {"gelu": ["fourier"], "qkv": ["fused"]}

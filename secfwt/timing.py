@@ -137,8 +137,8 @@ def write(records: list[dict], figs: Path, tables: Path) -> tuple[list[Path], li
     if not len(table):
         return [], []
     table = table.sort_values(["link", "workload", "case"]).reset_index(drop=True)
-    from .report import _write_table
+    from .report import write_table
 
     written = plotting.save(plot_model(table), figs / "time_model")
-    written += _write_table(table, tables / "time_model")
+    written += write_table(table, tables / "time_model")
     return written, model_lines(table)

@@ -226,3 +226,17 @@ def test_the_committed_report_is_byte_for_byte_reproducible_across_processes(tmp
         outs.append({p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()})
     assert outs[0].keys() == outs[1].keys() and len(outs[0]) > 40
     assert [name for name in outs[0] if outs[0][name] != outs[1][name]] == []
+
+
+def test_the_report_imports_the_papers_figures_and_the_link_specs_instead_of_repeating_them():
+    """One home each: secfwt.paper (published figures, shape) and secfwt.links (link specs)."""
+    from secfwt import paper
+    from secfwt.links import PROFILES
+
+    package = Path(report.__file__).parent
+    source = "\n".join(p.read_text() for p in sorted(package.glob("*.py")))
+    literals = {f"{v:g}" for pair in paper.STEP.values() for v in pair}
+    literals |= {link.text() for link in PROFILES.values()} | {f"{paper.SEQ}", "RoBERTa-large"}
+    found = sorted(x for x in literals if x in source)
+    assert found == [], found  # each figure is imported from its home, not typed again
+    assert paper.published_text().count(" GB") == len(paper.STEP)

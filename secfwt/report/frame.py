@@ -1,0 +1,148 @@
+"""The records frame: one row per record, parameters and per-scope costs as columns; helpers every table shares."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import plotting
+from .. import variants as attn  # the attention registry
+from ..links import record_estimates
+from ..results import aggregate_layers, key_of
+
+BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_rounds", "offline_bytes",
+                "duplex_bytes", "compute_s", "wall_s", "max_abs_err", "max_rel_err", "optimizer_rel_err",
+                "optimizer_gross_errors", "optimizer_elements", "update_all_rel_err")
+
+
+VARIANT_ORDER = list(attn.VARIANTS)
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per record: parameters become columns, ``est_s`` becomes ``est_s_<link>``."""
+    rows = []
+    for r in records:
+        row = {k: r.get(k) for k in BASE_COLUMNS + ("approx_err", "world_size", "security")}
+        row.update(r.get("params", {}))
+        for link, seconds in record_estimates(r).items():  # the current time model, from the counts
+            row[f"est_s_{link}"] = seconds
+        env = r.get("env") or {}
+        row.update(git_sha=env.get("git_sha"), cpu=env.get("cpu"), date=env.get("date"))
+        row.update(_scope_columns(r.get("scopes") or {}))
+        row["extrapolated"] = "extrapolation" in r
+        for counter, value in (r.get("one_time") or {}).items():  # what an amortising run pays once
+            if counter != "est_s":
+                row[f"one_time_{counter}"] = value
+        if r.get("extrapolation", {}).get("target_layers") is not None:
+            row["layers"] = r["extrapolation"]["target_layers"]
+            # an extrapolated record's checks (max_abs_err...) are its deepest measured run's
+            row["checked_layers"] = max(r["extrapolation"].get("measured_layers") or [0])
+            row.update(_per_block(r["extrapolation"]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+PHASES = ("forward", "loss", "backward", "optimizer", "open", "share_prompts", "owner_update")
+
+
+COMPONENTS = ("softmax", "gelu", "layernorm", "embeddings", "head")
+
+
+SCOPE_COUNTERS = ("rounds", "bytes", "compute_s")
+
+
+def _scope_columns(scopes: dict) -> dict:
+    """Per-phase totals (top-level scopes) and per-component totals inside the forward pass
+    (``fwd_softmax_bytes``...: every scope named like the component, summed over layers)."""
+    folded = aggregate_layers(scopes)
+    cols = {}
+    for phase in PHASES:
+        if phase in folded:
+            for c in SCOPE_COUNTERS:
+                cols[f"{phase}_{c}"] = folded[phase][c]
+    for comp in COMPONENTS:
+        paths = [p for p in folded if p.startswith("forward.") and p.rsplit(".", 1)[-1] == comp]
+        paths = [p for p in paths if not any(q != p and p.startswith(q + ".") for q in paths)]  # outermost only
+        if paths:
+            for c in SCOPE_COUNTERS:
+                cols[f"fwd_{comp}_{c}"] = sum(folded[p][c] for p in paths)
+    return cols
+
+
+def _per_block(extrapolation: dict) -> dict:
+    """One encoder block's counts (``block_rounds``...): the difference of the two measured depths
+    at the largest measured batch (exact: identical blocks cost the same)."""
+    measured = extrapolation.get("measured") or []
+    if not measured:
+        return {}
+    # older records list the measured depths beside, not inside, their counts
+    measured = [{"layers": n, **m} for n, m in zip(extrapolation.get("measured_layers", []), measured)] \
+        if "layers" not in measured[0] else measured
+    batch = max(m.get("batch", 1) for m in measured)
+    by_depth = sorted((m for m in measured if m.get("batch", 1) == batch), key=lambda m: m["layers"])
+    if len(by_depth) < 2:
+        return {}
+    one, two = by_depth[-2], by_depth[-1]
+    return {f"block_{c}": two[c] - one[c] for c in ("rounds", "bytes", "offline_bytes", "duplex_bytes")
+            if c in one and c in two}
+
+
+def latest_records(records: list[dict]) -> list[dict]:
+    """Drop superseded measurements: one record per (workload, params, provider, world size), the
+    newest that finished; a failed run only shows where nothing finished."""
+    latest = {}
+    for r in records:
+        key = key_of(r)
+        if r.get("status") != "error" or latest.get(key, {}).get("status", "error") == "error":
+            latest[key] = r
+    return list(latest.values())
+
+
+def require_columns(df: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what}: records lack column(s) {', '.join(missing)}")
+
+
+def measured_rows(df: pd.DataFrame, workload: str) -> pd.DataFrame:
+    sub = df[df["workload"] == workload] if "workload" in df else df
+    return sub[sub["status"] != "error"] if "status" in sub else sub
+
+
+def pyplot():
+    return plotting.pyplot()
+
+
+def variant_sorted(df: pd.DataFrame, *cols) -> pd.DataFrame:
+    key = {v: i for i, v in enumerate(VARIANT_ORDER)}
+    return df.sort_values(list(cols), key=lambda s: s.map(key).fillna(99) if s.name == "impl" else s)
+
+
+def as_number(value) -> float:
+    """A float, NaN for a missing value (a counter that older records lack)."""
+    return float("nan") if value is None or (isinstance(value, float) and pd.isna(value)) else float(value)
+
+
+def provenance(records: list[dict]) -> pd.DataFrame:
+    """Where the numbers come from: per workload and provider, the machine, versions and dates."""
+    rows = {}
+    for r in records:
+        env = r.get("env") or {}
+        key = (r["workload"], r["provider"])
+        row = rows.setdefault(key, {"workload": r["workload"], "provider": r["provider"],
+                                    "security": r.get("security"), "records": 0, "cpu": env.get("cpu"),
+                                    "cores": env.get("cores"), "torch": env.get("torch"),
+                                    "crypten": env.get("crypten"), "git_sha": (env.get("git_sha") or "")[:10],
+                                    "first": env.get("date"), "last": env.get("date")})
+        row["records"] += 1
+        row["first"] = min(filter(None, [row["first"], env.get("date")]), default=None)
+        row["last"] = max(filter(None, [row["last"], env.get("date")]), default=None)
+    return pd.DataFrame(list(rows.values()))
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """A markdown table with readable numbers: thousands separated, no 1.076e+04 notation."""
+    def fmt(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or pd.isna(v):
+            return v
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    return table.map(fmt).to_markdown(index=False, disable_numparse=True)
