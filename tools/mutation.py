@@ -80,6 +80,16 @@ MUTANTS = (
            "            if False:\n                with scope",
            ("tests/test_steps.py", "-k", "deep_prompt_gradients"),
            "the MPC encoder ignores the deep prompts of blocks after the first"),
+    Mutant("fold-bytes-counted-twice", "secfwt/results.py",
+           "bytes=int(round(sum(c.bytes for c in v) / 2))",
+           "bytes=int(round(sum(c.bytes for c in v)))",
+           ("tests/test_report.py", "-k", "costs_fold"),
+           "a record's online bytes add both parties' logs (each byte counted by sender and receiver)"),
+    Mutant("extrapolated-time-not-floored", "secfwt/results.py",
+           "getattr(self, f) if f in COUNTERS else max(getattr(self, f), 0.0)",
+           "getattr(self, f)",
+           ("tests/test_report.py", "tests/test_steps.py", "-k", "costs_fold or never_go_negative"),
+           "an extrapolation lets a noisy negative per-block time pull the total below what was measured"),
 )
 
 

@@ -104,7 +104,7 @@ def setup(p: dict) -> dict:
     if not m.gradient:
         base, _ = enc._prefixes(model.config)
         emb_std = model.state_dict()[f"{base}.embeddings.word_embeddings.weight"].std().item()
-        state["fot"] = FotGeneration(p, hidden, emb_std)
+        state["generation"] = FotGeneration(p, hidden, emb_std)
     return state
 
 
@@ -142,7 +142,7 @@ def run(state: dict):
     p = state["p"]
     m = method(p["method"])
     if not m.gradient:
-        return state["fot"].run(state)
+        return state["generation"].run(state)
     mpc, batch = state["mpc"], state["batch"]
     params = mpc.parameters() if not m.prompt else \
         [("prompt", state["prompt_enc"])] + [(f"prompt.block{i + 1}", t) for i, t in enumerate(state["deep_enc"])]
@@ -175,7 +175,7 @@ def check(state: dict, out) -> dict:
     cosine similarity per trained tensor; the optimizer's update for the first trained tensor)."""
     p = state["p"]
     if not method(p["method"]).gradient:
-        return state["fot"].check(state)
+        return state["generation"].check(state)
     got_logits = reveal_float(out["logits"].detach())
     plain = _plain_grads(state)
     result = {"max_abs_err": (got_logits - plain["logits"]).abs().max().item()}
