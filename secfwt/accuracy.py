@@ -247,7 +247,12 @@ def plot_accuracy_vs_cost(curves: pd.DataFrame,
     (time axes: network-only seconds, exact given the link)."""
     plt = plotting.pyplot()
     tasks = sorted(curves["task"].unique())
-    fig, grid = plt.subplots(len(tasks), len(axes), figsize=(4.2 * len(axes), 3.4 * len(tasks)), squeeze=False)
+    methods = sorted(set(curves["method"]), key=method_rank)
+    palette = plt.get_cmap("tab20").colors  # one colour per method, the same in every panel
+    style = {m: {"color": palette[(2 * k) % 20 + (k // 10) % 2], "ls": "--" if " + " in m else "-"}
+             for k, m in enumerate(methods)}
+    fig, grid = plt.subplots(len(tasks), len(axes), figsize=(4.2 * len(axes), 3.2 * len(tasks) + 1.2),
+                             squeeze=False, constrained_layout=True)
     titles = {"online_GB": "online GB", "s_lan": "est. s, LAN", "s_wan200": "est. s, WAN-200",
               "s_wan100": "est. s, WAN-100", "net_s_lan": "network s, LAN", "net_s_wan200": "network s, WAN-200",
               "net_s_wan100": "network s, WAN-100"}
@@ -255,20 +260,21 @@ def plot_accuracy_vs_cost(curves: pd.DataFrame,
         for j, col in enumerate(axes):
             ax = grid[i][j]
             sub = curves[curves["task"] == task]
-            for method in sorted(set(sub["method"]), key=method_rank):
+            for method in [m for m in methods if m in set(sub["method"])]:
                 run = sub[sub["method"] == method]
                 agg = run.groupby("units").agg(x=(col, "mean"), acc=("test_acc", "mean"), lo=("test_acc", "min"),
                                                hi=("test_acc", "max")).reset_index()
                 x = agg["x"].clip(lower=1e-9)
-                line, = ax.plot(x, agg["acc"], marker="o", ms=3, label=method)
-                ax.fill_between(x, agg["lo"], agg["hi"], alpha=0.15, color=line.get_color())
+                ax.plot(x, agg["acc"], marker="o", ms=3, label=method, **style[method])
+                ax.fill_between(x, agg["lo"], agg["hi"], alpha=0.12, color=style[method]["color"])
             ax.set_xscale("symlog", linthresh=_linthresh(sub[col]))
             ax.set_xlabel(f"cumulative {titles.get(col, col)}")
-            ax.set_ylabel("test accuracy" if j == 0 else "")
-            ax.set_title(f"{task}: accuracy vs {titles.get(col, col)}")
+            ax.set_ylabel(f"{task}: test accuracy" if j == 0 else "")
             ax.grid(alpha=0.3)
-        grid[i][0].legend(fontsize=7)
-    fig.tight_layout()
+    handles = {h.get_label(): h for row in grid for ax in row for h in ax.get_lines()}
+    fig.legend([handles[m] for m in methods if m in handles], [m for m in methods if m in handles],
+               loc="outside lower center", ncol=3, fontsize=8)
+    fig.suptitle("Test accuracy (mean over seeds, band: min to max) against what tuning has cost so far")
     return fig
 
 
@@ -295,6 +301,8 @@ def headline(table: pd.DataFrame, links=LINKS) -> list[str]:
     """Plain sentences: is FoT cheaper end to end than SFT on each link, at each target accuracy?
     Network-only seconds (robust) and the estimate with this machine's compute are both given."""
     lines = []
+    if table.empty:  # no run reached any target (or no trajectory matched a priced unit)
+        return lines
     for (task, target_name), sub in table.groupby(["task", "target"], sort=False):
         by = {r["method"]: r for _, r in sub.iterrows()}
         sft = by.get("SFT")

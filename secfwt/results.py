@@ -65,7 +65,7 @@ class Costs:
     @classmethod
     def of(cls, tally: dict) -> Costs:
         """From a stored or per-party tally (a field it lacks is 0: the tally predates it)."""
-        return cls(**{f.name: tally.get(f.name, 0) for f in dataclasses.fields(cls)})
+        return cls(**{f.name: tally.get(f.name, f.default) for f in dataclasses.fields(cls)})
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -121,7 +121,7 @@ def test_breakdown_shares_and_softmax_share_of_forward():
     assert bd.loc["SFT", "backward_bytes_share"] == pytest.approx(0.7)
     assert bd.loc["SFT", "softmax_share_of_forward_bytes"] == pytest.approx(0.75)  # summed over layers
     fig = report.plot_breakdown(df)
-    heights = [p.get_height() for p in fig.axes[1].patches]
+    heights = [p.get_width() for p in fig.axes[1].patches]  # horizontal bars: a share is a width
     assert pytest.approx(sum(heights)) == 3  # three bars of shares summing to 1
 
 

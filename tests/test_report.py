@@ -240,3 +240,47 @@ def test_the_report_imports_the_papers_figures_and_the_link_specs_instead_of_rep
     found = sorted(x for x in literals if x in source)
     assert found == [], found  # each figure is imported from its home, not typed again
     assert paper.published_text().count(" GB") == len(paper.STEP)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).resolve().parents[1] / "reports" / "records")
+                                        .glob("*.jsonl")))
+def test_a_report_from_any_one_committed_records_file_is_written(name, tmp_path):
+    """Any subset of records makes a report (beyond.jsonl alone used to fail in the accuracy headline:
+    priced steps, no trajectory reaching a target)."""
+    from secfwt.report import write_report
+
+    written = write_report([Path(__file__).resolve().parents[1] / "reports" / "records" / name], tmp_path)
+    assert (tmp_path / "README.md") in written and (tmp_path / "README.md").read_text().startswith("# secfwt report")
+
+
+def test_step_figures_show_the_papers_shape_with_one_distinct_bar_per_row():
+    """The step figures used to pick the shape with the most GB in total (the accuracy runs' MiniLM
+    prices), and vertical bars with repeated labels merged rows into one bar."""
+    from secfwt.report.steps import bar_labels, headline_config
+
+    rows = pd.DataFrame({"model": ["minilm"] * 3 + ["large"], "seq": [56, 56, 56, 512],
+                         "method": ["FoT (RFA)", "FoT (RFA)", "SFT", "SFT"], "mode": ["batched", "batched", "", ""],
+                         "batch": [8, 32, 8, 1], "GB": [15.0, 660.0, 900.0, 984.0]})
+    assert headline_config(rows) == ("large", 512)  # the paper's shape, though MiniLM's rows add up to more
+    assert headline_config(rows[rows["model"] == "minilm"]) == ("minilm", 56)
+    labels = bar_labels(rows[rows["model"] == "minilm"])
+    assert labels == ["FoT (RFA), batched, batch 8", "FoT (RFA), batched, batch 32", "SFT"]
+
+
+def test_accuracy_figure_gives_each_method_one_style_in_every_panel_and_one_legend():
+    """Eleven methods used to cycle through ten colours (two curves alike) with a legend per row."""
+    from secfwt.accuracy import plot_accuracy_vs_cost
+
+    methods = [f"M{k}" if k % 2 else f"M{k} + persistent weight masks" for k in range(11)]
+    rows = [{"task": task, "method": m, "units": u, "test_acc": 0.5 + 0.01 * u, "online_GB": u * (k + 1.0),
+             "net_s_lan": u * 2.0, "net_s_wan200": u * 3.0, "net_s_wan100": u * 4.0}
+            for task in ("sst2", "agnews") for k, m in enumerate(methods) for u in range(3)]
+    fig = plot_accuracy_vs_cost(pd.DataFrame(rows))
+    colours = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            colours.setdefault(line.get_label(), set()).add(line.get_color())
+    assert set(colours) == set(methods) and all(len(c) == 1 for c in colours.values())
+    assert len({next(iter(c)) for c in colours.values()}) == len(methods)  # no two methods alike
+    assert len(fig.legends) == 1 and len(fig.legends[0].get_texts()) == len(methods)
+    assert all(ax.get_legend() is None for ax in fig.axes)

@@ -97,10 +97,11 @@ ARTIFACTS = (
              "RFA's error against exact softmax attention (approximation + MPC) and against its own plaintext "
              "twin (MPC only) as the number of random features D grows."),
     Artifact("step_costs", FIGURE, "step", plot_step_costs,
-             "Estimated seconds per tuning step under each link and online GB per step, per method."),
+             f"Estimated seconds per tuning step under each link and online GB per step, per method, at "
+             f"{publication.SHAPE} (without those records: the measured shape whose steps cost the most)."),
     Artifact("step_breakdown", FIGURE, "step", plot_breakdown,
              "Share of estimated LAN time and of online bytes per phase (forward, loss, backward, optimizer, "
-             "opening to the data owner) of one step, per method."),
+             "opening to the data owner) of one step, per method, at the same shape as `step_costs`."),
     Artifact("nonlinear_costs", FIGURE, "gelu", plot_nonlinear_costs,
              "GeLU per element (tanh form, clamped as pretrained inputs need, against the one-round Fourier "
              f"series) and one FoT candidate at {publication.SHAPE}, with the paper's nonlinearities and "

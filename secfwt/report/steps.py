@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import paper as publication
 from .. import variants as attn  # the attention registry
 from ..accuracy import VARIANT_PARAMS, variant_suffix
 from ..links import PROFILES as LINK_PROFILES
@@ -179,7 +180,8 @@ def breakdown_data(df: pd.DataFrame, link: str = "lan") -> pd.DataFrame:
         phases = [p for p in ("forward", "loss", "backward", "optimizer", "open") if pd.notna(r.get(f"{p}_bytes"))]
         secs = {p: _phase_seconds(r, p, lk) for p in phases}
         total_s, total_b = sum(secs.values()), sum(r[f"{p}_bytes"] for p in phases)
-        row = {"method": method_label(r), "model": r["model"], "seq": r["seq"]}
+        row = {"method": method_label(r), "mode": r.get("fot_mode", "") if r["method"] == FOT else "",
+               "model": r["model"], "seq": r["seq"], "batch": r.get("batch", 1)}
         for p in phases:
             row[f"{p}_time_share"] = secs[p] / total_s if total_s else None
             row[f"{p}_bytes_share"] = r[f"{p}_bytes"] / total_b if total_b else None
@@ -194,34 +196,51 @@ def breakdown_data(df: pd.DataFrame, link: str = "lan") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _largest_config(data: pd.DataFrame, size_col: str):
-    """The (model, seq) whose steps are the most expensive: the headline configuration."""
-    totals = data.groupby(["model", "seq"])[size_col].sum()
-    return totals.idxmax()
+def headline_config(data: pd.DataFrame) -> tuple:
+    """The (model, seq) a step figure shows: the paper's shape when its steps were measured, else the
+    configuration whose steps cost the most bytes."""
+    shapes = set(zip(data["model"], data["seq"]))
+    if (publication.MODEL, publication.SEQ) in shapes:
+        return publication.MODEL, publication.SEQ
+    return data.groupby(["model", "seq"])["GB"].sum().idxmax()
+
+
+def bar_labels(data: pd.DataFrame) -> list[str]:
+    """One label per row: the method (and the FoT mode), with the batch where a label repeats."""
+    base = [m + (f", {mode}" if mode else "") for m, mode in zip(data["method"], data.get("mode", [""] * len(data)))]
+    counts = pd.Series(base).value_counts()
+    return [b + (f", batch {int(n)}" if counts[b] > 1 else "") for b, n in zip(base, data["batch"])]
+
+
+def _method_rows(fig_rows: int):
+    """A figure of two panels side by side with one horizontal bar per method, labels on the left."""
+    plt = pyplot()
+    return plt.subplots(1, 2, figsize=(12, 1.4 + 0.32 * max(fig_rows, 3)), sharey=True, constrained_layout=True)
 
 
 def plot_breakdown(df: pd.DataFrame, link: str = "lan", model: str | None = None, seq: int | None = None):
     """Stacked shares of time (under ``link``) and bytes per phase, one bar per method."""
-    plt = pyplot()
     data = breakdown_data(df, link)
     if model is None or seq is None:
-        model, seq = _largest_config(step_table(df), "GB")
-    data = data[(data["model"] == model) & (data["seq"] == seq)].reset_index(drop=True)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+        model, seq = headline_config(step_table(df))
+    data = data[(data["model"] == model) & (data["seq"] == seq)].sort_values("method", ascending=False)
+    data = data.reset_index(drop=True)
+    fig, axes = _method_rows(len(data))
     colours = {"forward": "#4c72b0", "loss": "#999999", "backward": "#dd8452", "optimizer": "#c44e52", "open": "#55a868"}
+    labels = bar_labels(data)
     for ax, kind in zip(axes, ("time", "bytes")):
-        bottom = [0.0] * len(data)
+        left = [0.0] * len(data)
         for phase, colour in colours.items():
             col = f"{phase}_{kind}_share"
             if col not in data:
                 continue
             vals = data[col].fillna(0).tolist()
-            ax.bar(data["method"], vals, bottom=bottom, color=colour, label=phase)
-            bottom = [b + v for b, v in zip(bottom, vals)]
-        ax.set_ylabel(f"share of {'estimated ' + link + ' time' if kind == 'time' else 'online bytes'}")
-        ax.set_ylim(0, 1)
-        ax.tick_params(axis="x", rotation=20)
-    axes[0].legend(fontsize=8, loc="lower left")
+            ax.barh(labels, vals, left=left, color=colour, label=phase)
+            left = [b + v for b, v in zip(left, vals)]
+        ax.set_xlabel(f"share of {'estimated ' + link + ' time' if kind == 'time' else 'online bytes'}")
+        ax.set_xlim(0, 1)
+    axes[0].tick_params(axis="y", labelsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, fontsize=8)
     fig.suptitle(f"Where one tuning step pays: {model}, L={int(seq)}")
     return fig
 
@@ -229,23 +248,23 @@ def plot_breakdown(df: pd.DataFrame, link: str = "lan", model: str | None = None
 def plot_step_costs(df: pd.DataFrame, model: str | None = None, seq: int | None = None,
                     links=("lan", "wan200", "wan100")):
     """Estimated seconds per step under each link and GB per step, per method (log scale)."""
-    plt = pyplot()
     table = step_table(df, links)
     if model is None or seq is None:
-        model, seq = _largest_config(table, "GB")
-    table = table[(table["model"] == model) & (table["seq"] == seq)].reset_index(drop=True)
-    table["method"] = [m + (f"\n{mode}" if mode else "") for m, mode in zip(table["method"], table["mode"])]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
-    width = 0.8 / len(links)
+        model, seq = headline_config(table)
+    table = table[(table["model"] == model) & (table["seq"] == seq)].sort_values("method", ascending=False)
+    table = table.reset_index(drop=True)
+    fig, axes = _method_rows(len(table))
+    labels = bar_labels(table)
+    height = 0.8 / len(links)
     for i, ln in enumerate(links):
-        axes[0].bar([x + i * width for x in range(len(table))], table[f"{ln}_s"], width=width, label=ln)
-    axes[0].set_xticks([x + width * (len(links) - 1) / 2 for x in range(len(table))], table["method"], rotation=20)
-    axes[0].set_yscale("log")
-    axes[0].set_ylabel("estimated seconds per step")
-    axes[0].legend(fontsize=8)
-    axes[1].bar(table["method"], table["GB"], color="#8172b3")
-    axes[1].set_yscale("log")
-    axes[1].set_ylabel("online GB per step")
-    axes[1].tick_params(axis="x", rotation=20)
-    fig.suptitle(f"One tuning step in 2PC: {model}, L={int(seq)}")
+        axes[0].barh([y + (i - (len(links) - 1) / 2) * height for y in range(len(table))], table[f"{ln}_s"],
+                     height=height, label=ln)
+    axes[0].set_yticks(range(len(table)), labels, fontsize=8)
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("estimated seconds per step")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=len(links), fontsize=8)
+    axes[1].barh(range(len(table)), table["GB"], color="#8172b3")
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("online GB per step")
+    fig.suptitle(f"One tuning step in 2PC: {model}, L={int(seq)} (FoT: one candidate)")
     return fig
