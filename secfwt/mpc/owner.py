@@ -36,6 +36,10 @@ TOKEN_ENV = "SECFWT_RUN_TOKEN"
 ADDRESS_ENV = "SECFWT_OWNER"
 
 
+#: the data owner's stream of a public protocol seed (the parties' are their ranks)
+OWNER_SEED_STREAM = 997
+
+
 @dataclass
 class Traffic:
     """Frames and bytes between the data owner and the servers (both directions)."""
@@ -118,8 +122,10 @@ class DataOwner:
         self.refused = 0
         # the owner's share masks: secret randomness, or derived from a public protocol seed (reproducible
         # runs, NOT secure; see secfwt.mpc.parties.PROTOCOL_SEED_ENV)
-        seed = os.environ.get("SECFWT_PROTOCOL_SEED")
-        self.rng = torch.Generator().manual_seed(int(seed) * 1009 + 997 if seed is not None else secrets.randbits(63))
+        from .parties import protocol_seed
+
+        seed = protocol_seed(OWNER_SEED_STREAM)
+        self.rng = torch.Generator().manual_seed(seed if seed is not None else secrets.randbits(63))
 
     @property
     def address(self) -> str:

@@ -222,6 +222,13 @@ def _agree(digests: dict[str, bytes], rank: int, world_size: int, group) -> None
 PROTOCOL_SEED_ENV = "SECFWT_PROTOCOL_SEED"
 
 
+def protocol_seed(stream: int) -> int | None:
+    """torch's seed for one process's protocol randomness (``stream``: a party's rank, or the data
+    owner's own number) under ``SECFWT_PROTOCOL_SEED``; None when it is unset (secret randomness)."""
+    seed = os.environ.get(PROTOCOL_SEED_ENV)
+    return None if seed is None else int(seed) * 1009 + stream
+
+
 @contextlib.contextmanager
 def _seeded_protocol(rank: int):
     """With ``SECFWT_PROTOCOL_SEED`` set: torch's generator and CrypTen's seed draws (os.urandom in
@@ -234,7 +241,7 @@ def _seeded_protocol(rank: int):
 
     import torch
 
-    torch.manual_seed(int(seed) * 1009 + rank)
+    torch.manual_seed(protocol_seed(rank))
     counter = iter(range(1 << 62))
     real = os.urandom
 
@@ -335,8 +342,8 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
 
         def seeds_then_agree(self):  # CrypTen's set-up first (the parties' crypten.init() waits for it)
             deal_seeds(self)
-            _agree(digests, rank, everyone, crypten.communicator.get().ttp_group)
             comm = crypten.communicator.get()
+            _agree(digests, rank, everyone, comm.ttp_group)
             receive = comm.recv_obj
 
             def recv_obj(*args, **kwargs):
@@ -569,20 +576,17 @@ def _how(code: int) -> str:
 
 #: the dealer's error when its serving loop ended without party 0's "terminate"
 PARTIES_WENT_AWAY = "the parties went away before the run ended"
-#: what a party's log ends with when it failed only because a peer went away first
-_CONSEQUENCES = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", PARTIES_WENT_AWAY)
-
-
+#: what a party's error says when it failed only because a peer went away first (with the address)
 _LOST_CONNECTION = re.compile(r"(Connection (?:closed|reset) by peer(?: \[[^\]]*\]:\d+)?|Broken pipe)")
 
 
 def peer_gone(text: str) -> str | None:
     """What an error (or a log's last line) says went away, when all it says is that a peer went away
     (the peer's own failure is the cause); None for any other error."""
-    if not any(c in text for c in _CONSEQUENCES):
-        return None
     lost = _LOST_CONNECTION.search(text)
-    return lost.group(1) if lost else text.strip().splitlines()[0]
+    if lost:
+        return lost.group(1)
+    return text.strip().splitlines()[0] if PARTIES_WENT_AWAY in text else None
 
 
 def _failure_rank_order(code: int, tail: str = "") -> int:
