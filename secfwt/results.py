@@ -98,13 +98,12 @@ class Costs:
         extrapolated time is never below the smallest measured one."""
         acc = dict.fromkeys(_COST_FIELDS, 0)
         for weight, costs in terms:
-            for f, v in dataclasses.asdict(costs.clamped()).items():
+            for f, v in costs.clamped().as_dict().items():
                 acc[f] = acc[f] + weight * v
         return cls(**{f: int(round(v)) if f in COUNTERS else max(float(v), 0.0) for f, v in acc.items()})
 
 
 _COST_FIELDS = tuple(f.name for f in dataclasses.fields(Costs))
-_ABSENT_FIELD = None  # a Record field a stored record lacks (written back out as absent)
 
 
 @dataclass
@@ -163,7 +162,7 @@ class Record:
 
     def to_json(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "results"}
-        out = {k: v for k, v in out.items() if v is not _ABSENT_FIELD or k in _REQUIRED}
+        out = {k: v for k, v in out.items() if v is not None or k in _REQUIRED}  # None: the record lacks it
         clash = set(self.results) & _SCHEMA
         if clash:
             raise ValueError(f"workload fields {sorted(clash)} clash with the record's own")

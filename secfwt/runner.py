@@ -57,20 +57,6 @@ def scope_costs(scopes: dict) -> dict[str, Costs]:
     return {path: Costs.of(tally) for path, tally in aggregate_layers(scopes).items()}
 
 
-def extrapolate_scopes(one: dict, two: dict, layers: int, points=(1, 2)) -> dict:
-    """cost(N) = cost(a) + (N - a) * (cost(a+1) - cost(a)) for measured block counts a, a+1,
-    per scope and counter.
-
-    Exact for rounds and bytes when every block from block a on costs the same (identical
-    blocks: counts depend on shapes only); approximate for times.  Scopes that exist only in
-    the deeper run (the per-block ones when a = 0) are scaled from that run's block."""
-    a, b = points
-    if b != a + 1:
-        raise ValueError("extrapolation needs two consecutive block counts")
-    one, two = scope_costs(one), scope_costs(two)
-    return affine_scopes([(1.0, one), (float(layers - a), _difference(two, one))])
-
-
 def _difference(two: dict[str, Costs], one: dict[str, Costs]) -> dict[str, Costs]:
     """two - one per scope (scopes only in ``two`` count fully); ``one``'s scopes must be in ``two``."""
     missing = set(one) - set(two)
@@ -92,7 +78,7 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
     """One real multi-process run of one parameter set; returns its record (status 'error' on failure).
 
     A workload with an ``extrapolate`` parameter set to true is measured at 1 and 2 layers and
-    extrapolated to its full depth (see :func:`extrapolate_scopes`).  With ``emulate``, the parties
+    extrapolated to its full depth (see :func:`_run_extrapolated`).  With ``emulate``, the parties
     talk over that link, emulated (:mod:`secfwt.mpc.emulate`): the record's ``wall_s`` is then the
     time measured over it, ``emulated_link`` describes it, and ``est_s`` includes the model's
     estimate for the same link."""
