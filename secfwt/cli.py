@@ -116,6 +116,22 @@ def _validated_grid(workload: str, raw: dict[str, list[str]]):
     return grid
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _jobs_option(p) -> None:
+    p.add_argument("--jobs", type=_positive_int, default=int(os.environ.get("SECFWT_JOBS", "1") or 1), metavar="N",
+                   help="plaintext tuning runs (tune) to run at a time, one torch thread each (default 1, or "
+                        "SECFWT_JOBS); MPC runs always go one at a time")
+
+
 def cmd_run(args) -> int:
     from .results import Store, exclusive, key_of, record_key
     from .runner import expand_grid, run_grid, stored_identity
@@ -132,7 +148,7 @@ def cmd_run(args) -> int:
     with exclusive(args.out) if store is not None else contextlib.nullcontext():
         records = list(run_grid(args.workload, grid, links, provider=args.provider, store=store,
                                 progress=not args.no_progress and sys.stderr.isatty() or args.progress,
-                                world_size=args.world_size, emulate=emulate))
+                                world_size=args.world_size, emulate=emulate, jobs=args.jobs))
     if store is not None:  # report the whole grid, including records an earlier sweep stored
         identity = stored_identity(args.workload, args.provider, args.world_size)
         emulated = emulate.name if emulate is not None else None
@@ -231,7 +247,7 @@ def _bench(args, prof, links, final: Path, work: Path) -> int:
     n_err = 0
     for sweep, emulate in zip(prof["sweeps"], emulated):
         for r in run_grid(sweep.workload, sweep.grid, links, provider=args.provider, store=store,
-                          progress=not args.no_progress, emulate=emulate):
+                          progress=not args.no_progress, emulate=emulate, jobs=args.jobs):
             n_err += r["status"] == "error"
             print(f"{r['workload']:<10} {_short(r['params'], sweep.grid)} {r['status']:<10} "
                   f"rounds={r.get('rounds')} bytes={r.get('bytes')}", file=sys.stderr)
@@ -414,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emulate", metavar="LINK",
                    help="run the two parties over this link, emulated (network namespaces and a userspace relay; "
                         "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
+    _jobs_option(p)
     _protocol_seed_option(p)
     p.set_defaults(func=cmd_run)
 
@@ -428,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emulate", metavar="LINK",
                    help="run every sweep's two parties over this link, emulated (network namespaces and a userspace relay; "
                         "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
+    _jobs_option(p)
     _protocol_seed_option(p)
     p.set_defaults(func=cmd_bench)
 

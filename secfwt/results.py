@@ -186,7 +186,7 @@ _REQUIRED = {f.name for f in dataclasses.fields(Record) if f.default is dataclas
 #: parameters added after records were made, with the value every older record ran at (the
 #: behaviour before the parameter existed): a key leaves such a parameter out at that value, so a
 #: record stored before it existed and one measured now at that value are the same measurement
-BACKFILLED_PARAMS = {"weight_masks": "fresh", "fixed_inputs": "recomputed", "inv_sqrt": "crypten"}
+BACKFILLED_PARAMS = {"weight_masks": "fresh", "fixed_inputs": "recomputed", "inv_sqrt": "crypten", "data_seed": 13}
 _ABSENT = object()
 
 
@@ -241,18 +241,21 @@ def environment() -> dict:
 #: what decides a measurement (counts, compute, checks): the package's measuring code, not its
 #: reporting; a change here makes finished records of other code stale for a resumed sweep
 MEASURING_CODE = ("mpc", "nn", "tuning", "data", "workloads.py", "micro.py", "variants.py", "runner.py", "results.py")
+#: what a plaintext tuning trajectory depends on (the twin, the runs, the data), and nothing of the
+#: MPC launcher or the record format: hours-long sweeps stay valid across changes elsewhere
+PLAINTEXT_TWIN_CODE = ("tuning/runs.py", "nn", "data", "variants.py")
 
 
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """A digest of the measuring code and data (:data:`MEASURING_CODE`, file by file) and of the torch and
-    CrypTen versions: records carry it (``code_version``), and a resumed sweep reuses only records
-    whose digest is this one."""
+@lru_cache(maxsize=4)
+def code_version(entries: tuple[str, ...] = MEASURING_CODE) -> str:
+    """A digest of the measuring code and data (``entries`` under ``secfwt/``, default
+    :data:`MEASURING_CODE`, file by file) and of the torch and CrypTen versions: records carry it
+    (``code_version``), and a resumed sweep reuses only records whose digest is this one."""
     import hashlib
 
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for entry in MEASURING_CODE:
+    for entry in entries:
         path = root / entry
         files = [f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts] if path.is_dir() else [path]
         for f in sorted(files):

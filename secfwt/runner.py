@@ -74,7 +74,8 @@ def affine_scopes(terms: list[tuple[float, dict[str, Costs]]]) -> dict:
 
 
 def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp",
-            world_size: int = 2, timeout: float | None = None, emulate: Link | None = None) -> dict:
+            world_size: int = 2, timeout: float | None = None, emulate: Link | None = None,
+            checkpoint: str | None = None) -> dict:
     """One real multi-process run of one parameter set; returns its record (status 'error' on failure).
 
     A workload with an ``extrapolate`` parameter set to true is measured at 1 and 2 layers and
@@ -85,7 +86,7 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
     wl = workloads.get(workload)
     params = wl.resolve(params)
     if wl.plaintext:
-        return _run_plaintext(wl, params, links)
+        return _run_plaintext(wl, params, links, checkpoint)
     if emulate is not None:
         if params.get("extrapolate"):
             raise InputError(f"--emulate measures one run: {workload} with extrapolate=true is two runs and a "
@@ -95,7 +96,7 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
         return _run_extrapolated(wl, params, links, provider, world_size, timeout)
     record = Record(workload=workload, params=params, provider=provider, world_size=world_size, status="error",
                     security=SECURITY[provider], links=_link_specs(links), env=environment(),
-                    code_version=code_version(), tolerance=wl.tolerance)
+                    code_version=code_version(wl.code), tolerance=wl.tolerance)
     if emulate is not None:
         from .mpc.emulate import describe
 
@@ -130,14 +131,17 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
     return _finish(record, scopes, checks, links)
 
 
-def _run_plaintext(wl, params: dict, links: list[Link]) -> dict:
-    """A plaintext-twin workload (a tuning trajectory), in this process: no parties, no counts."""
+def _run_plaintext(wl, params: dict, links: list[Link], checkpoint: str | None = None) -> dict:
+    """A plaintext-twin workload (a tuning trajectory), in this process: no parties, no counts.
+    A resumable workload saves its state in ``checkpoint`` and continues from it."""
     record = Record(workload=wl.name, params=params, provider=PLAINTEXT, world_size=0, status="error",
                     security="plaintext twin, no MPC: the MPC price of each unit is the matching `step` record's",
-                    links=_link_specs(links), env=environment(), code_version=code_version())
+                    links=_link_specs(links), env=environment(), code_version=code_version(wl.code))
     t0 = time.perf_counter()
     try:
         state = wl.setup(params)
+        if wl.resumable and checkpoint is not None:
+            state["checkpoint"] = checkpoint
         record.results = wl.check(state, wl.run(state))
     except (RuntimeError, ValueError, OSError) as exc:
         record.error = f"{type(exc).__name__}: {exc}"
@@ -258,25 +262,39 @@ def expand_grid(workload: str, grid: dict[str, list]) -> list[dict]:
     return [wl.resolve(dict(zip(names, values))) for values in combos]
 
 
+def checkpoint_path(store: Store, key: str) -> str:
+    """Where a resumable point of a sweep into ``store`` keeps its state: ``<store>.state/<digest>``."""
+    import hashlib
+
+    return str(store.path.with_name(store.path.name + ".state") / (hashlib.sha256(key.encode()).hexdigest()[:20]
+                                                                  + ".pkl"))
+
+
 def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: str = "ttp",
-             store: Store | None = None, progress: bool = True, world_size: int = 2, emulate: Link | None = None):
+             store: Store | None = None, progress: bool = True, world_size: int = 2, emulate: Link | None = None,
+             jobs: int = 1):
     """Run every combination; yield records as they finish.  With a store, records are appended
     as they finish and combinations already stored (ok or inaccurate) are skipped; one stored under
     other links is re-estimated for these (:func:`reestimate`: no run, the counts stand).  With
-    ``emulate``, every run goes over that emulated link (:func:`run_one`)."""
+    ``emulate``, every run goes over that emulated link (:func:`run_one`).  A plaintext workload
+    runs ``jobs`` points at a time (one torch thread each); MPC points run one at a time (their
+    parties would share the cores).  A resumable point of a sweep with a store continues from the
+    state its interrupted run saved (:func:`checkpoint_path`)."""
     from tqdm import tqdm
 
+    wl = workloads.get(workload)
     combos = expand_grid(workload, grid)
     done = store.finished() if store is not None else {}
     provider, world_size = stored_identity(workload, provider, world_size)
     emulated = emulate.name if emulate is not None else None
     if emulate is not None:
         links = _with_link(links, emulate)
-    stale = {k for k, r in done.items() if r.get("code_version") != code_version()}
+    version = code_version(wl.code)
+    stale = {k for k, r in done.items() if r.get("code_version") != version}
     keys = {record_key(workload, p, provider, world_size, emulated) for p in combos}
     if stale & keys:  # measured with other code: never reused silently
         print(f"secfwt: {workload}: {len(stale & keys)} finished point(s) in {store.path} were measured with other "
-              f"code (not code version {code_version()}); measuring them again", file=sys.stderr)
+              f"code (not code version {version}); measuring them again", file=sys.stderr)
     done = {k: r for k, r in done.items() if k not in stale}
     todo = [p for p in combos if record_key(workload, p, provider, world_size, emulated) not in done]
     for p in combos:  # finished under other links: the counts stand, only the estimates are redone
@@ -285,10 +303,67 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
             record = reestimate(old, links)
             store.append(record)
             yield record
-    bar = tqdm(todo, desc=workload, unit="run", disable=not progress or len(todo) < 2, leave=False)
-    for params in bar:
-        bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in params.items() if k in grid))
-        record = run_one(workload, params, links, provider=provider, world_size=world_size, emulate=emulate)
-        if store is not None:
-            store.append(record)
-        yield record
+
+    def checkpoint(params):
+        if store is None or not wl.resumable:
+            return None
+        return checkpoint_path(store, record_key(workload, params, provider, world_size, emulated))
+
+    bar = tqdm(total=len(todo), desc=workload, unit="run", disable=not progress or len(todo) < 2, leave=False)
+    if wl.plaintext and jobs > 1 and len(todo) > 1:
+        finished = _run_parallel(workload, todo, links, jobs, checkpoint)
+    else:
+        finished = (run_one(workload, params, links, provider=provider, world_size=world_size, emulate=emulate,
+                            checkpoint=checkpoint(params)) for params in todo)
+    with bar:
+        for record in finished:
+            bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in record["params"].items() if k in grid))
+            bar.update(1)
+            if store is not None:
+                store.append(record)
+            yield record
+    if store is not None:
+        state_dir = store.path.with_name(store.path.name + ".state")
+        if state_dir.is_dir() and not any(state_dir.iterdir()):
+            state_dir.rmdir()
+
+
+def _plaintext_worker() -> None:
+    """A pool worker of :func:`_run_parallel`: one torch thread (the points share the cores), and
+    killed with the launcher."""
+    import torch
+
+    from .mpc.parties import die_with_launcher
+
+    torch.set_num_threads(1)
+    die_with_launcher()
+
+
+def _run_point(args) -> dict:
+    workload, params, links, checkpoint = args
+    return run_one(workload, params, links, checkpoint=checkpoint)
+
+
+def _run_parallel(workload: str, todo: list[dict], links: list[Link], jobs: int, checkpoint):
+    """Plaintext points ``jobs`` at a time in worker processes; records in the order they finish.
+    An exception or a signal here terminates the workers (their saved states remain)."""
+    import multiprocessing
+
+    from .mpc.parties import LAUNCHER_ENV
+
+    before = os.environ.get(LAUNCHER_ENV)
+    os.environ[LAUNCHER_ENV] = str(os.getpid())  # the workers' environment: they die with this process
+    try:
+        pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(todo)), initializer=_plaintext_worker,
+                                                         maxtasksperchild=1)
+    finally:
+        if before is None:
+            del os.environ[LAUNCHER_ENV]
+        else:
+            os.environ[LAUNCHER_ENV] = before
+    try:
+        yield from pool.imap_unordered(_run_point, [(workload, p, links, checkpoint(p)) for p in todo])
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()

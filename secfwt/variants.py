@@ -75,8 +75,12 @@ FIXED_INPUTS = ("recomputed", "cached")
 PROMPT_DEPTHS = ("shallow", "deep")
 #: Heads: ``mlm``, the masked-LM verbaliser (label words' logits at the mask; the paper's);
 #: ``sentence``, the scaled cosine of the mean-pooled embedding with label-description
-#: embeddings (what sentence-embedding checkpoints such as all-MiniLM-L6-v2 are trained for).
-HEADS = ("mlm", "sentence")
+#: embeddings (what sentence-embedding checkpoints such as all-MiniLM-L6-v2 are trained for);
+#: ``pair``, for sentence-pair tasks: the scaled cosine of the two sentences' mean-pooled
+#: embeddings against a public threshold (the same checkpoint's paraphrase score).
+HEADS = ("mlm", "sentence", "pair")
+#: the heads that mean-pool the last hidden state with the data owner's secret pooling weights
+POOLED_HEADS = ("sentence", "pair")
 #: Named random-weight sizes (RoBERTa architecture).  ``large`` is the paper's RoBERTa-large.
 MODEL_SIZES = {
     "tiny": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=2, intermediate_size=256, vocab_size=1000),

@@ -19,11 +19,13 @@ from typing import Callable
 
 from . import variants as attn  # the attention registry (attn.VARIANTS...), as the nn modules name it
 from .errors import InputError
+from .results import MEASURING_CODE, PLAINTEXT_TWIN_CODE
 from .variants import (
     FIXED_INPUTS,
     FOT,
     FOT_MODES,
     GELUS,
+    HEADS,
     INV_SQRTS,
     METHODS,
     MODEL_NAMES,
@@ -115,6 +117,10 @@ class Workload:
     owner: str | None = None
     #: record every online opening (the meter's reveal audit) in ``reveal_audit``
     audit: bool = False
+    #: the code (paths under secfwt/) whose digest a record carries (:func:`secfwt.results.code_version`)
+    code: tuple[str, ...] = MEASURING_CODE
+    #: a run that saves its state and continues from it when restarted (``state["checkpoint"]``: a path)
+    resumable: bool = False
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -267,6 +273,14 @@ def _data_choices():
     return tuple(data.TASKS), data.SEEDS
 
 
+def _tasks() -> tuple[str, ...]:
+    return _data_choices()[0]
+
+
+#: a few-shot draw: any non-negative seed (the committed ones read a file, others are drawn from the pool)
+_SEED_HELP = "data draw (16 per class per split; committed: 13, 21, 42, 87, 100; others drawn from the pool)"
+
+
 # -- one tuning step of each method (SFT, prompt tuning, LoRA, forward-only CMA-ES) ---------------
 def _model_name(text: str) -> str:
     """A named model, or a local config.json (or a folder holding one) that parses as JSON: a name
@@ -363,8 +377,15 @@ def _step_validate(p):
         raise ValueError(f"prompt_depth={p['prompt_depth']} applies to method=prompt only")
     if p["task"] != "synthetic" and p["model"] != "minilm":
         raise ValueError(f"task={p['task']} is real text for MiniLM's tokenizer: use model=minilm")
-    if p["task"] != "synthetic" and p["head"] != "sentence":
-        raise ValueError(f"task={p['task']} needs head=sentence (MiniLM ships no masked-LM head)")
+    if p["task"] != "synthetic":
+        from .data import get_task
+
+        head = get_task(p["task"]).head
+        if p["head"] != head:
+            raise ValueError(f"task={p['task']} needs head={head} (MiniLM ships no masked-LM head; pair tasks "
+                             "compare two sentences)")
+    elif p["head"] == "pair":
+        raise ValueError("head=pair compares the two sentences of a pair task's examples: give task=mrpc or rte")
 
 
 _step_setup, _step_run, _step_check = (_lazy(".tuning.steps", fn) for fn in ("setup", "run", "check"))
@@ -406,10 +427,12 @@ register(Workload(
               choices=FOT_MODES),
         Param("intrinsic_dim", int, 500, "CMA-ES search dimension d (fot)", positive=True, maximum=100000),
         Param("classes", int, 2, "label words in the verbaliser (synthetic data)", positive=True, maximum=1000),
-        Param("head", str, "mlm", "mlm (masked-LM verbaliser, the paper's) or sentence (pooled embedding "
-                                  "against label descriptions: pretrained MiniLM)", choices=("mlm", "sentence")),
+        Param("head", str, "mlm", "mlm (masked-LM verbaliser, the paper's), sentence (pooled embedding "
+                                  "against label descriptions: pretrained MiniLM) or pair (cosine of a pair's two "
+                                  "pooled embeddings: MiniLM on pair tasks)", choices=HEADS),
         Param("task", str, "synthetic", "synthetic ids, or a task's real training sentences (MiniLM tokenizer)",
-              choices=("synthetic",) + _data_choices()[0]),
+              choices=("synthetic",) + _tasks()),
+        Param("data_seed", int, 13, "the task's draw whose training rows a real-text step reads", minimum=0),
         Param("loss_scale", float, 1024.0, "public factor on the loss gradient (16-bit fixed point)", positive=True, maximum=2.0**20),
         Param("extrapolate", bool, False, "measure 0 and 1 blocks (LoRA: 1 and 2), and batches 1 and 2 when "
                                           "batch > 8, and extrapolate to the full depth and batch (exact "
@@ -468,7 +491,8 @@ def _tune_run(s):
 
     from .tuning import runs
 
-    return runs.tune(s["config"], progress=sys.stderr.isatty())  # a bar per run on a terminal
+    # a bar per run on a terminal; the runner names a checkpoint file when the sweep has a store
+    return runs.tune(s["config"], progress=sys.stderr.isatty(), checkpoint=s.get("checkpoint"))
 
 
 def _tune_check(s, out):
@@ -481,9 +505,9 @@ register(Workload(
                 "trajectory of train loss and dev/test accuracy per generation (fot) or step (sft, prompt, lora); "
                 "its MPC cost per unit is the matching `step` record's",
     params=(
-        Param("task", str, "sst2", "few-shot task", choices=_data_choices()[0]),
+        Param("task", str, "sst2", "few-shot task", choices=_tasks()),
         Param("method", str, FOT, "tuning method", choices=METHODS),
-        Param("seed", int, 13, "data draw (16 per class) and optimiser seed", choices=_data_choices()[1]),
+        Param("seed", int, 13, _SEED_HELP + " and optimiser seed", minimum=0),
         Param("attention", str, attn.SOFTMAX, "attention variant (rfa-* only with fot)", choices=attn.PAPER_PAIR),
         _GELU,
         Param("qkv", str, "separate", "the MPC projection variant whose `step` price applies (the plaintext "
@@ -496,7 +520,7 @@ register(Workload(
         Param("test_rows", int, 0, "evaluate on the first N test rows (0: all)", minimum=0),
     ),
     setup=_tune_setup, run=_tune_run, check=_tune_check, tolerance=math.inf, plaintext=True,
-    validate=lambda p: _forward_only(p, method(p["method"]).gradient),
+    validate=lambda p: _forward_only(p, method(p["method"]).gradient), code=PLAINTEXT_TWIN_CODE, resumable=True,
 ))
 
 
@@ -511,8 +535,8 @@ register(Workload(
                 "each candidate's loss and CMA-ES's ranking against the plaintext twin, the tuned prompt's test "
                 "predictions, and an audit of every value opened between the servers",
     params=(
-        Param("task", str, "sst2", "few-shot task", choices=_data_choices()[0]),
-        Param("seed", int, 13, "data draw and CMA-ES seed", choices=_data_choices()[1]),
+        Param("task", str, "sst2", "few-shot task", choices=_tasks()),
+        Param("seed", int, 13, _SEED_HELP + " and CMA-ES seed", minimum=0),
         Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.PAPER_PAIR),
         _GELU,
         _QKV,

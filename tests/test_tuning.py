@@ -1,5 +1,6 @@
 """Whole tuning runs in the plaintext twin, and the cost-to-accuracy arithmetic of the report."""
 
+import json
 import math
 
 import pandas as pd
@@ -75,6 +76,100 @@ def test_gradient_methods_lower_the_training_loss(minilm):
         first, last = out["trajectory"][1]["train_loss"], out["trajectory"][2]["train_loss"]
         assert last < first, (method, first, last)
         assert out["batch"] == 8 and out["lr"] == runs.TUNERS[method]["lr"]
+
+
+def test_pair_head_is_the_scaled_cosine_of_the_two_sentences_mean_pooled_embeddings(minilm):
+    """Against Hugging Face's own model output, each sentence pooled as sentence-transformers does:
+    logits +-10 (cos - threshold); label 1 (paraphrase) wins above the threshold."""
+    model, tok = minilm
+    pairs = [("the cat sat on the mat .", "a cat was sitting on the mat ."), ("stocks fell sharply .", "i like tea .")]
+    batch = E.text_batch(tok, pairs, [1, 0], 48)
+    assert batch.pair and batch.size == 2 and batch.n_rows == 4
+    got = E.plain_forward(model, batch, head="pair", pair_threshold=0.6)
+    with torch.no_grad():
+        h = model.bert(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+    m = batch.attention_mask.unsqueeze(-1).float()
+    pooled = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
+    cos = (pooled[0::2] * pooled[1::2]).sum(-1)
+    want = torch.stack([-10.0 * (cos - 0.6), 10.0 * (cos - 0.6)], -1)
+    torch.testing.assert_close(got.float(), want, atol=1e-2, rtol=0)
+    assert cos[0] > 0.6 > cos[1] and got.argmax(-1).tolist() == [1, 0]
+    # examples, not rows: selecting example 1 keeps its two sentences together
+    one = batch.select(torch.tensor([1]))
+    torch.testing.assert_close(E.plain_forward(model, one, head="pair", pair_threshold=0.6), got[1:], atol=1e-5,
+                               rtol=0)
+
+
+def test_pair_thresholds_are_chosen_on_train_and_dev_as_the_registry_says(minilm):
+    from secfwt import data
+
+    model, tok = minilm
+    for task in ("mrpc", "rte"):
+        assert runs.choose_pair_threshold(task, model=model, tokenizer=tok) == data.get_task(task).pair_threshold
+
+
+def test_reported_accuracy_is_the_test_accuracy_of_the_best_dev_checkpoint():
+    traj = [{"units": 0, "dev_acc": 0.5, "test_acc": 0.9}, {"units": 10, "dev_acc": 0.8, "test_acc": 0.6},
+            {"units": 20, "dev_acc": 0.7, "test_acc": 0.95}, {"units": 30, "dev_acc": 0.8, "test_acc": 0.7}]
+    assert runs.select(traj)["units"] == 30  # best dev, the later of equals; never the best test (0.95)
+    assert runs.select(traj, budget=20)["units"] == 10  # within a smaller budget
+
+
+def test_stored_predictions_are_in_file_order_and_give_the_accuracy(minilm):
+    from secfwt import data
+
+    model, tok = minilm
+    out = runs.tune(runs.TuneConfig(task="mrpc", budget=1, eval_every=1, population=2, intrinsic_dim=10,
+                                    test_rows=24), model=model, tokenizer=tok)
+    labels = [r["label"] for r in data.load("mrpc", "test")[:24]]
+    for row in out["trajectory"]:
+        preds = [int(c) for c in row["test_pred"]]
+        assert len(preds) == 24 and runs.accuracy(preds, labels) == row["test_acc"]
+    zero = [int(c) for c in out["zero_shot_pred"]]
+    assert runs.accuracy(zero, labels) == out["zero_shot_acc"]
+    # file order: the zero-shot head's prediction of row i is that of row i alone
+    cfg = runs.TuneConfig(task="mrpc", method="sft")
+    one = E.text_batch(tok, data.texts(data.load("mrpc", "test")[5:6]), [0], 48)
+    with torch.no_grad():
+        alone = E.plain_forward(model, one, head="pair", pair_threshold=data.get_task("mrpc").pair_threshold)
+    assert zero[5] == alone.argmax(-1).item() and cfg.task == "mrpc"
+
+
+class Interrupted(Exception):
+    """A run killed mid-way (pytest keeps KeyboardInterrupt for itself)."""
+
+
+def test_an_interrupted_fot_run_continues_on_the_same_trajectory(minilm, tmp_path, monkeypatch):
+    model, tok = minilm
+    cfg = runs.TuneConfig(budget=4, eval_every=2, population=4, intrinsic_dim=20, test_rows=16)
+    whole = runs.tune(cfg, model=model, tokenizer=tok)["trajectory"]
+    calls, real = [], runs.population_losses
+
+    def interrupted(*args, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise Interrupted  # after generation 2's state was saved
+        return real(*args, **kw)
+
+    state = tmp_path / "run.pkl"
+    monkeypatch.setattr(runs, "population_losses", interrupted)
+    with pytest.raises(Interrupted):
+        runs.tune(cfg, model=model, tokenizer=tok, checkpoint=state)
+    assert state.exists()
+    calls.clear()
+    resumed = runs.tune(cfg, model=model, tokenizer=tok, checkpoint=state)["trajectory"]
+    assert len(calls) == 2  # generations 3 and 4 only
+    assert json.dumps(resumed) == json.dumps(whole) and not state.exists()  # (NaN: the start has no loss)
+    # a saved state of another configuration is not continued
+    monkeypatch.setattr(runs, "population_losses", interrupted)
+    calls.clear()
+    with pytest.raises(Interrupted):
+        runs.tune(cfg, model=model, tokenizer=tok, checkpoint=state)
+    monkeypatch.setattr(runs, "population_losses", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    calls.clear()
+    other = runs.TuneConfig(budget=4, eval_every=2, population=4, intrinsic_dim=20, test_rows=16, seed=21)
+    runs.tune(other, model=model, tokenizer=tok, checkpoint=state)
+    assert len(calls) == 4  # from the start
 
 
 def test_tune_workload_record_is_resumable_and_has_no_counts():

@@ -1,29 +1,36 @@
-"""Regenerate the committed few-shot files from the project's shared data, byte for byte.
+"""Regenerate the committed few-shot files and pools from the project's shared data, byte for byte.
 
     python -m secfwt.data.draw --shared ../shared/data            # rewrite secfwt/data/<task>/
     python -m secfwt.data.draw --shared ../shared/data --out DIR  # write elsewhere (e.g. to compare)
 
-Procedure (also in README.md here), per task and seed S in SEEDS: shuffle the task's draw pool
-(in file order) with ``random.Random(S)``; the first 16 rows of each class are ``train``, the
-next 16 of each class ``dev`` (both written class by class, in shuffled order within a class).
-The task's one ``test.jsonl``: the test pool in file order, minus every text drawn into any
-seed's train or dev, then with one ``random.Random(0)``: ``rng.sample`` of n/C rows from each
-class in turn (class 0 first), and ``rng.shuffle`` of the concatenation. Rows are JSON lines
-``{"label": int, "text": str}`` (``json.dumps(sort_keys=True)``, ASCII escapes, "\\n" endings).
+Procedure (also in README.md here), per task and seed S: shuffle the task's draw pool (in file
+order) with ``random.Random(S)``; skipping rows of the test file, the first 16 rows of each class
+are ``train``, the next 16 of each class ``dev`` (both written class by class, in shuffled order
+within a class): :func:`secfwt.data.draw_few_shot`, which also draws seeds that are not committed.
+A task's one ``test.jsonl`` (``test="file"``): SST-2 and AG News: the test pool in file order,
+minus every text drawn into the train or dev of a seed of DEFAULT_SEEDS, then with one
+``random.Random(0)``: ``rng.sample`` of n/C rows from each class in turn (class 0 first), and
+``rng.shuffle`` of the concatenation; MRPC: GLUE's dev split whole, in file order.  RTE
+(``test="rest"``) has no test file: each seed is tested on the pool rows it did not draw.
+Rows are JSON lines ``{"label": int, "text": str[, "text_pair": str]}``
+(``json.dumps(sort_keys=True)``, ASCII escapes, "\\n" endings); pools are gzipped with no name
+and mtime 0, so they too repeat byte for byte.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import gzip
 import json
 import random
 import re
 from pathlib import Path
 
-from secfwt.data import HERE, SEEDS, TASKS
+from secfwt.data import DEFAULT_SEEDS, HERE, SEEDS, TASKS, draw_few_shot, key
 
-PER_CLASS = 16
-TEST_SIZE = {"sst2": 500, "agnews": 400}
+#: rows of each test file drawn by sampling (None: the test pool whole, in file order)
+TEST_SIZE = {"sst2": 500, "agnews": 400, "mrpc": None}
 
 Row = dict  # {"text": str, "label": int}
 
@@ -81,59 +88,91 @@ def agnews(shared: Path) -> list[Row]:
     return rows
 
 
-def pools(shared: Path) -> dict[str, tuple[list[Row], list[Row]]]:
-    """Per task: (draw pool, test pool)."""
+def mrpc(shared: Path, name: str) -> list[Row]:
+    """GLUE MRPC ``train.tsv`` or ``dev.tsv`` in file order: Quality -> label, #1/#2 String -> pair."""
+    with open(shared / "mrpc" / name, encoding="utf-8-sig", newline="") as f:
+        table = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    if table[0] != ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"] or any(len(r) != 5 for r in table):
+        raise ValueError(f"mrpc/{name}: not GLUE's five-column MRPC table")
+    return [{"text": r[3].strip(), "text_pair": r[4].strip(), "label": _label(r[0], {"0": 0, "1": 1})}
+            for r in table[1:]]
+
+
+def rte(shared: Path) -> list[Row]:
+    """rte/val.jsonl in file order: premise/hypothesis; entailment -> 1, not_entailment -> 0."""
+    rows = []
+    for line in (shared / "rte" / "val.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            rows.append({"text": r["premise"].strip(), "text_pair": r["hypothesis"].strip(),
+                         "label": _label(r["label"], {"not_entailment": 0, "entailment": 1})})
+    return rows
+
+
+def _label(raw, labels: dict) -> int:
+    if raw not in labels:
+        raise ValueError(f"label {raw!r} is not one of {', '.join(labels)}")
+    return labels[raw]
+
+
+def pools(shared: Path) -> dict[str, tuple[list[Row], list[Row] | None]]:
+    """Per task: (draw pool, test pool; None where the test is the rest of the draw pool)."""
     ag = agnews(shared)
-    out = {"sst2": (sst_dev(shared), sst_test(shared)), "agnews": (ag, ag)}
+    out = {"sst2": (sst_dev(shared), sst_test(shared)), "agnews": (ag, ag),
+           "mrpc": (mrpc(shared, "train.tsv"), mrpc(shared, "dev.tsv")), "rte": (rte(shared), None)}
     assert set(out) == set(TASKS), "a task in secfwt.data.TASKS has no pools here"
     return out
 
 
 def _unique(rows: list[Row], what: str) -> None:
-    texts = [r["text"] for r in rows]
-    if len(set(texts)) != len(texts):
-        raise ValueError(f"{what}: duplicate texts would break disjointness by text")
+    keys = [key(r) for r in rows]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{what}: duplicate rows would break disjointness by text")
 
 
-def draw_few_shot(pool: list[Row], classes: int, seed: int) -> tuple[list[Row], list[Row]]:
-    rows = list(pool)
-    random.Random(seed).shuffle(rows)
-    by_class = [[r for r in rows if r["label"] == c] for c in range(classes)]
-    if min(map(len, by_class)) < 2 * PER_CLASS:
-        raise ValueError("a class has fewer than 32 rows to draw from")
-    train = [r for rs in by_class for r in rs[:PER_CLASS]]
-    dev = [r for rs in by_class for r in rs[PER_CLASS:2 * PER_CLASS]]
-    return train, dev
-
-
-def draw_test(pool: list[Row], classes: int, size: int, exclude: set[str]) -> list[Row]:
+def draw_test(pool: list[Row], classes: int, size: int | None, exclude: set) -> list[Row]:
+    rest = [r for r in pool if key(r) not in exclude]
+    if size is None:
+        return rest
     if size % classes:
         raise ValueError(f"test size {size} not divisible by {classes} classes")
     rng = random.Random(0)
-    rest = [r for r in pool if r["text"] not in exclude]
     test = [r for c in range(classes) for r in rng.sample([r for r in rest if r["label"] == c], size // classes)]
     rng.shuffle(test)
     return test
 
 
 def draw_all(shared: Path) -> dict[str, list[Row]]:
-    """Relative path ('<task>/seed13_train.jsonl', ...) -> rows, for every committed file."""
+    """Relative path ('<task>/seed13_train.jsonl', '<task>/pool.jsonl.gz', ...) -> rows, for every
+    committed file."""
     files: dict[str, list[Row]] = {}
     for task, (draw_pool, test_pool) in pools(Path(shared)).items():
+        t = TASKS[task]
         _unique(draw_pool, f"{task} draw pool")
-        _unique(test_pool, f"{task} test pool")
-        drawn: set[str] = set()
+        files[f"{task}/pool.jsonl.gz"] = draw_pool
+        exclude: set = set()
+        if test_pool is not None:
+            _unique(test_pool, f"{task} test pool")
+            drawn = {key(r) for s in DEFAULT_SEEDS for r in sum(draw_few_shot(draw_pool, t.classes, s), [])}
+            test = draw_test(test_pool, t.classes, TEST_SIZE[task], drawn)
+            files[f"{task}/test.jsonl"] = test
+            exclude = {key(r) for r in test}
         for seed in SEEDS:
-            train, dev = draw_few_shot(draw_pool, TASKS[task].classes, seed)
+            train, dev = draw_few_shot(draw_pool, t.classes, seed, exclude)
             files[f"{task}/seed{seed}_train.jsonl"] = train
             files[f"{task}/seed{seed}_dev.jsonl"] = dev
-            drawn |= {r["text"] for r in train + dev}
-        files[f"{task}/test.jsonl"] = draw_test(test_pool, TASKS[task].classes, TEST_SIZE[task], drawn)
     return files
 
 
 def dumps(rows: list[Row]) -> str:
-    return "".join(json.dumps({"label": r["label"], "text": r["text"]}, sort_keys=True) + "\n" for r in rows)
+    return "".join(json.dumps({k: r[k] for k in ("label", "text", "text_pair") if k in r}, sort_keys=True) + "\n"
+                   for r in rows)
+
+
+def encode(rel: str, rows: list[Row]) -> bytes:
+    """A file's bytes: JSON lines, gzipped (no name, mtime 0) for ``.gz``."""
+    raw = dumps(rows).encode("ascii")
+    return gzip.compress(raw, compresslevel=9, mtime=0) if rel.endswith(".gz") else raw
 
 
 def write(files: dict[str, list[Row]], out: Path) -> list[Path]:
@@ -141,18 +180,19 @@ def write(files: dict[str, list[Row]], out: Path) -> list[Path]:
     for rel, rows in files.items():
         path = Path(out) / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(dumps(rows).encode("ascii"))
+        path.write_bytes(encode(rel, rows))
         paths.append(path)
     return paths
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m secfwt.data.draw", description=__doc__.splitlines()[0])
-    p.add_argument("--shared", required=True, type=Path, help="the shared data folder (holds sst/, agnews/)")
+    p.add_argument("--shared", required=True, type=Path, help="the shared data folder (holds sst/, agnews/, mrpc/, rte/)")
     p.add_argument("--out", type=Path, default=HERE, help="where to write <task>/*.jsonl (default: this package)")
     args = p.parse_args(argv)
-    for path in write(draw_all(args.shared), args.out):
-        print(f"{path}: {len(path.read_text().splitlines())} rows")
+    files = draw_all(args.shared)
+    for path, rows in zip(write(files, args.out), files.values()):
+        print(f"{path}: {len(rows)} rows")
     return 0
 
 

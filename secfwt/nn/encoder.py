@@ -30,7 +30,7 @@ from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.persistent import FixedOperands
 from ..results import ONE_TIME
-from ..variants import FIXED_INPUTS, HEADS, MODEL_NAMES, MODEL_SIZES, PRETRAINED, PROMPT_DEPTHS, QKV, WEIGHT_MASKS  # noqa: F401,E501
+from ..variants import FIXED_INPUTS, HEADS, MODEL_NAMES, POOLED_HEADS, MODEL_SIZES, PRETRAINED, PROMPT_DEPTHS, QKV, WEIGHT_MASKS  # noqa: F401,E501
 from . import attention as attn
 from .layers import FOURIER_GELU, GELU_SAFE, GELUS, INV_SQRTS, gelu, inv_sqrt, layer_norm, plain_gelu
 
@@ -90,29 +90,53 @@ class Batch:
 
     ``attention_mask`` ([B, L], 1 = token or prompt slot, 0 = padding) is the data owner's:
     in MPC it is secret-shared like the ids, so padded lengths reveal nothing; with it, keys
-    at padding are masked in attention and the sentence head pools the real positions only."""
+    at padding are masked in attention and the sentence head pools the real positions only.
+    A ``pair`` batch holds two rows per example, interleaved (rows 2i and 2i + 1 are example i's
+    two sentences, each with its own prompt slots): the ``pair`` head compares them."""
 
-    input_ids: torch.Tensor  # [B, L] long
+    input_ids: torch.Tensor  # [B, L] long ([2B, L] for pairs)
     mask_pos: int
     labels: torch.Tensor  # [B] long in [0, C)
     label_token_ids: torch.Tensor  # [C] long
     prompt_tokens: int = 0  # positions 1..P carry soft-prompt vectors instead of words
     attention_mask: torch.Tensor | None = None  # [B, L] 0/1 (None: every position is real)
+    pair: bool = False
 
     @property
     def size(self) -> int:
+        """Examples (labels)."""
+        return self.labels.size(0)
+
+    @property
+    def rows_per_example(self) -> int:
+        return 2 if self.pair else 1
+
+    @property
+    def n_rows(self) -> int:
+        """Token rows the encoder runs (two per example for pairs)."""
         return self.input_ids.size(0)
+
+    def _with(self, rows, labels) -> "Batch":
+        mask = self.attention_mask[rows] if self.attention_mask is not None else None
+        return Batch(self.input_ids[rows], self.mask_pos, labels, self.label_token_ids, self.prompt_tokens, mask,
+                     self.pair)
 
     def repeat(self, n: int) -> "Batch":
         """The batch n times over (a population evaluated in one forward)."""
         mask = self.attention_mask.repeat(n, 1) if self.attention_mask is not None else None
         return Batch(self.input_ids.repeat(n, 1), self.mask_pos, self.labels.repeat(n), self.label_token_ids,
-                     self.prompt_tokens, mask)
+                     self.prompt_tokens, mask, self.pair)
 
     def rows(self, start: int, count: int) -> "Batch":
-        mask = self.attention_mask[start:start + count] if self.attention_mask is not None else None
-        return Batch(self.input_ids[start:start + count], self.mask_pos, self.labels[start:start + count],
-                     self.label_token_ids, self.prompt_tokens, mask)
+        """Examples start .. start + count - 1."""
+        r = self.rows_per_example
+        return self._with(slice(start * r, (start + count) * r), self.labels[start:start + count])
+
+    def select(self, idx: torch.Tensor) -> "Batch":
+        """The examples ``idx``, in that order."""
+        r = self.rows_per_example
+        rows = (idx[:, None] * r + torch.arange(r)).reshape(-1)
+        return self._with(rows, self.labels[idx])
 
     def pooling_weights(self) -> torch.Tensor:
         """[B, L] mean-pooling weights over the real positions (the data owner computes them)."""
@@ -145,12 +169,17 @@ def synthetic_batch(cfg, batch: int, seq: int, prompt_tokens: int, classes: int 
     return Batch(ids, seq - 2, labels, torch.arange(10, 10 + classes), prompt_tokens)
 
 
-def text_batch(tokenizer, texts: list[str], labels: list[int], max_len: int, prompt_tokens: int = 0,
+def text_batch(tokenizer, texts: list, labels: list[int], max_len: int, prompt_tokens: int = 0,
                pad_to: int | None = None) -> Batch:
     """Real sentences as one padded batch: [CLS] P prompt slots, text (truncated to ``max_len``
     tokens with its special tokens), [SEP], padding.  ``pad_to`` fixes the length (MPC: a public
-    length that hides the real ones); otherwise the batch is padded to its longest row."""
-    enc = tokenizer(list(texts), truncation=True, max_length=max_len, padding=False)["input_ids"]
+    length that hides the real ones); otherwise the batch is padded to its longest row.  Texts
+    that are (sentence, sentence) pairs give a ``pair`` batch: each sentence is its own row."""
+    pair = bool(texts) and isinstance(texts[0], tuple)
+    if pair and not all(isinstance(t, tuple) and len(t) == 2 for t in texts):
+        raise ValueError("a batch is all sentences or all (sentence, sentence) pairs")
+    flat = [s for t in texts for s in t] if pair else list(texts)
+    enc = tokenizer(flat, truncation=True, max_length=max_len, padding=False)["input_ids"]
     longest = max(len(ids) for ids in enc) + prompt_tokens
     seq = pad_to if pad_to is not None else longest
     if seq < longest:
@@ -162,7 +191,7 @@ def text_batch(tokenizer, texts: list[str], labels: list[int], max_len: int, pro
         ids[i, :len(full)] = torch.tensor(full)
         mask[i, :len(full)] = 1
     return Batch(ids, 0, torch.as_tensor(labels, dtype=torch.long), torch.zeros(0, dtype=torch.long),
-                 prompt_tokens, mask)
+                 prompt_tokens, mask, pair)
 
 
 def minilm_tokenizer():
@@ -218,7 +247,8 @@ class MPCEncoder:
     def __init__(self, model, attention: str = attn.SOFTMAX, trainable=lambda name: False,
                  lora_rank: int = 0, lora_alpha: float = 16.0, features: int = 64, seed: int = 0,
                  calibration: dict | None = None, head: str = "mlm", label_embeddings: torch.Tensor | None = None,
-                 gelu: str = "tanh", qkv: str = "separate", weight_masks: str = "fresh", inv_sqrt: str = "crypten"):
+                 gelu: str = "tanh", qkv: str = "separate", weight_masks: str = "fresh", inv_sqrt: str = "crypten",
+                 pair_threshold: float | None = None):
         self.cfg = model.config
         if inv_sqrt not in INV_SQRTS:
             raise ValueError(f"unknown inv_sqrt {inv_sqrt!r}; choose one of {', '.join(INV_SQRTS)}")
@@ -247,6 +277,9 @@ class MPCEncoder:
             # the model owner's unit label embeddings times the public similarity scale, as [H, C]
             self.label_matrix = crypten.cryptensor((unit_rows(label_embeddings) * SENTENCE_SCALE).t().float()
                                                    .contiguous(), src=0)
+        if head == "pair" and pair_threshold is None:
+            raise ValueError("the pair head needs its public pair_threshold (the task's)")
+        self.pair_threshold = pair_threshold
         self.gelu_clamp = {name: peak > GELU_SAFE for name, peak in calibration["gelu_max"].items()}
         peak = max(calibration["gelu_max"].values(), default=0.0)
         if gelu == "fourier" and peak > FOURIER_GELU.range:
@@ -319,7 +352,7 @@ class MPCEncoder:
                 covered.update(weight_elements=self.open_weights(batch), weight_tensors=len(self.fixed.opened))
             if onehot is not None:
                 words = self.token_embeddings(onehot)
-                covered["token_embeddings_rows"] = batch.size
+                covered["token_embeddings_rows"] = batch.n_rows
         return covered, words
 
     def open_weights(self, batch: Batch) -> int:
@@ -444,17 +477,22 @@ class MPCEncoder:
         """Label logits [B, C] from the last hidden state, by the encoder's head."""
         with scope("head"):
             if self.head_kind == "sentence":
-                return self._sentence_head(h, inputs)
+                return self._matmul(self._pooled_unit(h, inputs), SENTENCE_LABELS, self.label_matrix)
+            if self.head_kind == "pair":
+                unit = self._pooled_unit(h, inputs)  # [2B, H]: rows 2i, 2i + 1 are example i's sentences
+                both = unit.reshape(unit.size(0) // 2, 2, unit.size(-1))
+                cos = (both.narrow(1, 0, 1) * both.narrow(1, 1, 1)).sum(-1)  # one product: one round
+                return pair_logits(cos, self.pair_threshold)
             return self._mlm_head(h, batch)
 
-    def _sentence_head(self, h, inputs: dict):
-        """Scaled cosine of the mean-pooled embedding with each label description's embedding.
-        Pooling weights are the data owner's (secret: they encode the lengths); the norm is
-        range-safe like LayerNorm (public pre-scale ``pool_scale``, then inv_sqrt)."""
+    def _pooled_unit(self, h, inputs: dict):
+        """The unit mean-pooled embedding of each row [B, H].  Pooling weights are the data owner's
+        (secret: they encode the lengths); the norm is range-safe like LayerNorm (public pre-scale
+        ``pool_scale``, then inv_sqrt)."""
         pooled = inputs["pooling"].matmul(h).squeeze(1)  # [B, 1, L] x [B, L, H] -> [B, H]
         c = self.pool_scale
         inv_norm = inv_sqrt(pooled.square().sum(-1, keepdim=True).mul(c), self.inv_sqrt).mul(math.sqrt(c))
-        return self._matmul(pooled * inv_norm, SENTENCE_LABELS, self.label_matrix)
+        return pooled * inv_norm
 
     def _mlm_head(self, h, batch: Batch):
         """Masked-LM logits of the label words at the mask position: [B, C]."""
@@ -508,7 +546,7 @@ def owner_inputs(cfg, batch: Batch, attention: str, head: str) -> dict:
     if batch.attention_mask is not None:
         out["keys"] = batch.attention_mask[:, None, :, None] if attn.is_rfa(attention) else \
             batch.key_bias()[:, None, None, :]
-    if head == "sentence":
+    if head in POOLED_HEADS:
         out["pooling"] = batch.pooling_weights().unsqueeze(1)  # [B, 1, L]
     return out
 
@@ -531,8 +569,15 @@ def _fused_key(names) -> str:
 
 def _rows_key(batch: Batch) -> str:
     return "head.label_rows:" + ",".join(map(str, batch.label_token_ids.tolist()))
-#: public similarity scale of the sentence head (sentence-transformers' usual 20)
+#: public similarity scale of the sentence and pair heads (sentence-transformers' usual 20)
 SENTENCE_SCALE = 20.0
+
+
+def pair_logits(cos, threshold: float):
+    """The pair head's logits [B, 2] from the cosines [B, 1] of each example's two sentences:
+    +-(scale / 2)(cos - threshold), so label 1 (paraphrase, entailment) wins above the threshold.
+    Public affine maps only: local on CrypTen tensors."""
+    return (cos - threshold) * torch.tensor([[-SENTENCE_SCALE / 2, SENTENCE_SCALE / 2]])
 
 
 def unit_rows(x: torch.Tensor) -> torch.Tensor:
@@ -601,7 +646,7 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
                   features: int = 64, seed: int = 0, hidden_only: bool = False, ln_stats: dict | None = None,
                   lora: dict | None = None, lora_scale: float = 0.0, gelu_peaks: dict | None = None,
                   head: str = "mlm", label_embeddings: torch.Tensor | None = None, gelu: str = "tanh",
-                  deep_prompts: list | None = None):
+                  deep_prompts: list | None = None, pair_threshold: float | None = None):
     """The MPC forward's mathematics on the HF model's weights (differentiable), in the model's own
     dtype: float64 for parity checks, float32 for long plaintext tuning runs.  Padded keys are
     masked and the sentence head pools real positions exactly as in MPC.
@@ -651,6 +696,9 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
         return h
     if head == "sentence":
         return SENTENCE_SCALE * plain_pooled(h, batch) @ unit_rows(label_embeddings.to(dtype)).t()
+    if head == "pair":
+        unit = plain_pooled(h, batch)
+        return pair_logits((unit[0::2] * unit[1::2]).sum(-1, keepdim=True), pair_threshold).to(dtype)
     names = head_names(cfg)
     x = ln(_gelu_peak(lin(h[:, batch.mask_pos], names["dense"]), names["dense"], gelu_peaks, gelu), names["ln"])
     return x @ sd[names["words"]][batch.label_token_ids].t() + sd[names["bias"]][batch.label_token_ids]

@@ -50,29 +50,43 @@ def _batches(p: dict, tokenizer=None):
     out = {}
     for split, n in (("train", p["train_rows"]), ("test", p["test_rows"])):
         if tokenizer is None:
-            shape = (n, p["seq"])
+            shape = (n * (2 if task.pair else 1), p["seq"])
             out[split] = enc.Batch(torch.zeros(shape, dtype=torch.long), 0, torch.zeros(n, dtype=torch.long),
-                                   torch.zeros(0, dtype=torch.long), prompt, torch.ones(shape, dtype=torch.long))
+                                   torch.zeros(0, dtype=torch.long), prompt, torch.ones(shape, dtype=torch.long),
+                                   task.pair)
             continue
         rows = fewshot.load(p["task"], split, p["seed"])[:n]
-        out[split] = enc.text_batch(tokenizer, [r["text"] for r in rows], [r["label"] for r in rows],
+        out[split] = enc.text_batch(tokenizer, fewshot.texts(rows), [r["label"] for r in rows],
                                     min(task.max_len, p["seq"] - prompt), prompt_tokens=prompt, pad_to=p["seq"])
     return out
 
 
-def _labels(p: dict, model, tokenizer):
-    """The model owner's label-description embeddings, by the same function the encoder computes."""
+def _task(p: dict):
     from .. import data as fewshot
 
-    return enc.label_embeddings(model, tokenizer, fewshot.get_task(p["task"]).label_descriptions,
-                                attention=p["attention"], features=64, seed=0, gelu=p["gelu"])
+    return fewshot.get_task(p["task"])
+
+
+def _labels(p: dict, model, tokenizer):
+    """The model owner's label-description embeddings, by the same function the encoder computes
+    (None for a pair task: its head compares the two sentences)."""
+    task = _task(p)
+    if task.pair:
+        return None
+    return enc.label_embeddings(model, tokenizer, task.label_descriptions, attention=p["attention"], features=64,
+                                seed=0, gelu=p["gelu"])
+
+
+def _head(p: dict, labels) -> dict:
+    """The head's arguments, the same for the encoder and its plaintext twin."""
+    task = _task(p)
+    return {"head": task.head, "label_embeddings": labels, "pair_threshold": task.pair_threshold}
 
 
 def _encoder(p: dict, model, tokenizer):
     labels = _labels(p, model, tokenizer)
-    return enc.MPCEncoder(model, attention=p["attention"], head="sentence", label_embeddings=labels, features=64,
-                          seed=0, gelu=p["gelu"], qkv=p["qkv"], weight_masks=p["weight_masks"],
-                          inv_sqrt=p["inv_sqrt"]), labels
+    return enc.MPCEncoder(model, attention=p["attention"], features=64, seed=0, gelu=p["gelu"], qkv=p["qkv"],
+                          weight_masks=p["weight_masks"], inv_sqrt=p["inv_sqrt"], **_head(p, labels)), labels
 
 
 # -- the servers (parties 0 and 1) -------------------------------------------------------------
@@ -95,15 +109,14 @@ def server_run(state: dict):
     with crypten.no_grad():
         with scope("owner_inputs"):  # once per run: the training set does not change
             inputs = {name: link.input(f"train.{name}") for name in mpc.owner_inputs(train)}
-        rows = shapes["train"].size  # the population repeats the training rows
+        rows = shapes["train"].n_rows  # the population repeats the training rows
         cache = p["fixed_inputs"] == "cached"
         _, words = mpc.pay_once(shapes["train"], inputs["ids"].narrow(0, 0, rows) if cache else None)
         words = crypten.cat([words] * n, dim=0) if words is not None else None
         for _ in range(p["generations"]):
             with scope("generation"):
                 prompts = link.input("prompts")  # [n, P, H]
-                per_row = prompts.unsqueeze(1).expand(n, shapes["train"].size, *prompts.shape[1:]) \
-                    .reshape(n * shapes["train"].size, *prompts.shape[1:])
+                per_row = prompts.unsqueeze(1).expand(n, rows, *prompts.shape[1:]).reshape(n * rows, *prompts.shape[1:])
                 with scope("forward"):
                     logits = mpc.forward(train, per_row, inputs, words=words)
                 link.output("logits", logits)
@@ -136,8 +149,7 @@ def owner_run(owner, params: dict) -> dict:
         owner.share(f"train.{name}", t.double())
     space = runs.BlackBoxPrompt(cfg, model)
     es = runs.cma_strategy(cfg)
-    twin = {"attention": p["attention"], "features": 64, "seed": 0, "head": "sentence", "label_embeddings": labels,
-            "gelu": p["gelu"]}
+    twin = {"attention": p["attention"], "features": 64, "seed": 0, "gelu": p["gelu"], **_head(p, labels)}
     generations = []
     for _ in range(p["generations"]):
         zs = es.ask()
@@ -146,7 +158,7 @@ def owner_run(owner, params: dict) -> dict:
         logits = owner.receive("logits")
         mpc_losses = _losses(logits, train, n)
         with torch.no_grad():
-            plain = enc.plain_forward(model, train.repeat(n), prompts.repeat_interleave(train.size, 0), **twin)
+            plain = enc.plain_forward(model, train.repeat(n), prompts.repeat_interleave(train.n_rows, 0), **twin)
         plain_losses = _losses(plain, train, n)
         es.tell(zs, mpc_losses)  # the data owner tunes on what MPC gives it
         generations.append({"mpc_losses": mpc_losses, "plain_losses": plain_losses,
@@ -175,7 +187,7 @@ def owner_run(owner, params: dict) -> dict:
 
 def _owner_inputs(model, p: dict, batch: enc.Batch) -> dict:
     """What the data owner shares for a batch: the same names and forms the encoder consumes."""
-    return enc.owner_inputs(model.config, batch, p["attention"], "sentence")
+    return enc.owner_inputs(model.config, batch, p["attention"], _task(p).head)
 
 
 def _losses(logits: torch.Tensor, train: enc.Batch, n: int) -> list[float]:

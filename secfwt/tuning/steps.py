@@ -90,12 +90,13 @@ def setup(p: dict) -> dict:
     g = torch.Generator().manual_seed(p["seed"] + 2)
     prompt = torch.randn(p["prompt_tokens"], hidden, generator=g, dtype=torch.float64) * 0.05 if uses_prompt else None
     attention = p["attention"]
+    threshold = _pair_threshold(p)
     mpc = enc.MPCEncoder(model, attention=attention, trainable=_trainable(p),
                          lora_rank=p["lora_rank"] if m.adapters else 0, features=p["features"],
                          seed=p["seed"], head=p["head"], label_embeddings=labels, gelu=p["gelu"], qkv=p["qkv"],
-                         weight_masks=p["weight_masks"], inv_sqrt=p["inv_sqrt"])
+                         weight_masks=p["weight_masks"], inv_sqrt=p["inv_sqrt"], pair_threshold=threshold)
     twin = {"attention": attention, "features": p["features"], "seed": p["seed"], "head": p["head"],
-            "label_embeddings": labels, "gelu": p["gelu"]}
+            "label_embeddings": labels, "gelu": p["gelu"], "pair_threshold": threshold}
     deep = _deep_prompts(p, model.config.num_hidden_layers, hidden)
     state = {"p": p, "model": model, "batch": batch, "prompt": prompt, "mpc": mpc, "twin": twin, "deep": deep}
     if m.prompt and m.gradient:
@@ -112,8 +113,9 @@ def make_batch(p: dict, model, prompt_tokens: int):
     """The step's batch and, for the sentence head, the model owner's label embeddings.
 
     ``task=synthetic``: seeded random ids of length ``seq`` (with the sentence head, a padding
-    mask of seeded random lengths).  A task name: the first ``batch`` training sentences of that
-    task's seed-13 draw, padded to the public length ``seq`` (MiniLM's tokenizer)."""
+    mask of seeded random lengths).  A task name: the first ``batch`` training examples of that
+    task's ``data_seed`` draw, padded to the public length ``seq`` (MiniLM's tokenizer); a pair
+    task's examples are two rows each, and its head needs no label embeddings."""
     cfg = model.config
     if p["task"] == "synthetic":
         batch = enc.synthetic_batch(cfg, p["batch"], p["seq"], prompt_tokens, classes=p["classes"],
@@ -129,13 +131,21 @@ def make_batch(p: dict, model, prompt_tokens: int):
     from .. import data as fewshot
 
     task = fewshot.get_task(p["task"])
-    rows = fewshot.load(p["task"], "train")[:p["batch"]]
+    rows = fewshot.load(p["task"], "train", p["data_seed"])[:p["batch"]]
     tokenizer = enc.minilm_tokenizer()
-    batch = enc.text_batch(tokenizer, [r["text"] for r in rows], [r["label"] for r in rows], task.max_len,
+    batch = enc.text_batch(tokenizer, fewshot.texts(rows), [r["label"] for r in rows], task.max_len,
                            prompt_tokens=prompt_tokens, pad_to=p["seq"])
+    if task.pair:
+        return batch, None
     labels = enc.label_embeddings(model, tokenizer, task.label_descriptions, attention=p["attention"],
                                   features=p["features"], seed=p["seed"], gelu=p["gelu"])
     return batch, labels
+
+
+def _pair_threshold(p: dict) -> float | None:
+    from .. import data as fewshot
+
+    return None if p["task"] == "synthetic" else fewshot.get_task(p["task"]).pair_threshold
 
 
 def run(state: dict):
@@ -157,7 +167,7 @@ def run(state: dict):
     with scope("loss"):  # d(mean CE)/d logits = (softmax - onehot) / B; the loss value is not needed
         onehot = torch.nn.functional.one_hot(batch.labels, logits.size(-1)).float()
         with crypten.no_grad():  # scaled by the public loss scale so gradients survive 16-bit fixed point
-            grad = (logits.softmax(-1) - onehot).mul(p["loss_scale"] / batch.input_ids.size(0))
+            grad = (logits.softmax(-1) - onehot).mul(p["loss_scale"] / batch.size)
     with scope("backward"):
         logits.backward(grad)
     grads = {name: t.grad for name, t in params}
@@ -326,14 +336,14 @@ class FotGeneration:
             self.cached, words = mpc.pay_once(batch, mpc.share_inputs(batch)["ids"] if cache else None)
             if self.p["fot_mode"] == "batched":
                 big = batch.repeat(n)
-                rows = batch.input_ids.size(0)
+                rows = batch.n_rows  # token rows: two per example for a pair task
                 per_row = crypten.cat([s.unsqueeze(0) for s in shared for _ in range(rows)], dim=0)  # [n*B, P, H]
                 with scope("forward"):
                     out = mpc.forward(big, per_row, words=crypten.cat([words] * n, dim=0) if words is not None
                                       else None)
                 with scope("open"):
                     opened = out.reveal(dst=0)
-                logits = [opened[i * batch.input_ids.size(0):(i + 1) * batch.input_ids.size(0)] for i in range(n)] \
+                logits = [opened[i * batch.size:(i + 1) * batch.size] for i in range(n)] \
                     if opened is not None else [None] * n
             else:
                 for s in shared:
