@@ -30,7 +30,7 @@ from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.persistent import FixedOperands
 from ..results import ONE_TIME
-from ..variants import FIXED_INPUTS, HEADS, MODEL_NAMES, POOLED_HEADS, MODEL_SIZES, PRETRAINED, PROMPT_DEPTHS, QKV, WEIGHT_MASKS  # noqa: F401,E501
+from ..variants import FIXED_INPUTS, HEADS, MODEL_NAMES, MODEL_SIZES, POOLED_HEADS, PRETRAINED, PROMPT_DEPTHS, QKV, WEIGHT_MASKS  # noqa: F401,E501
 from . import attention as attn
 from .layers import FOURIER_GELU, GELU_SAFE, GELUS, INV_SQRTS, gelu, inv_sqrt, layer_norm, plain_gelu
 
