@@ -72,15 +72,39 @@ def method_rank(label: str) -> tuple[float, str]:
 
 
 def tune_records(records: list[dict]) -> list[dict]:
-    """Finished tune records, keeping per task and method only the runs of the largest budget
-    (the quick profile's tiny smoke runs never mix with a profile's real ones)."""
-    tuned = [r for r in records if r.get("workload") == "tune" and r.get("status") == "ok"]
-    largest: dict = {}
-    for r in tuned:
+    """Finished tune records, one per task, method and seed: the run of the largest budget (the
+    quick profile's tiny smoke runs never mix with a profile's real ones; a longer run of a seed
+    supersedes a shorter one), of equal budgets the one with stored test predictions, then the later."""
+    best: dict = {}
+    for order, r in enumerate(records):
+        if r.get("workload") != "tune" or r.get("status") != "ok":
+            continue
+        key = (r["params"]["task"], method_label(r["params"]), r["params"]["seed"])
+        rank = (r["params"]["budget"], has_predictions(r), order)
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, r)
+    return [r for _, r in best.values()]
+
+
+def has_predictions(record: dict) -> bool:
+    """The record's checkpoints carry their test predictions (bootstrap intervals need them)."""
+    return all("test_pred" in row for row in record.get("trajectory", [])) and bool(record.get("trajectory"))
+
+
+def select_checkpoint(trajectory: list[dict], budget: float | None = None) -> dict:
+    """The checkpoint a run reports, of those within ``budget`` units: the best dev accuracy, the
+    later one on a tie (the rule of :func:`secfwt.tuning.runs.select`, which a test holds equal)."""
+    within = [row for row in trajectory if budget is None or row["units"] <= budget]
+    return max(within, key=lambda row: (row["dev_acc"], row["units"]))
+
+
+def common_budgets(records: list[dict]) -> dict:
+    """(task, method label) -> the largest budget every seed's run reaches: where seeds compare."""
+    out: dict = {}
+    for r in records:
         key = (r["params"]["task"], method_label(r["params"]))
-        largest[key] = max(largest.get(key, 0), r["params"]["budget"])
-    return [r for r in tuned if r["params"]["budget"] == largest[(r["params"]["task"], method_label(
-        r["params"]))]]
+        out[key] = min(out.get(key, r["params"]["budget"]), r["params"]["budget"])
+    return out
 
 
 def trajectories(records: list[dict]) -> pd.DataFrame:
@@ -111,15 +135,25 @@ def unit_shape(method_name: str, batch, population) -> dict:
 
 
 def summaries(records: list[dict]) -> pd.DataFrame:
-    """One row per tune record: zero-shot, start, final (selected on dev) and last accuracy."""
+    """One row per tune record, at its method's common budget (:func:`common_budgets`): zero-shot,
+    start, final (selected on dev within that budget) and last accuracy, and the final checkpoint's
+    test predictions where stored (``final_pred``, ``zero_shot_pred``: one digit per test row)."""
+    tuned = tune_records(records)
+    budgets = common_budgets(tuned)
     rows = []
-    for r in tune_records(records):
+    for r in tuned:
         p = r["params"]
+        budget = budgets[(p["task"], method_label(p))]
+        chosen = select_checkpoint(r["trajectory"], budget)
+        last = max((row for row in r["trajectory"] if row["units"] <= budget), key=lambda row: row["units"])
         rows.append({"task": p["task"], "method": method_label(p), "seed": p["seed"],
-                     "budget": p["budget"], "unit": r["unit"], "lr": r.get("lr"), "batch": r.get("batch"),
+                     "budget": budget, "unit": r["unit"], "lr": r.get("lr"), "batch": r.get("batch"),
                      "population": p["population"] if _generations(p["method"]) else None,
+                     "test_rows": p.get("test_rows", 0),
                      "zero_shot_acc": r["zero_shot_acc"], "start_acc": r["start_acc"],
-                     "final_acc": r["final_acc"], "last_acc": r["last_acc"], "tune_s": r.get("tune_s")})
+                     "final_acc": chosen["test_acc"], "last_acc": last["test_acc"], "selected_units": chosen["units"],
+                     "final_pred": chosen.get("test_pred"), "zero_shot_pred": r.get("zero_shot_pred"),
+                     "tune_s": r.get("tune_s")})
     return pd.DataFrame(rows)
 
 

@@ -167,6 +167,10 @@ PROFILES["quick"]["sweeps"].append(
 PROFILES["quick"]["sweeps"].append(
     Sweep("fot-mpc", {"layers": [1], "generations": [2], "population": [2], "train_rows": [2], "test_rows": [4],
                       "seq": [24]}, 45))
+# ... and on a sentence-pair task (MRPC: two rows per example, the pair head's cosine in MPC)
+PROFILES["quick"]["sweeps"].append(
+    Sweep("fot-mpc", {"task": ["mrpc"], "layers": [1], "generations": [2], "population": [2], "train_rows": [2],
+                      "test_rows": [4], "seq": [24]}, 45))
 
 
 def get_profile(name: str) -> dict:

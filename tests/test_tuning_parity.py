@@ -51,10 +51,22 @@ def reproducible_masks():
     # run, the training rows' token embeddings looked up once (secfwt.mpc.persistent)
     {"attention": "rfa-onepass", "gelu": "fourier", "qkv": "fused", "inv_sqrt": "fast", "weight_masks": "persistent",
      "fixed_inputs": "cached"},
-], ids=["softmax", "rfa", "rfa-fourier-fused", "rfa-all-beyond-persistent"])
+    # a sentence-pair task (MRPC): two rows per example, the pair head's cosine in MPC
+    {"task": "mrpc", "attention": "softmax-stable"},
+], ids=["softmax", "rfa", "rfa-fourier-fused", "rfa-all-beyond-persistent", "mrpc-pairs"])
 def fot(request):
     return run_one("fot-mpc", {**request.param, "layers": 2, "generations": 3, "population": 4,
                                "train_rows": 4, "test_rows": 8, "seq": 32, "prompt_tokens": 4}, LINKS)
+
+
+def test_pair_runs_send_two_rows_per_example(fot):
+    """A pair task's data owner shares both sentences of every example (rows = 2 x examples); the
+    logits it receives are one pair of label scores per example."""
+    if fot["params"]["task"] != "mrpc":
+        pytest.skip("single-sentence task")
+    shapes = {name: shape for direction, name, shape in fot["owner_traffic"]["frames"] if direction == "to servers"}
+    assert shapes["train.ids"][0] == 4 * 4 * 2 and shapes["test.ids"][0] == 8 * 2
+    assert fot["test_rows"] == 8
 
 
 def test_fot_in_mpc_follows_the_plaintext_trajectory(fot):

@@ -45,8 +45,8 @@ MUTANTS = (
            ("tests/test_tuning_parity.py", "-k", "every_opening_between_the_servers_is_masked and softmax"),
            "every block's output is opened to both servers"),
     Mutant("loss-gradient-scaled", "secfwt/tuning/steps.py",
-           'grad = (logits.softmax(-1) - onehot).mul(p["loss_scale"] / batch.input_ids.size(0))',
-           'grad = (logits.softmax(-1) - onehot).mul(2 * p["loss_scale"] / batch.input_ids.size(0))',
+           'grad = (logits.softmax(-1) - onehot).mul(p["loss_scale"] / batch.size)',
+           'grad = (logits.softmax(-1) - onehot).mul(2 * p["loss_scale"] / batch.size)',
            ("tests/test_steps.py", "-k", "gradients_match_pytorch_autograd"),
            "the loss gradient is twice what it should be (same direction)"),
     Mutant("adam-update-sign-flipped", "secfwt/tuning/optim.py",
@@ -90,6 +90,22 @@ MUTANTS = (
            "getattr(self, f)",
            ("tests/test_report.py", "tests/test_steps.py", "-k", "costs_fold or never_go_negative"),
            "an extrapolation lets a noisy negative per-block time pull the total below what was measured"),
+    Mutant("bootstrap-unpaired", "secfwt/report/claims.py",
+           'draws += a[s]["correct"][idx].mean(1) - (b[s]["correct"][idx].mean(1) if b is not None else 0.0)',
+           'draws += a[s]["correct"][idx].mean(1) - (b[s]["correct"][rng.integers(0, n, size=(BOOTSTRAP_DRAWS, n))]'
+           '.mean(1) if b is not None else 0.0)',
+           ("tests/test_claims.py", "-k", "paired"),
+           "a difference's bootstrap resamples the two methods on different test rows (intervals too wide)"),
+    Mutant("checkpoint-chosen-on-test", "secfwt/accuracy.py",
+           'return max(within, key=lambda row: (row["dev_acc"], row["units"]))',
+           'return max(within, key=lambda row: (row.get("test_acc", 0), row["dev_acc"], row["units"]))',
+           ("tests/test_claims.py", "-k", "budgets or selection or chosen_on_dev"),
+           "the report picks each run's checkpoint by its test accuracy"),
+    Mutant("verdict-ignores-interval", "secfwt/report/claims.py",
+           '        if self.lo > 0:\n            return "better"',
+           '        if self.mean > 0:\n            return "better"',
+           ("tests/test_claims.py", "-k", "verdicts or paired"),
+           "a difference inside the noise is called a win"),
 )
 
 

@@ -1,0 +1,167 @@
+"""The paper's claims: verdicts with their uncertainty, from records whose answers are known."""
+
+import numpy as np
+import pytest
+
+from secfwt import accuracy, data
+from secfwt.report import claims
+
+
+def labels(task, seed=13):
+    return claims.test_labels(task, seed)
+
+
+def flipped(y, wrong: int, start: int = 0) -> str:
+    """Predictions that get ``wrong`` rows wrong (from row ``start`` on) and the rest right."""
+    preds = y.copy()
+    preds[start:start + wrong] = (preds[start:start + wrong] + 1) % (y.max() + 1)
+    return "".join(map(str, preds))
+
+
+def tune(task, method, seed, final_wrong, budget=100, attention="softmax-stable", zero_wrong=None, short_wrong=None,
+         dev_at_short=0.6):
+    """A finished tune record whose selected checkpoint gets ``final_wrong`` test rows wrong (and,
+    with ``short_wrong``, one at 20 units that gets that many wrong).  SFT's errors are the first
+    rows, FoT's from the middle on: the methods disagree on rows, as real runs do."""
+    y = labels(task, seed)
+    n = len(y)
+    traj = [{"units": 0, "evaluations": 0, "train_loss": float("nan"), "dev_acc": 0.5,
+             "test_acc": 1 - n // 2 / n, "test_pred": flipped(y, n // 2)}]
+    if short_wrong is not None:
+        traj.append({"units": 20, "evaluations": 400, "train_loss": 0.5, "dev_acc": dev_at_short,
+                     "test_acc": 1 - short_wrong / n, "test_pred": flipped(y, short_wrong, start=n // 3)})
+    traj.append({"units": budget, "evaluations": 20 * budget, "train_loss": 0.3, "dev_acc": 0.9,
+                 "test_acc": 1 - final_wrong / n,
+                 "test_pred": flipped(y, final_wrong, start=n // 2 if method == "fot" else 0)})
+    zero = final_wrong if zero_wrong is None else zero_wrong
+    return {"workload": "tune", "status": "ok", "unit": "generation" if method == "fot" else "step",
+            "params": {"task": task, "method": method, "seed": seed, "attention": attention, "budget": budget,
+                       "population": 20, "test_rows": 0},
+            "trajectory": traj, "zero_shot_acc": 1 - zero / n, "zero_shot_pred": flipped(y, zero),
+            "start_acc": traj[0]["test_acc"], "final_acc": traj[-1]["test_acc"], "last_acc": traj[-1]["test_acc"],
+            "lr": None, "batch": 8, "train_size": 32}
+
+
+def test_selection_rule_is_the_tuning_runs_own():
+    from secfwt.tuning import runs
+
+    cases = [[{"units": 0, "dev_acc": 0.5}, {"units": 10, "dev_acc": 0.8}, {"units": 20, "dev_acc": 0.8}],
+             [{"units": 0, "dev_acc": 0.9}, {"units": 10, "dev_acc": 0.8}],
+             [{"units": 0, "dev_acc": 0.5}, {"units": 10, "dev_acc": 0.6}, {"units": 30, "dev_acc": 0.9}]]
+    for traj in cases:
+        for budget in (None, 10, 20):
+            assert accuracy.select_checkpoint(traj, budget) == runs.select(traj, budget)
+
+
+def test_bootstrap_interval_has_the_binomial_width():
+    """One seed, accuracy p on n rows: the 95% interval is about p +- 1.96 sqrt(p (1 - p) / n)."""
+    y = labels("sst2")
+    n = len(y)
+    run = {13: claims._run("sst2", {"seed": 13, "test_rows": 0}, 0.8, flipped(y, n // 5))}
+    est = claims.estimate(run)
+    half = 1.96 * np.sqrt(0.8 * 0.2 / n)
+    assert est.mean == pytest.approx(0.8) and est.std == 0 and est.seeds == 1
+    assert est.lo == pytest.approx(0.8 - half, abs=0.006) and est.hi == pytest.approx(0.8 + half, abs=0.006)
+
+
+def test_paired_differences_see_the_rows_both_methods_share():
+    """Two methods that differ on 10 of 500 rows: the paired interval is about +-0.9 points around
+    2 points, far tighter than two independent +-3.5-point intervals would give; the same predictions
+    differ by exactly 0."""
+    y = labels("sst2")
+    a = {13: claims._run("sst2", {"seed": 13, "test_rows": 0}, 0.9, flipped(y, 50))}
+    b = {13: claims._run("sst2", {"seed": 13, "test_rows": 0}, 0.88, flipped(y, 60))}
+    d = claims.estimate(a, b)
+    assert d.mean == pytest.approx(0.02) and d.verdict() == "better"
+    assert 0.005 < d.lo < 0.02 < d.hi < 0.035
+    same = claims.estimate(a, a)
+    assert (same.lo, same.hi, same.verdict()) == (0.0, 0.0, "not distinguishable")
+    assert claims.estimate(b, a).verdict() == "worse"
+
+
+def test_f1_of_the_positive_label():
+    y = np.array([1, 1, 1, 0, 0])
+    assert claims.f1(np.array([1, 1, 0, 1, 0]), y) == pytest.approx(2 * 2 / (3 + 3))
+    assert claims.f1(np.zeros(5, int), y) == 0.0
+
+
+def test_claims_table_reports_mean_spread_interval_and_f1_per_task():
+    records = [tune("mrpc", "sft", s, 40 + s % 3) for s in (13, 21, 42)] + \
+              [tune("mrpc", "fot", s, 60) for s in (13, 21, 42)]
+    table = claims.accuracy_table(accuracy.summaries(records)).set_index("method")
+    assert list(table.index) == ["untuned head", "FoT (softmax)", "SFT"]
+    n = 408
+    sft = [1 - (40 + s % 3) / n for s in (13, 21, 42)]
+    assert table.loc["SFT", "accuracy"] == f"{np.mean(sft):.3f} +- {np.std(sft):.3f}"
+    assert table.loc["SFT", "seeds"] == 3 and table.loc["SFT", "budget"] == "100 steps"
+    lo, hi = (float(x) for x in table.loc["SFT", "95% CI"].split(" to "))
+    assert lo < np.mean(sft) < hi and hi - lo < 0.06
+    y = labels("mrpc")
+    f1 = claims.f1(np.array([int(c) for c in flipped(y, 60, start=len(y) // 2)]), y)
+    assert table.loc["FoT (softmax)", "F1"] == f"{f1:.3f} +- 0.000"
+
+
+def test_the_verdicts_follow_the_numbers():
+    """SST-2 and MRPC: FoT within a few rows of SFT (not distinguishable) and MRPC not better:
+    claim 1 holds partly; AG News: FoT 15 points below SFT, binary tasks 0.4-0.5: claim 2 holds;
+    AG News FoT 10 points better at 100 generations than at 20, still below SFT: claim 3 holds partly."""
+    records = []
+    for s in (13, 21, 42):
+        records += [tune("sst2", "sft", s, 100), tune("sst2", "fot", s, 102),
+                    tune("mrpc", "sft", s, 80), tune("mrpc", "fot", s, 78),
+                    tune("agnews", "sft", s, 40), tune("agnews", "fot", s, 100, short_wrong=140)]
+    lines = claims.claim_lines(records)
+    assert len(lines) == 3
+    # MRPC: FoT 0.5 points above SFT, inside the noise: not a win
+    assert "mrpc: FoT - SFT +0.5" in lines[0] and lines[0].count("not distinguishable") == 2
+    assert "holds partly" in lines[0] and "not better than SFT on MRPC" in lines[0]
+    assert "sst2: FoT - SFT -0.4" in lines[0] and "not distinguishable" in lines[0]
+    assert lines[1].startswith("2. **FoT drops more on AG News (4 classes) than on binary tasks: holds.**")
+    assert "AG News drop (SFT - FoT) +15.0" in lines[1]
+    assert "holds partly (the drop shrinks but does not close)" in lines[2]
+    assert "at 20: +10.0" in lines[2]
+
+
+def test_a_worse_fot_fails_claim_one_and_a_flat_one_fails_claim_three():
+    records = []
+    for s in (13, 21, 42):
+        records += [tune("sst2", "sft", s, 50), tune("sst2", "fot", s, 150),
+                    tune("mrpc", "sft", s, 40), tune("mrpc", "fot", s, 140),
+                    tune("agnews", "sft", s, 40), tune("agnews", "fot", s, 100, short_wrong=100)]
+    lines = claims.claim_lines(records)
+    assert "and better on MRPC: does not hold." in lines[0]
+    assert "mitigate the AG News drop: not distinguishable" in lines[2]
+
+
+def test_budgets_compare_seeds_where_all_reached():
+    """A seed that ran to 200 generations is compared at 100 with the others (selected on dev within
+    100), and reported on its own beyond."""
+    records = [tune("agnews", "fot", 21, 100), tune("agnews", "fot", 42, 100)]
+    long = tune("agnews", "fot", 13, 90, budget=200)
+    long["trajectory"].insert(1, {**long["trajectory"][-1], "units": 100, "dev_acc": 0.8, "test_acc": 0.7,
+                                  "test_pred": flipped(labels("agnews"), 120)})
+    records.append(long)
+    summary = accuracy.summaries(records)
+    assert set(summary["budget"]) == {100}
+    assert summary.set_index("seed").loc[13, "final_acc"] == 0.7
+    assert "seed 13 to 200 generations: 0.700 at 100, 0.775 at 200" == claims._longest_seed_line(records)
+
+
+def test_predictions_must_match_the_test_rows():
+    record = tune("sst2", "sft", 13, 10)
+    record["trajectory"][-1]["test_pred"] = record["trajectory"][-1]["test_pred"][:-1]
+    with pytest.raises(ValueError, match="499 stored predictions for 500 test rows"):
+        claims.accuracy_table(accuracy.summaries([record]))
+
+
+def test_rte_labels_follow_each_seed_test_rows():
+    assert len(claims.test_labels("rte", 13)) == len(data.load("rte", "test", 13)) == 213
+    assert list(claims.test_labels("mrpc", 13, rows=5)) == [r["label"] for r in data.load("mrpc", "test")[:5]]
+
+
+def test_the_reported_accuracy_is_chosen_on_dev_never_on_test():
+    """A checkpoint with a better test accuracy but a worse dev accuracy is not the one reported."""
+    record = tune("sst2", "fot", 13, 100, short_wrong=10, dev_at_short=0.6)  # at 20: test 0.98, dev 0.6
+    row = accuracy.summaries([record]).iloc[0]
+    assert row["selected_units"] == 100 and row["final_acc"] == pytest.approx(0.8)
+    assert claims.at_budget([record], "sst2", "FoT (softmax)", 20)[13]["acc"] == pytest.approx(0.98)
