@@ -292,7 +292,6 @@ def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
             if len(table):
                 written += write_table(table, tables / art.name)
     from .. import accuracy
-
     from . import claims
 
     claimed, claim_lines, summary_lines = claims.write(records, figs, tables)
