@@ -407,8 +407,25 @@ ARTIFACT_DESCRIPTIONS = {
 }
 
 
+#: the columns of each table the README shows (the whole tables are in tables/)
+PARITY_VIEW = ("task", "attention", "layers", "generations", "population", "loss_max_abs_err", "rankings_equal",
+               "test_agreement", "plaintext_openings", "online_GB")
+ACCURACY_VIEW = ("task", "method", "seeds", "budget", "zero_shot_acc", "start_acc", "final_acc_mean",
+                 "final_acc_std", "last_acc_mean")
+UNIT_COST_VIEW = ("task", "method", "seq", "batch", "rounds", "bytes", "offline_bytes", "net_s_lan", "net_s_wan200",
+                  "net_s_wan100")
+TARGET_VIEW = ("task", "method", "target", "reached", "units", "online_GB", "lan_net_s", "wan200_net_s",
+               "wan100_net_s")
+
+
+def _md(table: pd.DataFrame) -> str:
+    return table.to_markdown(index=False, floatfmt=".4g")
+
+
 def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path], list[str]]:
     """Figure and tables of the cost-to-accuracy analysis; returns (written paths, README lines)."""
+    from .report.frame import narrow
+
     traj, summary, costs = trajectories(records), summaries(records), unit_costs(records)
     written, lines = [], []
     parity = parity_table(records)
@@ -420,7 +437,7 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
                   "whether CMA-ES's ranking was identical in every generation (CMA-ES is rank-based: then the "
                   "trajectories are the same), the share of test sentences on which the tuned prompt's MPC "
                   "prediction equals the twin's, and the reveal audit (openings between the servers whose values "
-                  "look like plaintext: must be 0).", "", parity.to_markdown(index=False, floatfmt=".4g"), ""]
+                  "look like plaintext: must be 0).", "", narrow(parity, PARITY_VIEW, "fot_mpc_parity", _md), ""]
     if not len(traj):
         return written, lines
     lines += ["## Cost to reach an accuracy", ""]
@@ -435,7 +452,7 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
               "accuracy); `final_acc`: test accuracy at the checkpoint with the best 16-shot dev accuracy. "
               "Trajectories run in the plaintext twin (float32), which computes the MPC encoder's function; "
               "the MPC parity evidence is in the parity records and `tests/test_tuning_parity.py`.", "",
-              acc.to_markdown(index=False, floatfmt=".3f"), ""]
+              narrow(acc, ACCURACY_VIEW, "tuning_accuracy", lambda t: t.to_markdown(index=False, floatfmt=".3f")), ""]
     lines += fot_gain_lines(acc) + [""]
     runs = set(traj[["task", "method", "unit_batch", "unit_population"]].itertuples(index=False, name=None))
     if len(costs):  # only the steps that price a tuning run (not the paper profile's other shapes)
@@ -452,13 +469,13 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
                   "extrapolated from 0/1 blocks and batches 1/2. `compute_s` is this machine's CPU, measured "
                   "under load and extrapolated: indicative only (it can even extrapolate to 0); `net_s_*` is "
                   "network only and exact given the link.", "",
-                  costs.to_markdown(index=False, floatfmt=".4g"), "",
+                  narrow(costs, UNIT_COST_VIEW, "tuning_unit_costs", _md), "",
                   "![accuracy_vs_cost](figures/accuracy_vs_cost.png)", "",
                   "Cost to reach a target test accuracy (mean over the seeds that reach it; units 0: the untuned "
                   "starting point already reaches it; `*_s` includes this machine's compute, `*_net_s` is network "
                   "only: rounds x 2 round trips + bytes x 8 / bandwidth, half duplex; test and dev evaluations not "
                   "counted):", "",
-                  table.to_markdown(index=False, floatfmt=".4g"), "", "**Headline** (network-only time).", ""]
+                  narrow(table, TARGET_VIEW, "cost_to_target", _md), "", "**Headline** (network-only time).", ""]
         lines += headline(table) or ["- No method pair reached a comparable target yet."]
         lines.append("")
     return written, lines
@@ -467,5 +484,5 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
 def _table(table: pd.DataFrame, stem: Path) -> list[Path]:
     csv, md = stem.with_suffix(".csv"), stem.with_suffix(".md")
     table.to_csv(csv, index=False)
-    md.write_text(table.to_markdown(index=False, floatfmt=".4g") + "\n")
+    md.write_text(_md(table) + "\n")
     return [csv, md]

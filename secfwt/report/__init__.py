@@ -31,7 +31,7 @@ from .attention import (
     plot_rfa_error,
     rfa_error_data,
 )
-from .frame import latest_records, markdown, provenance, records_frame
+from .frame import latest_records, markdown, narrow, provenance, records_frame
 from .nonlinear import clamp_cost_per_element, gelu_table, layernorm_table, ops_table, plot_nonlinear_costs, trig_table
 from .steps import (
     DEEP_PROMPT_LABEL,
@@ -46,7 +46,7 @@ from .steps import (
     step_table,
 )
 from .versus_paper import (
-    PAPER_COST_COLUMNS,
+    PAPER_VIEW,
     amortisation_lines,
     amortisation_table,
     beyond_paper_lines,
@@ -67,6 +67,9 @@ __all__ = ["ARTIFACTS", "Artifact", "DEEP_PROMPT_LABEL", "FIGURE", "TABLE", "ada
            "trig_table", "write_report"]
 
 FIGURE, TABLE = "figure", "table"
+#: the provenance table's columns in the README (the whole table is in tables/provenance)
+PROVENANCE_VIEW = ("workload", "provider", "security", "records", "cpu", "cores", "torch", "crypten", "git_sha",
+                   "last")
 
 
 def link_label(name: str) -> str:
@@ -160,7 +163,9 @@ def descriptions() -> dict[tuple[str, str], str]:
 
     return {**{(a.kind, a.name): a.description for a in ARTIFACTS}, **accuracy.ARTIFACT_DESCRIPTIONS,
             **claims.ARTIFACT_DESCRIPTIONS,
-            (FIGURE, "time_model"): timing.FIGURE_DESCRIPTION, (TABLE, "time_model"): timing.DESCRIPTION}
+            (FIGURE, "time_model"): timing.FIGURE_DESCRIPTION, (TABLE, "time_model"): timing.DESCRIPTION,
+            (TABLE, "provenance"): "Where the numbers come from: per workload and provider, the records, the "
+                                   "machine, torch and CrypTen versions, the git commit and the dates."}
 
 
 def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: Path, sources: list,
@@ -199,16 +204,15 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
         "",
         "## Where the numbers come from",
         "",
-        provenance(records).to_markdown(index=False),
+        narrow(provenance(records), PROVENANCE_VIEW, "provenance", lambda t: t.to_markdown(index=False)),
         "",
     ]
     if (df["workload"] == "step").any():
         paper = paper_table(df)
         lines += ["## The paper's table beside ours", ""]
         if len(paper):
-            costs = [c for c in PAPER_COST_COLUMNS if c in paper]
             ratios = ["method"] + [c for c in paper if c.endswith("_SFT_over")]
-            lines += [markdown(paper[costs]), "",
+            lines += [narrow(paper, PAPER_VIEW, "paper_table"), "",
                       f"Ratios: SFT's figure divided by each method's (SFT is `{sft_baseline_label(df)}`, "
                       "Adam's cheapest setting within 1 point of the most accurate one; see the `adam` table):", "",
                       markdown(paper[ratios]), ""]
@@ -280,7 +284,7 @@ def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
     figs, tables = out_dir / "figures", out_dir / "tables"
     figs.mkdir(parents=True, exist_ok=True)
     tables.mkdir(parents=True, exist_ok=True)
-    written = []
+    written = write_table(provenance(records), tables / "provenance")
     present = set(df["workload"])
     for art in ARTIFACTS:
         if art.workload not in present:

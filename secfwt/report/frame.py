@@ -139,6 +139,23 @@ def provenance(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
+#: the widest table reports/README.md shows; a wider one shows chosen columns and links the whole table
+README_COLUMNS = 10
+
+
+def narrow(table: pd.DataFrame, keep, name: str, text=None) -> str:
+    """The README's view of a table: the columns ``keep`` (at most :data:`README_COLUMNS`) and, when
+    that leaves columns out, a link to the whole table in ``tables/<name>.md``.  ``text``: how to
+    write the kept columns (default :func:`markdown`)."""
+    cols = [c for c in keep if c in table]
+    if len(cols) > README_COLUMNS:
+        raise ValueError(f"{name}: {len(cols)} columns are too wide for the README (at most {README_COLUMNS})")
+    out = (text or markdown)(table[cols])
+    if len(cols) < table.shape[1]:
+        out += f"\n\nThe whole table ({table.shape[1]} columns): [tables/{name}.md](tables/{name}.md)."
+    return out
+
+
 def markdown(table: pd.DataFrame) -> str:
     """A markdown table with readable numbers: thousands separated, no 1.076e+04 notation."""
     def fmt(v):

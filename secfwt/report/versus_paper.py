@@ -9,7 +9,7 @@ from ..accuracy import AMORTISING_PARAMS, VARIANT_PARAMS
 from ..links import PROFILES as LINK_PROFILES
 from ..links import network_seconds
 from ..variants import FOT, SFT
-from .frame import as_number, markdown, measured_rows
+from .frame import as_number, measured_rows, narrow
 from .steps import ADAM_DEFAULTS, DEEP_PROMPT_LABEL, adam_choice, adam_text, method_label, sft_baseline_label, step_table
 
 PAPER_ORDER = ["SFT", "SFT (SGD)", "Prompt tuning", DEEP_PROMPT_LABEL, "LoRA", "FoT (softmax)", "FoT (RFA)"]
@@ -110,6 +110,11 @@ def amortisation_table(df: pd.DataFrame, links=("lan", "wan100")) -> pd.DataFram
         .reset_index(drop=True) if rows else pd.DataFrame()
 
 
+#: the amortisation table's columns in the README (the whole table is in tables/)
+AMORTISATION_VIEW = ("method", "model", "seq", "fresh_GB", "amortised_GB", "one_time_GB", "fresh_rounds",
+                     "amortised_rounds", "break_even_GB", "break_even_wan100")
+
+
 def amortisation_lines(table: pd.DataFrame) -> list[str]:
     """Sentences under the amortisation table: what a candidate saves at each shape."""
     if table.empty:
@@ -121,7 +126,7 @@ def amortisation_lines(table: pd.DataFrame) -> list[str]:
              "are looked up once; each candidate then opens only its own masked activations, with fresh masks. "
              "Per candidate (exact counts; `one_time` is paid once per run; `break_even_*`: candidates after "
              "which the amortised run is cheaper in total; LAN and WAN-100 network seconds):", "",
-             markdown(table), ""]
+             narrow(table, AMORTISATION_VIEW, "amortisation"), ""]
     for _, r in table.iterrows():
         lines.append(f"- **{r['method']}**, {r['model']}, L = {int(r['seq'])}, batch {int(r['batch'])}: "
                      f"{r['fresh_GB']:.3g} GB -> {r['amortised_GB']:.3g} GB per candidate ({r['saved_GB']:.3g} GB, "
@@ -168,9 +173,9 @@ def block_table(df: pd.DataFrame, model: str = publication.MODEL, seq: int = pub
         else pd.DataFrame()
 
 
-PAPER_COST_COLUMNS = ("method", "adam", "GB", "offline_GB", "rounds", "compute_s", "lan_net_half_s", "lan_net_full_s",
-                      "lan_s", "wan200_s", "wan100_s", "paper_GB", "paper_lan_s", "paper_GB_half_s", "paper_GB_full_s")
-
+#: the paper table's columns in the README (the whole table, ratios too, is tables/paper_table)
+PAPER_VIEW = ("method", "GB", "offline_GB", "rounds", "lan_net_half_s", "lan_net_full_s", "lan_s", "wan100_s",
+              "paper_GB", "paper_lan_s")
 
 #: a published GB figure counts as reproduced within this relative difference
 REPRODUCED_WITHIN = 0.10
