@@ -57,7 +57,8 @@ def test_write_report_writes_figures_and_tables(tmp_path):
     names = sorted(p.name for p in written)
     assert names == sorted([
         "README.md", "attention.csv", "attention.md", "attention_ratios.csv", "attention_ratios.md",
-        "provenance.csv", "provenance.md", "attention_scaling.png", "attention_scaling.svg", "rfa_error_vs_features.png", "rfa_error_vs_features.svg"])
+        "provenance.csv", "provenance.md", "attention_scaling.png", "attention_scaling.svg",
+        "rfa_error_vs_features.png", "rfa_error_vs_features.svg"])
     table = pd.read_csv(tmp_path / "out" / "tables" / "attention.csv")
     assert len(table) == 7 and set(table["status"]) == {"ok", "error"}
 
