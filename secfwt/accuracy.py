@@ -20,6 +20,7 @@ from . import plotting
 from . import variants as attn  # the attention registry
 from .links import PROFILES as LINK_PROFILES
 from .links import Link, estimates, network_seconds
+from .tuning.selection import select as select_checkpoint  # the runs' own rule (no torch)
 from .variants import LORA, PROMPT, SFT
 
 #: methods in plot and table order, with the label each gets
@@ -89,13 +90,6 @@ def tune_records(records: list[dict]) -> list[dict]:
 def has_predictions(record: dict) -> bool:
     """The record's checkpoints carry their test predictions (bootstrap intervals need them)."""
     return all("test_pred" in row for row in record.get("trajectory", [])) and bool(record.get("trajectory"))
-
-
-def select_checkpoint(trajectory: list[dict], budget: float | None = None) -> dict:
-    """The checkpoint a run reports, of those within ``budget`` units: the best dev accuracy, the
-    later one on a tie (the rule of :func:`secfwt.tuning.runs.select`, which a test holds equal)."""
-    within = [row for row in trajectory if budget is None or row["units"] <= budget]
-    return max(within, key=lambda row: (row["dev_acc"], row["units"]))
 
 
 def common_budgets(records: list[dict]) -> dict:

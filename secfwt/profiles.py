@@ -333,6 +333,20 @@ PROFILES["claims"] = {
 }
 
 
+#: FoT in 2PC with a separate data owner against its plaintext twin, at MiniLM's full depth: the evidence
+#: that the plaintext trajectories are what MPC computes (the report's parity table)
+_PARITY = {"layers": [-1], "generations": [3], "population": [4], "train_rows": [4], "test_rows": [64],
+           "prompt_tokens": [4]}
+PROFILES["parity"] = {
+    "description": "FoT in 2PC with the data owner as its own process against the plaintext twin, all 6 MiniLM "
+                   "blocks, 3 generations of 4 candidates, 64 test examples: SST-2 with softmax and RFA, MRPC pairs "
+                   "(the pair head) with softmax; every candidate's loss, CMA-ES's rankings, the reveal audit",
+    "links": ["lan", "wan200", "wan100"],
+    "sweeps": [Sweep("fot-mpc", {**_PARITY, "task": ["sst2"], "attention": PAIR, "seq": [32]}, 700),
+               Sweep("fot-mpc", {**_PARITY, "task": ["mrpc"], "attention": [attn.SOFTMAX], "seq": [48]}, 1500)],
+}
+
+
 PROFILES["beyond"] = {
     "description": "beyond the paper, at the accuracy it reaches: FoT+RFA with the Fourier GeLU and fused QKV on "
                    "SST-2 (3 seeds, plaintext twin of the Fourier GeLU) and its MPC price at the runs' shapes; "

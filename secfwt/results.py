@@ -243,7 +243,7 @@ def environment() -> dict:
 MEASURING_CODE = ("mpc", "nn", "tuning", "data", "workloads.py", "micro.py", "variants.py", "runner.py", "results.py")
 #: what a plaintext tuning trajectory depends on (the twin, the runs, the data), and nothing of the
 #: MPC launcher or the record format: hours-long sweeps stay valid across changes elsewhere
-PLAINTEXT_TWIN_CODE = ("tuning/runs.py", "nn", "data", "variants.py")
+PLAINTEXT_TWIN_CODE = ("tuning/runs.py", "tuning/selection.py", "nn", "data", "variants.py")
 
 
 @lru_cache(maxsize=4)

@@ -42,17 +42,6 @@ def tune(task, method, seed, final_wrong, budget=100, attention="softmax-stable"
             "lr": None, "batch": 8, "train_size": 32}
 
 
-def test_selection_rule_is_the_tuning_runs_own():
-    from secfwt.tuning import runs
-
-    cases = [[{"units": 0, "dev_acc": 0.5}, {"units": 10, "dev_acc": 0.8}, {"units": 20, "dev_acc": 0.8}],
-             [{"units": 0, "dev_acc": 0.9}, {"units": 10, "dev_acc": 0.8}],
-             [{"units": 0, "dev_acc": 0.5}, {"units": 10, "dev_acc": 0.6}, {"units": 30, "dev_acc": 0.9}]]
-    for traj in cases:
-        for budget in (None, 10, 20):
-            assert accuracy.select_checkpoint(traj, budget) == runs.select(traj, budget)
-
-
 def test_bootstrap_interval_has_the_binomial_width():
     """One seed, accuracy p on n rows: the 95% interval is about p +- 1.96 sqrt(p (1 - p) / n)."""
     y = labels("sst2")

@@ -182,8 +182,8 @@ def test_tune_workload_record_is_resumable_and_has_no_counts():
 # -- the cost-to-accuracy arithmetic ------------------------------------------------------------------
 def _tune(method, seed, accs, attention="softmax-stable", final=None):
     return {"workload": "tune", "status": "ok", "unit": "generation" if method == "fot" else "step",
-            "params": {"task": "t", "method": method, "seed": seed, "attention": attention, "budget": len(accs) - 1,
-                       "population": 20},
+            "params": {"task": "t", "method": method, "seed": seed, "attention": attention,
+                       "budget": 10 * (len(accs) - 1), "population": 20},
             "trajectory": [{"units": 10 * i, "evaluations": 0, "train_loss": 0.0, "dev_acc": a, "test_acc": a}
                            for i, a in enumerate(accs)],
             "zero_shot_acc": 0.5, "start_acc": accs[0], "final_acc": final if final is not None else accs[-1],

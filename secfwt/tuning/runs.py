@@ -42,6 +42,7 @@ from .. import data as fewshot
 from ..nn import attention as attn
 from ..nn import encoder as enc
 from ..variants import FOT, LORA, PROMPT, SFT, method
+from .selection import select
 
 #: How each method is tuned: Adam's learning rate and the batch of a gradient method (FoT: CMA-ES
 #: over the whole training set, neither).  What a method trains is its registry entry's
@@ -200,13 +201,6 @@ def tune(cfg: TuneConfig, progress: bool = False, model=None, tokenizer=None, ch
         "train_size": data.batches["train"].size, "test_size": data.batches["test"].size,
         "tune_s": time.perf_counter() - t0,
     }
-
-
-def select(trajectory: list[dict], budget: int | None = None) -> dict:
-    """The checkpoint a run reports (of those within ``budget`` units): the best dev accuracy, the
-    later one on a tie.  Model selection on dev: the test split never chooses."""
-    within = [row for row in trajectory if budget is None or row["units"] <= budget]
-    return max(within, key=lambda row: (row["dev_acc"], row["units"]))
 
 
 def _checkpoint(twin, units, evals, loss, prompt=None, lora=None) -> dict:
