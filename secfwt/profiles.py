@@ -264,8 +264,8 @@ CLAIMS_TASKS = ("sst2", "mrpc", "agnews", "rte")
 
 def _claims_sweeps() -> list[Sweep]:
     """The paper's accuracy claims at larger budgets, in the order a partial run is most useful:
-    gradient methods (minutes), FoT on SST-2 and MRPC, the pair tasks' MPC prices, FoT on AG News
-    (one seed to 200 generations) and RTE, then FoT+RFA with and without the Fourier GeLU."""
+    FoT on SST-2 and MRPC, the gradient methods (minutes each), the pair tasks' MPC prices, FoT on
+    AG News (one seed to 200 generations) and RTE, then FoT+RFA with and without the Fourier GeLU."""
     from .data import DEFAULT_SEEDS
 
     seeds = list(DEFAULT_SEEDS)
@@ -277,11 +277,11 @@ def _claims_sweeps() -> list[Sweep]:
 
     long_seed, long_gens = CLAIMS_LONG_AGNEWS
     return [
+        fot_sweep("sst2", seeds, CLAIMS_FOT_GENERATIONS),
+        fot_sweep("mrpc", seeds, CLAIMS_FOT_GENERATIONS),
         Sweep("tune", {"task": list(CLAIMS_TASKS), "method": [SFT, PROMPT, LORA], "seed": seeds,
                        "budget": [CLAIMS_STEPS], "eval_every": [CLAIMS_EVAL_EVERY], "prompt_tokens": [ACCURACY_PROMPT]},
               100),
-        fot_sweep("sst2", seeds, CLAIMS_FOT_GENERATIONS),
-        fot_sweep("mrpc", seeds, CLAIMS_FOT_GENERATIONS),
         *_price_sweeps("mrpc", PAIR), *_price_sweeps("rte", PAIR),
         fot_sweep("agnews", [long_seed], long_gens),
         fot_sweep("agnews", [s for s in seeds if s != long_seed], CLAIMS_FOT_GENERATIONS),

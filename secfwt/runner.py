@@ -328,15 +328,15 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
             state_dir.rmdir()
 
 
-def _plaintext_worker() -> None:
+def _plaintext_worker(launcher: int) -> None:
     """A pool worker of :func:`_run_parallel`: one torch thread (the points share the cores), and
-    killed with the launcher."""
+    killed with the launcher (``launcher``: its pid; workers replaced later never see its environment)."""
     import torch
 
     from .mpc.parties import die_with_launcher
 
     torch.set_num_threads(1)
-    die_with_launcher()
+    die_with_launcher(launcher)
 
 
 def _run_point(args) -> dict:
@@ -345,22 +345,13 @@ def _run_point(args) -> dict:
 
 
 def _run_parallel(workload: str, todo: list[dict], links: list[Link], jobs: int, checkpoint):
-    """Plaintext points ``jobs`` at a time in worker processes; records in the order they finish.
-    An exception or a signal here terminates the workers (their saved states remain)."""
+    """Plaintext points ``jobs`` at a time in worker processes (a fresh one per point); records in
+    the order they finish.  An exception or a signal here terminates the workers, and they die with
+    the launcher however it ends (their saved states remain: a rerun continues them)."""
     import multiprocessing
 
-    from .mpc.parties import LAUNCHER_ENV
-
-    before = os.environ.get(LAUNCHER_ENV)
-    os.environ[LAUNCHER_ENV] = str(os.getpid())  # the workers' environment: they die with this process
-    try:
-        pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(todo)), initializer=_plaintext_worker,
-                                                         maxtasksperchild=1)
-    finally:
-        if before is None:
-            del os.environ[LAUNCHER_ENV]
-        else:
-            os.environ[LAUNCHER_ENV] = before
+    pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(todo)), initializer=_plaintext_worker,
+                                                     initargs=(os.getpid(),), maxtasksperchild=1)
     try:
         yield from pool.imap_unordered(_run_point, [(workload, p, links, checkpoint(p)) for p in todo])
         pool.close()

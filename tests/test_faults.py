@@ -112,6 +112,26 @@ def test_cli_run_stopped_by_sigterm_leaves_nothing_and_exits_nonzero(tmp_path):
     assert not out.exists() or out.read_text() == ""  # nothing half-written
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_parallel_plaintext_sweep_takes_its_workers_with_it_and_keeps_their_states(tmp_path, sig):
+    """`secfwt run tune --jobs 2`: two worker processes tune; however the launcher ends, they end too,
+    and a FoT run's saved state stays for the rerun to continue."""
+    marker = uuid.uuid4().hex
+    out = tmp_path / "t.jsonl"
+    cmd = [sys.executable, "-m", "secfwt", "run", "tune", "--param", "seed=13,21", "--param", "budget=400",
+           "--param", "eval_every=1", "--param", "population=2", "--param", "intrinsic_dim=10", "--param",
+           "test_rows=8", "--links", "lan", "--out", str(out), "--jobs", "2", "--no-progress"]
+    launcher = _start(cmd, marker, children=2)
+    state = out.with_name(out.name + ".state")
+    deadline = time.monotonic() + 120
+    while len(list(state.glob("*.pkl"))) < 2 and time.monotonic() < deadline:  # both runs saved a state
+        time.sleep(0.5)
+    launcher.send_signal(sig)
+    assert launcher.wait(timeout=30) != 0
+    assert _gone(marker, launcher) == []
+    assert len(list(state.glob("*.pkl"))) == 2 and not out.exists()
+
+
 # -- the rendezvous: who may join, and what they must agree on --------------------------------------
 def _party_run(params_by_rank: dict, tokens: dict | None = None, timeout: float = 120):
     """`secfwt party` for ranks 0, 1 and the dealer; returns {rank: (exit code, stderr)}."""
