@@ -180,12 +180,15 @@ def test_tune_workload_record_is_resumable_and_has_no_counts():
 
 
 # -- the cost-to-accuracy arithmetic ------------------------------------------------------------------
-def _tune(method, seed, accs, attention="softmax-stable", final=None):
+def _tune(method, seed, accs, attention="softmax-stable", final=None, devs=None):
+    """A tune record with test accuracies ``accs`` per checkpoint (every 10 units) and dev accuracies
+    ``devs`` (default: the test accuracies)."""
+    devs = devs or accs
     return {"workload": "tune", "status": "ok", "unit": "generation" if method == "fot" else "step",
             "params": {"task": "t", "method": method, "seed": seed, "attention": attention,
                        "budget": 10 * (len(accs) - 1), "population": 20},
-            "trajectory": [{"units": 10 * i, "evaluations": 0, "train_loss": 0.0, "dev_acc": a, "test_acc": a}
-                           for i, a in enumerate(accs)],
+            "trajectory": [{"units": 10 * i, "evaluations": 0, "train_loss": 0.0, "dev_acc": d, "test_acc": a}
+                           for i, (a, d) in enumerate(zip(accs, devs))],
             "zero_shot_acc": 0.5, "start_acc": accs[0], "final_acc": final if final is not None else accs[-1],
             "last_acc": accs[-1], "lr": None, "batch": None if method == "fot" else 2, "train_size": 2}
 
@@ -270,6 +273,23 @@ def test_accuracy_table_aggregates_seeds():
     assert row["final_acc_std"] == pytest.approx(0.1) and row["final_acc_min"] == 0.6
     assert not math.isnan(row["last_acc_mean"])
     assert isinstance(table, pd.DataFrame)
+
+
+def test_summaries_and_targets_keep_final_last_dev_and_test_apart():
+    """Final (test at the best dev), last, best test and dev all differ: each column reads its own, and
+    the target is SFT's final accuracy (0.7), not its last (0.65) nor its best test (0.9)."""
+    sft = _tune("sft", 1, [0.5, 0.9, 0.7, 0.65], devs=[0.4, 0.6, 0.8, 0.75])
+    fot = _tune("fot", 1, [0.5, 0.62, 0.68, 0.66], devs=[0.45, 0.7, 0.5, 0.55])
+    summary = accuracy.summaries([sft, fot]).set_index("method")
+    assert (summary.loc["SFT", "final_acc"], summary.loc["SFT", "last_acc"]) == (0.7, 0.65)
+    assert summary.loc["SFT", "selected_units"] == 20
+    assert (summary.loc["FoT (softmax)", "final_acc"], summary.loc["FoT (softmax)", "last_acc"]) == (0.62, 0.66)
+    assert accuracy.targets(summary.reset_index()) == {"t": pytest.approx(0.95 * 0.7)}
+    # cost to target reads the test accuracy along the trajectory: FoT first reaches 0.665 at 20 units
+    records = [sft, fot, _step("sft", 10**9, 100), _step("fot", 2 * 10**8, 30)]
+    curves = accuracy.cost_curves(accuracy.trajectories(records), accuracy.unit_costs(records))
+    table = accuracy.cost_to_target(curves, accuracy.summaries(records)).set_index("method")
+    assert table.loc["FoT (softmax)", "units"] == 20 and table.loc["SFT", "units"] == 10
 
 
 # -- honest tuning runs: the runs choose on dev, descend, and never read the test split while tuning --
