@@ -339,11 +339,14 @@ _PARITY = {"layers": [-1], "generations": [3], "population": [4], "train_rows": 
            "prompt_tokens": [4]}
 PROFILES["parity"] = {
     "description": "FoT in 2PC with the data owner as its own process against the plaintext twin, all 6 MiniLM "
-                   "blocks, 3 generations of 4 candidates, 64 test examples: SST-2 with softmax and RFA, MRPC pairs "
-                   "(the pair head) with softmax; every candidate's loss, CMA-ES's rankings, the reveal audit",
+                   "blocks, 3 generations of 4 candidates, 64 test rows: SST-2 with softmax and RFA (64 sentences), "
+                   "MRPC (32 pairs, the pair head) with softmax; every candidate's loss, CMA-ES's rankings, the "
+                   "reveal audit; peak ~10 GB per party",
     "links": ["lan", "wan200", "wan100"],
     "sweeps": [Sweep("fot-mpc", {**_PARITY, "task": ["sst2"], "attention": PAIR, "seq": [32]}, 700),
-               Sweep("fot-mpc", {**_PARITY, "task": ["mrpc"], "attention": [attn.SOFTMAX], "seq": [48]}, 1500)],
+               # 32 pairs are 64 rows: the one-hot ids of 64 test pairs at L = 48 took a party past 10 GB
+               Sweep("fot-mpc", {**_PARITY, "task": ["mrpc"], "attention": [attn.SOFTMAX], "seq": [48],
+                                 "test_rows": [32]}, 1500)],
 }
 
 

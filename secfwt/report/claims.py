@@ -118,15 +118,26 @@ def estimate(a: dict[int, dict], b: dict[int, dict] | None = None, rng_seed: int
     runs = [a[s] for s in seeds] + ([b[s] for s in seeds] if b is not None else [])
     if any(r["correct"] is None for r in runs):
         return Estimate(mean, std, len(seeds))
+    lo, hi = _interval(_draws(a, b, rng_seed))
+    return Estimate(mean, std, len(seeds), lo, hi)
+
+
+def _draws(a: dict, b: dict | None, rng_seed: int) -> np.ndarray:
+    """:data:`BOOTSTRAP_DRAWS` resampled means over seeds of accuracy ``a`` (or ``a - b``): each seed's
+    test rows drawn with replacement, the same rows for both methods."""
+    seeds = sorted(set(a) & set(b)) if b is not None else sorted(a)
     rng = np.random.default_rng(rng_seed)
     draws = np.zeros(BOOTSTRAP_DRAWS)
     for s in seeds:
         n = len(a[s]["correct"])
         idx = rng.integers(0, n, size=(BOOTSTRAP_DRAWS, n))
         draws += a[s]["correct"][idx].mean(1) - (b[s]["correct"][idx].mean(1) if b is not None else 0.0)
-    draws /= len(seeds)
+    return draws / len(seeds)
+
+
+def _interval(draws: np.ndarray) -> tuple[float, float]:
     tail = (1 - CONFIDENCE) / 2
-    return Estimate(mean, std, len(seeds), float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail)))
+    return float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail))
 
 
 def difference_of_differences(a1, b1, a2, b2, rng_seed: int = 0) -> Estimate | None:
@@ -137,21 +148,8 @@ def difference_of_differences(a1, b1, a2, b2, rng_seed: int = 0) -> Estimate | N
     if d1.lo is None or d2.lo is None:
         return Estimate(d1.mean - d2.mean, float(np.hypot(d1.std, d2.std)), min(d1.seeds, d2.seeds))
     # the two bootstrap distributions are independent: redraw them and take the difference
-    draws = _draws(a1, b1, rng_seed) - _draws(a2, b2, rng_seed + 1)
-    tail = (1 - CONFIDENCE) / 2
-    return Estimate(d1.mean - d2.mean, float(np.hypot(d1.std, d2.std)), min(d1.seeds, d2.seeds),
-                    float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail)))
-
-
-def _draws(a, b, rng_seed: int) -> np.ndarray:
-    seeds = sorted(set(a) & set(b))
-    rng = np.random.default_rng(rng_seed)
-    draws = np.zeros(BOOTSTRAP_DRAWS)
-    for s in seeds:
-        n = len(a[s]["correct"])
-        idx = rng.integers(0, n, size=(BOOTSTRAP_DRAWS, n))
-        draws += a[s]["correct"][idx].mean(1) - b[s]["correct"][idx].mean(1)
-    return draws / len(seeds)
+    lo, hi = _interval(_draws(a1, b1, rng_seed) - _draws(a2, b2, rng_seed + 1))
+    return Estimate(d1.mean - d2.mean, float(np.hypot(d1.std, d2.std)), min(d1.seeds, d2.seeds), lo, hi)
 
 
 def accuracy_table(summary: pd.DataFrame) -> pd.DataFrame:
