@@ -154,3 +154,17 @@ def test_the_reported_accuracy_is_chosen_on_dev_never_on_test():
     row = accuracy.summaries([record]).iloc[0]
     assert row["selected_units"] == 100 and row["final_acc"] == pytest.approx(0.8)
     assert claims.at_budget([record], "sst2", "FoT (softmax)", 20)[13]["acc"] == pytest.approx(0.98)
+
+
+def test_runs_without_stored_predictions_decide_no_claim():
+    """Old records (no predictions) give the seed spread, never a verdict dressed as one."""
+    records = []
+    for s in (13, 21, 42):
+        records += [tune("sst2", "sft", s, 50), tune("sst2", "fot", s, 150), tune("mrpc", "sft", s, 40),
+                    tune("mrpc", "fot", s, 140), tune("agnews", "sft", s, 40), tune("agnews", "fot", s, 100)]
+    for r in records:
+        for row in r["trajectory"]:
+            row.pop("test_pred")
+    lines = claims.claim_lines(records)
+    assert "and better on MRPC: not decided" in lines[0] and "no interval" in lines[0]
+    assert "than on binary tasks: not decided" in lines[1]

@@ -218,8 +218,11 @@ def claim_lines(records: list[dict], costs: dict | None = None) -> list[str]:
         parts.append(f"{task}: FoT - SFT {d.text(points=True)} points, {d.verdict()}; FoT - untuned head "
                      f"{u.text(points=True) if u else 'n/a'} points; at {budget} generations"
                      + (f" ({costs[task]})" if task in costs else ""))
+    undecided = [task for task in BINARY_TASKS if (d := _vs(task, summary, FOT, SFT)) is not None and d.lo is None]
     if len(comparable) < len(BINARY_TASKS):
         verdict = "not tested yet (FoT and SFT runs of both tasks needed)"
+    elif undecided:
+        verdict = "not decided (runs without stored test predictions: no interval)"
     elif all(comparable) and all(better):
         verdict = "holds"
     elif any(comparable):
@@ -242,8 +245,9 @@ def claim_lines(records: list[dict], costs: dict | None = None) -> list[str]:
                      "task needed).")
     else:
         larger = [d.verdict() == "better" for _, d in drops]
-        verdict = "holds" if all(larger) else "holds partly" if any(larger) else \
-            "does not hold" if all(d.verdict() == "worse" for _, d in drops) else "not distinguishable"
+        verdict = "not decided (runs without stored test predictions: no interval)" \
+            if any(d.lo is None for _, d in drops) else "holds" if all(larger) else "holds partly" if any(larger) \
+            else "does not hold" if all(d.verdict() == "worse" for _, d in drops) else "not distinguishable"
         own = estimate(*ag)
         lines.append(f"2. **FoT drops more on AG News (4 classes) than on binary tasks: {verdict}.** AG News drop "
                      f"(SFT - FoT) {own.text(points=True)} points"
@@ -263,7 +267,8 @@ def claim_lines(records: list[dict], costs: dict | None = None) -> list[str]:
         gain = estimate(full, short)
         sft = runs_of(summary, MULTICLASS_TASK, SFT)
         gap = estimate(sft, full) if sft else None
-        verdict = {"better": "holds", "worse": "does not hold"}.get(gain.verdict(), "not distinguishable")
+        verdict = {"better": "holds", "worse": "does not hold"}.get(gain.verdict(), "not distinguishable") \
+            if gain.lo is not None else "not decided (runs without stored test predictions: no interval)"
         if verdict == "holds" and gap is not None and gap.verdict() == "better":
             verdict = "holds partly (the drop shrinks but does not close)"
         line = (f"3. **More iterations mitigate the AG News drop: {verdict}.** FoT at {longest} generations minus "
