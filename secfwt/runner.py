@@ -262,12 +262,16 @@ def expand_grid(workload: str, grid: dict[str, list]) -> list[dict]:
     return [wl.resolve(dict(zip(names, values))) for values in combos]
 
 
+def state_dir(store: Store):
+    """The folder where the resumable points of a sweep into ``store`` keep their states."""
+    return store.path.with_name(store.path.name + ".state")
+
+
 def checkpoint_path(store: Store, key: str) -> str:
     """Where a resumable point of a sweep into ``store`` keeps its state: ``<store>.state/<digest>``."""
     import hashlib
 
-    return str(store.path.with_name(store.path.name + ".state") / (hashlib.sha256(key.encode()).hexdigest()[:20]
-                                                                  + ".pkl"))
+    return str(state_dir(store) / (hashlib.sha256(key.encode()).hexdigest()[:20] + ".pkl"))
 
 
 def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: str = "ttp",
@@ -322,10 +326,8 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
             if store is not None:
                 store.append(record)
             yield record
-    if store is not None:
-        state_dir = store.path.with_name(store.path.name + ".state")
-        if state_dir.is_dir() and not any(state_dir.iterdir()):
-            state_dir.rmdir()
+    if store is not None and state_dir(store).is_dir() and not any(state_dir(store).iterdir()):
+        state_dir(store).rmdir()  # every resumable point finished
 
 
 def _plaintext_worker(launcher: int) -> None:

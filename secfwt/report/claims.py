@@ -206,11 +206,13 @@ def claim_lines(records: list[dict], costs: dict | None = None) -> list[str]:
     lines = []
 
     # 1. comparable to SFT on SST-2 and MRPC; better on MRPC
-    parts, comparable, better = [], [], []
+    parts, comparable, better, undecided = [], [], [], []
     for task in BINARY_TASKS:
         d, u = _vs(task, summary, FOT, SFT), _vs(task, summary, FOT, UNTUNED)
         if d is None:
             continue
+        if d.lo is None:
+            undecided.append(task)
         comparable.append(d.verdict() in ("better", "not distinguishable"))
         if task == "mrpc":
             better.append(d.verdict() == "better")
@@ -218,7 +220,6 @@ def claim_lines(records: list[dict], costs: dict | None = None) -> list[str]:
         parts.append(f"{task}: FoT - SFT {d.text(points=True)} points, {d.verdict()}; FoT - untuned head "
                      f"{u.text(points=True) if u else 'n/a'} points; at {budget} generations"
                      + (f" ({costs[task]})" if task in costs else ""))
-    undecided = [task for task in BINARY_TASKS if (d := _vs(task, summary, FOT, SFT)) is not None and d.lo is None]
     if len(comparable) < len(BINARY_TASKS):
         verdict = "not tested yet (FoT and SFT runs of both tasks needed)"
     elif undecided:
