@@ -218,7 +218,10 @@ def test_an_interrupted_emulated_run_leaves_nothing_behind(tmp_path, sig):
     out = tmp_path / "r.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "secfwt", "run", "trig", "--param", "impl=builtin",
                              "--param", "size=4096", "--emulate", "50mbit:80ms", "--links", "lan",
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            # a shell's background jobs start with SIGINT ignored and Python keeps it so:
+                            # restore the default, as a terminal's Ctrl-C finds it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not _left_behind()["relays"] and time.monotonic() < deadline:  # the link is up
         time.sleep(0.1)
