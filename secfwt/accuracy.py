@@ -373,6 +373,7 @@ def parity_table(records: list[dict]) -> pd.DataFrame:
         p = r["params"]
         audit = [row for rows in (r.get("reveal_audit") or {}).values() for row in rows]
         owner = r.get("owner_traffic") or {}
+        owner_audit = r.get("owner_audit")
         rows.append({"task": p["task"], "attention": p["attention"], "layers": p["layers"],
                      "generations": p["generations"], "population": p["population"], "train_rows": p["train_rows"],
                      "seq": p["seq"], "loss_max_abs_err": r["loss_max_abs_err"],
@@ -380,6 +381,10 @@ def parity_table(records: list[dict]) -> pd.DataFrame:
                      "test_agreement": r["test_agreement"],
                      "openings_audited": sum(row["openings"] for row in audit),
                      "plaintext_openings": sum(row["openings"] for row in audit if row["verdict"] == "plaintext"),
+                     # the owner-channel audit (records before it: None)
+                     "owner_frames_audited": sum(row["frames"] for row in owner_audit) if owner_audit else None,
+                     "owner_frames_not_secret": sum(row["frames"] for row in owner_audit if not row["secret"])
+                     if owner_audit else None,
                      "owner_frames_in": owner.get("to_owner_messages"), "owner_bytes_in": owner.get("to_owner_bytes"),
                      "owner_bytes_out": owner.get("to_servers_bytes"),
                      "online_GB": r["bytes"] / 1e9, "offline_GB": r["offline_bytes"] / 1e9, "rounds": r["rounds"]})
@@ -389,7 +394,8 @@ def parity_table(records: list[dict]) -> pd.DataFrame:
 #: (kind, name) -> the README line of each figure and table :func:`write` makes
 ARTIFACT_DESCRIPTIONS = {
     ("table", "fot_mpc_parity"): "FoT run in 2PC with a separate data owner against its plaintext twin: loss "
-                                 "differences, CMA-ES rankings, test predictions, the reveal audit.",
+                                 "differences, CMA-ES rankings, test predictions, the reveal audit (openings "
+                                 "between the servers) and the owner-channel audit (frames from the data owner).",
     ("table", "tuning_accuracy"): "Per task and method: zero-shot, starting and final test accuracy of the few-shot "
                                   "tuning runs (mean and spread over the seeds).",
     ("table", "tuning_unit_costs"): "MPC price of one unit (a CMA-ES generation or a gradient step) at the tuning "
@@ -401,9 +407,13 @@ ARTIFACT_DESCRIPTIONS = {
 }
 
 
+#: a loss this far from the twin's is a truncation failure (+-2^32 on one product), not fixed-point error
+TRUNCATION_WRAP_LOSS = 1e6
+
+
 #: the columns of each table the README shows (the whole tables are in tables/)
 PARITY_VIEW = ("task", "attention", "layers", "generations", "population", "loss_max_abs_err", "rankings_equal",
-               "test_agreement", "plaintext_openings", "online_GB")
+               "test_agreement", "plaintext_openings", "owner_frames_not_secret")
 ACCURACY_VIEW = ("task", "method", "seeds", "budget", "zero_shot_acc", "start_acc", "final_acc_mean",
                  "final_acc_std", "last_acc_mean")
 UNIT_COST_VIEW = ("task", "method", "seq", "batch", "rounds", "bytes", "offline_bytes", "net_s_lan", "net_s_wan200",
@@ -430,8 +440,19 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
                   "(`fot-mpc`): the largest difference between a candidate's MPC loss and its plaintext-twin loss, "
                   "whether CMA-ES's ranking was identical in every generation (CMA-ES is rank-based: then the "
                   "trajectories are the same), the share of test sentences on which the tuned prompt's MPC "
-                  "prediction equals the twin's, and the reveal audit (openings between the servers whose values "
-                  "look like plaintext: must be 0).", "", narrow(parity, PARITY_VIEW, "fot_mpc_parity", _md), ""]
+                  "prediction equals the twin's, the reveal audit (openings between the servers whose values "
+                  "look like plaintext: must be 0) and the owner-channel audit (frames from the data owner that do "
+                  "not reach a server as a uniform share, uncorrelated with the owner's values and never completed "
+                  "by another frame: must be 0; empty for records made before it).", "",
+                  narrow(parity, PARITY_VIEW, "fot_mpc_parity", _md), ""]
+    wrapped = parity[parity["loss_max_abs_err"] > TRUNCATION_WRAP_LOSS] if len(parity) else parity
+    if len(wrapped):
+        lines += [f"{len(wrapped)} run(s) above have a candidate whose loss is off by more than "
+                  f"{TRUNCATION_WRAP_LOSS:.0e}: the size of a two-party truncation failure, not of an approximation. "
+                  "CrypTen truncates a product v locally in 2PC, which is off by +-2^32 with probability |v| / 2^32 "
+                  "(2^22 products of 2^16 expect 64 failures, of 2^20 1,024: `tests/test_encoder.py` checks both "
+                  "rates). A deep run truncates enough large products to meet one now and then; "
+                  "it corrupts that candidate's loss only.", ""]
     if not len(traj):
         return written, lines
     lines += ["## Cost to reach an accuracy", ""]

@@ -118,7 +118,14 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
     scopes = fold_parties(parties)
     checks = parties[0]["checks"]
     if owner_out is not None:  # the data owner's own checks and its traffic with the servers
-        checks = {**checks, **owner_out["result"], "owner_traffic": owner_out["traffic"],
+        from .mpc.owner import audit_channel
+
+        traffic = dict(owner_out["traffic"])
+        # the owner-channel audit: what each server received against what the owner shared (the
+        # servers' frame statistics come back as their "server_traffic" check; kept out of the record)
+        servers = {str(p["rank"]): p["checks"]["server_traffic"].pop("audit") for p in parties}
+        checks = {**checks, **owner_out["result"], "owner_traffic": traffic,
+                  "owner_audit": audit_channel(traffic.pop("audit"), servers),
                   "owner_refused_connections": owner_out["refused"]}
         checks.setdefault("max_abs_err", max([g["logits_max_abs_err"] for g in checks.get("generations", [])]
                                              + [checks.get("test_logits_max_abs_err", 0.0)]))
@@ -220,8 +227,11 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
         "rule": f"cost(N, B) bilinear through blocks {d0}, {d1} and batches {', '.join(map(str, batches))}; "
                 "exact for rounds and bytes, approximate for times; checks are those of the deepest, "
                 "largest measured run",
-        "measured": [{"layers": n, "batch": b, **{k: r[k] for k in ("rounds", "bytes", "duplex_bytes", "offline_bytes", "compute_s",
-                                                                     "wall_s")}} for (n, b), r in runs.items()],
+        # every measured run's counts and its error against plaintext (the record's checks are the
+        # deepest, largest run's: the error of the others shows how it grows with depth and batch)
+        "measured": [{"layers": n, "batch": b, **{k: r[k] for k in ("rounds", "bytes", "duplex_bytes", "offline_bytes",
+                                                                     "compute_s", "wall_s")},
+                      "max_abs_err": r.get("max_abs_err")} for (n, b), r in runs.items()],
     }
     record.run_s = sum(r["run_s"] for r in runs.values())
     return _finish(record, affine_scopes(terms), deepest.checks(), links)  # every check of the deepest run

@@ -142,6 +142,16 @@ def crypten_pitfalls():
     z = crypten.cryptensor(torch.tensor([0.5, 1.0, 4.0]), src=0, requires_grad=True)
     z.inv_sqrt().sum().backward()
     out["inv_sqrt_grad_err"] = (reveal_float(z.grad) - (-0.5 * torch.tensor([0.5, 1.0, 4.0]) ** -1.5)).abs().max().item()
+    # two-party truncation is local (SecureML): each party divides its own share by 2^16 after a
+    # product, which fails when the shares wrap around the ring: with probability |v| / 2^32 for
+    # a product v, and then by +-2^32 (2^64 / 2^16 / 2^16).  Products of 2^16 and 2^20, 2^22 each
+    with crypten.no_grad():
+        for bits in (16, 20):
+            a = torch.full((1 << 22,), 2.0 ** (bits / 2))
+            got = reveal_float(crypten.cryptensor(a, src=0) * crypten.cryptensor(a, src=1))
+            wrong = (got - 2.0**bits).abs() > 1.0
+            out[f"wraps_at_2^{bits}"] = int(wrong.sum())
+            out[f"wrap_size_at_2^{bits}"] = sorted({round(e / 2**32) for e in (got - 2.0**bits)[wrong].tolist()})
     return out
 
 
@@ -269,8 +279,9 @@ def persistent_products():
     import torch
 
     from secfwt.mpc.compat import crypten
-    from secfwt.mpc.meter import PLAINTEXT_BOUND, Meter, scope
+    from secfwt.mpc.meter import Meter, scope
     from secfwt.mpc.persistent import FixedOperands
+    from secfwt.mpc.ring import small_fraction
     from secfwt.mpc.util import reveal_float
 
     g = torch.Generator().manual_seed(0)
@@ -307,6 +318,45 @@ def persistent_products():
                    for y, want in ((y1, x1 @ w), (y2, x2 @ w), (y3, x3 @ w.t()))],
         "summary": {k: {c: v[c] for c in ("rounds", "bytes")} for k, v in meter.summary().items()},
         "audit": meter.audit_summary(),
-        "small_difference_fraction": ((diff >= -PLAINTEXT_BOUND) & (diff <= PLAINTEXT_BOUND)).double().mean().item(),
+        "small_difference_fraction": small_fraction(diff),
         "opened_shapes": [[list(t.shape) for t in o] if isinstance(o, list) else list(o.shape) for o in opened],
     }
+
+
+def optimizer_trajectories(steps: int, n: int = 4096, loss_scale: float = 1024.0):
+    """Adam and SGD in MPC for ``steps`` steps on one shared parameter vector, fed a fixed
+    sequence of (loss-scaled) gradients, beside torch.optim's Adam and SGD fed the same gradients
+    in float64.  Returns, per optimiser, each step's update (MPC and plaintext) relative L2 error
+    and the plaintext update's norm; the gradients share a direction, so Adam's moments and bias
+    correction shape every step after the first."""
+    import torch
+
+    from secfwt.mpc.compat import crypten
+    from secfwt.mpc.util import reveal_float
+    from secfwt.tuning.optim import ADAM_DOWNSCALE, ADAM_EPS, make_optimizer
+    from secfwt.tuning.steps import LR
+
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(n, generator=g, dtype=torch.float64)
+    drift = torch.randn(n, generator=g, dtype=torch.float64)
+    # gradients as MPC sees them: times the public loss scale; per step a shared drift plus noise
+    grads = [loss_scale * (drift + torch.randn(n, generator=g, dtype=torch.float64)) / 4 for _ in range(steps)]
+    out = {}
+    for name, domain in (("adam", ADAM_DOWNSCALE), ("sgd", loss_scale)):
+        param = crypten.cryptensor(start.float(), src=0)
+        opt = make_optimizer(name, [("layer.0.w", param)], lr=LR[name], loss_scale=loss_scale)
+        plain = torch.nn.Parameter(start.clone())
+        ref = (torch.optim.Adam([plain], lr=LR[name], eps=ADAM_EPS) if name == "adam"
+               else torch.optim.SGD([plain], lr=LR[name]))
+        rows = []
+        for grad in grads:
+            before_mpc, before_plain = reveal_float(param), plain.detach().clone()
+            param.grad = crypten.cryptensor(grad.float(), src=0)
+            opt.step()
+            plain.grad = grad / domain  # what the MPC optimiser's arithmetic stands for
+            ref.step()
+            mpc_update, plain_update = before_mpc - reveal_float(param), before_plain - plain.detach()
+            rows.append({"rel_err": ((mpc_update - plain_update).norm() / plain_update.norm()).item(),
+                         "plain_update_norm": plain_update.norm().item()})
+        out[name] = rows
+    return out

@@ -47,6 +47,17 @@ def test_layer_norm_needs_its_public_prescale_and_inv_sqrt_has_autograd(pitfalls
     assert pitfalls["inv_sqrt_grad_err"] < 5e-3
 
 
+def test_two_party_truncation_fails_at_the_rate_of_the_products_magnitude(pitfalls):
+    """CrypTen's 2PC truncation is local: a product v is off by +-2^32 with probability |v| / 2^32.
+    2^22 products of 2^16 expect 64 failures, of 2^20 1,024 (Poisson: 16x more for 16x the
+    magnitude).  This is why a deep run's candidate can, rarely, be off by ~1e9: the expected
+    number per forward is the sum of |v| / 2^32 over every product it truncates."""
+    small, large = pitfalls["wraps_at_2^16"], pitfalls["wraps_at_2^20"]
+    assert 32 <= small <= 128, small  # mean 64: outside is > 4 sigma
+    assert 870 <= large <= 1180, large  # mean 1,024 (sd 32)
+    assert set(pitfalls["wrap_size_at_2^16"]) | set(pitfalls["wrap_size_at_2^20"]) <= {-1, 1}  # +-2^32 each
+
+
 def test_tanh_gelu_is_within_1e_3_of_erf_gelu():
     x = torch.linspace(-10, 10, 20001, dtype=torch.float64)
     assert (E.plain_gelu(x) - torch.nn.functional.gelu(x)).abs().max() < 1e-3

@@ -5,6 +5,8 @@
   the tuned prompt's test predictions identical;
 * the reveal audit: every value opened between the servers is masked, the label logits reach
   only the data owner, and the audit itself flags a plaintext opening;
+* the owner-channel audit: every frame the data owner sends reaches each server as a uniform
+  share, uncorrelated with the owner's values, never completed by another frame it received;
 * the trig protocol's opened delta is fresh and independent of x.
 """
 
@@ -88,6 +90,25 @@ def test_only_the_logits_leave_and_only_to_the_data_owner(fot):
     assert to_servers == {"train.ids", "train.keys", "train.pooling", "prompts", "test.ids", "test.keys",
                           "test.pooling", "tuned_prompt"}
     assert fot["owner_refused_connections"] == 0
+
+
+def test_every_frame_from_the_data_owner_reaches_each_server_as_a_uniform_share(fot):
+    """The owner-channel audit (secfwt.mpc.owner.audit_channel) over every frame of the run, as each
+    server received it: no plaintext, no biased bit, no correlation with the owner's values, no two
+    frames at one server that sum (or difference) to something small; the two servers' frames add
+    up to exactly what the owner shared."""
+    from secfwt.mpc.owner import SECRET
+
+    rows = fot["owner_audit"]
+    sent = [name for direction, name, _ in fot["owner_traffic"]["frames"] if direction == "to servers"]
+    for server in ("0", "1"):
+        mine = [r for r in rows if r["server"] == server]
+        assert sum(r["frames"] for r in mine) == len(sent), server  # every frame audited
+        assert {r["name"] for r in mine} == set(sent), server
+    assert [(r["server"], r["name"], r["verdict"]) for r in rows if r["verdict"] != SECRET] == []
+    assert all(r["adds_up"] for r in rows)
+    assert sum(r["frames"] for r in rows if r["name"] == "prompts") == 2 * 3  # one per generation and server
+    assert "audit" not in fot["owner_traffic"] and "audit" not in fot["server_traffic"]  # samples stay out
 
 
 def test_every_opening_between_the_servers_is_masked(fot):

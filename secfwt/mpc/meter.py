@@ -42,6 +42,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from .compat import crypten
+from .ring import small_fraction
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -160,7 +161,7 @@ class Meter:
         elif dst is not None and dst != comm.get_rank():
             verdict = "not received"  # only the receiver holds the opened values
         else:
-            verdict = "plaintext" if max(_plaintext_fraction(t) for t in opened) > 0.5 else "masked"
+            verdict = "plaintext" if max(small_fraction(t) for t in opened) > 0.5 else "masked"
         self.openings.append({"scope": self.path, "op": name, "protocol": protocol,
                               "receiver": "all" if dst is None else f"party {dst}",
                               "shapes": [list(t.shape) for t in sent],
@@ -214,8 +215,6 @@ class Meter:
 SYMMETRIC = ("all_reduce", "all_gather")
 #: collectives that open shares (CrypTen reveals with all_reduce, or reduce to one party)
 OPENINGS = ("all_reduce", "reduce")
-#: a masked ring value is below this magnitude with probability 2^-19
-PLAINTEXT_BOUND = 2**44
 #: (file suffix, function) -> protocol name, innermost match wins
 PROTOCOLS = (
     ("secfwt/mpc/cosine.py", None, "trig (m x + T)"),
@@ -230,16 +229,6 @@ PROTOCOLS = (
 
 #: protocols whose openings are masked single bits (uniform over {0, 1}, not over the ring)
 UNIFORM_BY_PROTOCOL = ("bit conversion (x ^ r)",)
-
-
-def _plaintext_fraction(t) -> float:
-    """Share of elements small enough to be a plaintext fixed-point value rather than a mask."""
-    import torch
-
-    if not isinstance(t, torch.Tensor) or t.numel() == 0 or t.dtype != torch.int64:
-        return 0.0
-    small = (t >= -PLAINTEXT_BOUND) & (t <= PLAINTEXT_BOUND)
-    return small.double().mean().item()
 
 
 def _protocol() -> str:

@@ -12,6 +12,16 @@ starts with the run's token (``SECFWT_RUN_TOKEN``, random per run), which the ow
 before it reads anything else.  Every frame is tallied (messages and bytes per direction), so
 the data owner's traffic is reported beside the servers' online and dealer traffic.
 
+The owner-channel audit (:func:`audit_channel`) checks what each server received against what
+the data owner meant to share: every frame uniform over the ring (no plaintext, no biased bit),
+uncorrelated with the owner's values, adding up to them only across the servers, and never
+summing (or differencing) to something small with another frame the same server received (both
+shares of one value, or a reused mask).
+
+Timeouts: none of the owner's own.  The owner waits for the servers as long as the launcher
+lets the run live (its timeout and stall watch end every process of a run); a server's connect
+retries follow the launcher's join timeout (``SECFWT_JOIN_TIMEOUT_S``).
+
 Masks come from ``secrets``-seeded torch generators: fine for a benchmark; a deployment would
 use a cryptographic PRG.
 """
@@ -31,7 +41,8 @@ from pathlib import Path
 
 import torch
 
-PRECISION_BITS = 16
+from .ring import PRECISION_BITS, decode, encode, small_fraction  # noqa: F401  (encode, decode: re-exported)
+
 TOKEN_ENV = "SECFWT_RUN_TOKEN"
 ADDRESS_ENV = "SECFWT_OWNER"
 
@@ -49,18 +60,112 @@ class Traffic:
     to_owner_messages: int = 0
     to_owner_bytes: int = 0
     log: list = field(default_factory=list)  # (direction, name, shape) of every frame
+    #: the owner-channel audit's evidence: per frame shared, the owner's values at the sampled
+    #: positions (data owner) or what a server could see of its share (:func:`frame_stats`)
+    audit: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "log"} | {"frames": self.log}
 
 
-def encode(x: torch.Tensor) -> torch.Tensor:
-    """CrypTen's fixed-point encoding (16 fractional bits) as int64 ring elements."""
-    return torch.round(x.double() * 2.0**PRECISION_BITS).long()
+#: elements of each frame sampled for the audit (evenly spaced, the same positions on every side)
+AUDIT_SAMPLE = 256
+#: elements of each frame whose 64 bit positions are counted
+AUDIT_BIT_ELEMENTS = 1 << 16
+#: verdicts of the owner-channel audit, worst last
+SECRET, CORRELATED, NOT_UNIFORM, TWO_SHARES, PLAINTEXT = (
+    "uniform share", "correlated with the owner's values", "not uniform over the ring",
+    "small sum or difference with another frame (both shares, or a reused mask)", "plaintext")
 
 
-def decode(ring: torch.Tensor) -> torch.Tensor:
-    return ring.double() / 2.0**PRECISION_BITS
+def _sample_positions(n: int) -> torch.Tensor:
+    return torch.linspace(0, n - 1, min(n, AUDIT_SAMPLE), dtype=torch.float64).round().long()
+
+
+def sample(ring: torch.Tensor) -> list[int]:
+    """The frame's elements at the audit's sampled positions, in order."""
+    flat = ring.reshape(-1)
+    return flat[_sample_positions(flat.numel())].tolist() if flat.numel() else []
+
+
+def frame_stats(ring: torch.Tensor) -> dict:
+    """What one server can see of one frame: the share of elements small enough to be plaintext
+    fixed point, the largest deviation of any of the 64 bit positions from a fair coin in units
+    of its standard deviation (0.5 / sqrt(n) over the first n elements), and the sampled elements
+    (for :func:`audit_channel`, which holds them against the data owner's values)."""
+    flat = ring.reshape(-1)
+    head = flat[:AUDIT_BIT_ELEMENTS]
+    n = head.numel()
+    if n:
+        ones = torch.stack([((head >> b) & 1).sum() for b in range(64)]).double() / n
+        sigmas = ((ones - 0.5).abs() / (0.5 / n**0.5)).max().item()
+    else:
+        sigmas = 0.0
+    return {"elements": int(flat.numel()), "small_fraction": small_fraction(flat), "bit_sigmas": sigmas,
+            "bit_elements": int(n), "sample": sample(flat)}
+
+
+def _correlation(a: list[int], b: list[int]) -> float | None:
+    x, y = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+    if x.numel() < 2 or x.std() == 0 or y.std() == 0:
+        return None
+    return torch.corrcoef(torch.stack([x, y]))[0, 1].item()
+
+
+#: a frame fails the audit beyond these (uniform shares: ~1e-6 small; 6 sigma per bit over 64
+#: bits is ~1e-7 per frame; |r| of 256 independent pairs is ~N(0, 1/256), 6 sigma = 0.375)
+MAX_SMALL_FRACTION = 1e-3
+MAX_BIT_SIGMAS = 6.0
+MAX_CORRELATION = 6.0 / AUDIT_SAMPLE**0.5
+
+
+def audit_channel(owner_audit: list[dict], server_audits: dict) -> list[dict]:
+    """The owner-channel audit: every frame the data owner shared, as each server received it.
+
+    ``owner_audit``: per frame, its name and the owner's encoded values at the sampled positions;
+    ``server_audits``: rank -> per frame, :func:`frame_stats` of what that server received.
+    Returns one row per (server, frame name, verdict): frames, elements, the worst statistics,
+    and whether the servers' shares added up to the owner's values (correctness, not secrecy)."""
+    ranks = sorted(server_audits, key=int)
+    names = [f["name"] for f in owner_audit]
+    for rank in ranks:
+        got = [f["name"] for f in server_audits[rank]]
+        if got != names:
+            raise ValueError(f"server {rank} received frames {got}, the data owner sent {names}")
+    rows: dict = {}
+    for i, given in enumerate(owner_audit):
+        frames = {rank: server_audits[rank][i] for rank in ranks}
+        total = sum((torch.tensor(f["sample"], dtype=torch.int64) for f in frames.values()),
+                    torch.zeros(len(given["sample"]), dtype=torch.int64))  # int64 wraps: mod 2^64
+        adds_up = total.tolist() == given["sample"]
+        for rank, f in frames.items():
+            share = torch.tensor(f["sample"], dtype=torch.int64)
+            corr = _correlation(f["sample"], given["sample"])
+            others = [torch.tensor(o["sample"], dtype=torch.int64) for o in server_audits[rank][:i]
+                      if len(o["sample"]) == len(f["sample"]) and o["elements"] == f["elements"]]
+            paired = max((max(small_fraction(share + o), small_fraction(share - o)) for o in others), default=0.0)
+            if f["small_fraction"] > 0.5:
+                verdict = PLAINTEXT
+            elif paired > 0.5:
+                verdict = TWO_SHARES
+            elif f["small_fraction"] > MAX_SMALL_FRACTION or f["bit_sigmas"] > MAX_BIT_SIGMAS:
+                verdict = NOT_UNIFORM
+            elif corr is not None and abs(corr) > MAX_CORRELATION:
+                verdict = CORRELATED
+            else:
+                verdict = SECRET
+            key = (str(rank), given["name"], verdict)
+            row = rows.setdefault(key, {"server": str(rank), "name": given["name"], "verdict": verdict,
+                                        "secret": verdict == SECRET, "frames": 0,
+                                        "elements": 0, "max_small_fraction": 0.0, "max_bit_sigmas": 0.0,
+                                        "max_abs_correlation": 0.0, "adds_up": True})
+            row["frames"] += 1
+            row["elements"] += f["elements"]
+            row["max_small_fraction"] = max(row["max_small_fraction"], f["small_fraction"])
+            row["max_bit_sigmas"] = max(row["max_bit_sigmas"], f["bit_sigmas"])
+            row["max_abs_correlation"] = max(row["max_abs_correlation"], abs(corr) if corr is not None else 0.0)
+            row["adds_up"] = row["adds_up"] and adds_up
+    return list(rows.values())
 
 
 def _send_frame(sock: socket.socket, header: dict, payload: bytes = b"") -> int:
@@ -108,11 +213,19 @@ def _ring_frame(name: str, ring: torch.Tensor) -> tuple[dict, bytes]:
     return {"name": name, "shape": list(ring.shape)}, ring.numpy().tobytes()
 
 
+def _hello_timeout() -> float:
+    from .parties import join_timeout_s
+
+    return join_timeout_s()
+
+
 class DataOwner:
     """The data owner's end: listens, admits exactly the servers that present the run's token."""
 
     def __init__(self, world_size: int, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                 timeout: float = 60.0):
+                 timeout: float | None = None):
+        """``timeout``: how long :meth:`accept` waits for the servers; None (the launcher's runs)
+        waits until they come or the launcher ends the run."""
         self.world_size = world_size
         self.token = token if token is not None else os.environ.get(TOKEN_ENV, "")
         self.listener = socket.create_server((host, port))
@@ -136,7 +249,7 @@ class DataOwner:
         """Admit one connection per server rank; connections with a wrong token are dropped."""
         while len(self.servers) < self.world_size:
             conn, _ = self.listener.accept()
-            conn.settimeout(self.listener.gettimeout())
+            conn.settimeout(self.listener.gettimeout() or _hello_timeout())  # a silent peer is dropped
             try:
                 hello = json.loads(_recv_line(conn, limit=1024))
                 ok = hmac.compare_digest(str(hello.get("token", "")), self.token) and \
@@ -156,6 +269,7 @@ class DataOwner:
         masks = [torch.randint(-2**63, 2**63 - 1, ring.shape, generator=self.rng, dtype=torch.int64)
                  for _ in range(self.world_size - 1)]
         shares = [ring - sum(masks, torch.zeros_like(ring))] + masks  # int64 wraps: arithmetic mod 2^64
+        self.traffic.audit.append({"name": name, "sample": sample(ring)})  # the audit's plaintext side
         for rank, share in enumerate(shares):
             header, payload = _ring_frame(name, share)
             self.traffic.to_servers_bytes += _send_frame(self.servers[rank], header, payload)
@@ -184,7 +298,10 @@ class DataOwner:
 class OwnerLink:
     """A server's end: connect to the data owner, turn its frames into CrypTen shares."""
 
-    def __init__(self, rank: int, address: str | None = None, token: str | None = None, timeout: float = 60.0):
+    def __init__(self, rank: int, address: str | None = None, token: str | None = None,
+                 timeout: float | None = None):
+        """``timeout``: how long to retry connecting (default: the launcher's join timeout)."""
+        timeout = _hello_timeout() if timeout is None else timeout
         address = address or os.environ[ADDRESS_ENV]
         host, _, port = address.rpartition(":")
         deadline = time.monotonic() + timeout
@@ -211,6 +328,7 @@ class OwnerLink:
         self.traffic.to_servers_bytes += n
         self.traffic.to_servers_messages += 1
         self.traffic.log.append(("to servers", name, list(ring.shape)))
+        self.traffic.audit.append({"name": name, **frame_stats(ring)})
         return crypten.mpc.MPCTensor.from_shares(ring, precision=PRECISION_BITS)
 
     def output(self, name: str, x) -> None:

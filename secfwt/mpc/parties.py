@@ -269,15 +269,26 @@ JOIN_TIMEOUT_ENV = "SECFWT_JOIN_TIMEOUT_S"
 DEFAULT_JOIN_TIMEOUT_S = 60.0
 
 
+def join_timeout_s() -> float:
+    """Seconds a party (or a server reaching the data owner) waits for the others to join."""
+    return float(os.environ.get(JOIN_TIMEOUT_ENV, DEFAULT_JOIN_TIMEOUT_S))
+
+
 @contextlib.contextmanager
 def _join_deadline(rank: int, world_size: int, master: str, seconds: float):
     """Until torch.distributed's process group is up (every rank joined: gloo connects them all),
     a watchdog ends this process after ``seconds`` with one clear line, instead of torch's 30-minute
     default.  Only the join is bounded: a long computation later (a party or the dealer busy for
-    minutes between rounds) is not cut short."""
+    minutes between rounds) is not cut short.  ``seconds`` infinite: no watchdog (the local launcher's
+    parties: the launcher watches every process of the run, so a loaded machine that takes minutes
+    to bring them up is not a failure)."""
     import threading
 
     import torch.distributed as dist
+
+    if seconds == float("inf"):
+        yield
+        return
 
     def give_up():
         print(f"secfwt: error: {_who(rank, world_size)} waited {seconds:.0f} s at {master} and not every party "
@@ -330,7 +341,7 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
     torch.set_num_threads(threads)
     crypten.cfg.mpc.provider = provider.upper()
     if join_timeout is None:
-        join_timeout = float(os.environ.get(JOIN_TIMEOUT_ENV, DEFAULT_JOIN_TIMEOUT_S))
+        join_timeout = join_timeout_s()
     joining = _join_deadline(rank, world_size, master, join_timeout)
     digests = run_digests(task, world_size, provider)
     everyone = world_size + (1 if provider == "ttp" else 0)  # the dealer agrees too: it deals every mask
@@ -625,8 +636,10 @@ def main(argv=None) -> int:
         tmp.write_text(json.dumps(result))
         tmp.replace(args.out)
 
+    # started by run_parties: its exit check, stall watch and run timeout bound the join (no fixed deadline)
     party_main(args.rank, args.world_size, args.master, args.provider, Task(spec["target"], spec["kwargs"]),
-               threads=args.threads, on_result=write if args.rank == 0 and args.out else None)
+               threads=args.threads, on_result=write if args.rank == 0 and args.out else None,
+               join_timeout=float("inf"))
     return 0
 
 

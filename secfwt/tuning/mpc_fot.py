@@ -16,7 +16,9 @@ MPC computes.  Roles (SecFwT's threat model):
 The data owner also runs the plaintext twin (float64) on the same prompts: not part of the
 protocol, the benchmark's check.  Checked: every candidate's loss against the twin's, CMA-ES's
 ranking per generation (CMA-ES is rank-based, so equal rankings mean the MPC run and the twin
-follow the same trajectory), and the tuned prompt's test predictions.
+follow the same trajectory), and the tuned prompt's test predictions.  The launcher audits both
+channels: every opening between the servers (the meter's reveal audit) and every frame from the
+data owner to each server (:func:`secfwt.mpc.owner.audit_channel`).
 """
 
 from __future__ import annotations
