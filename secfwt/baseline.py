@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .results import COUNTERS as GATED
-from .results import PLAINTEXT, key_of
+from .results import PLAINTEXT, is_count, key_of
 
 
 def counts(records: list[dict]) -> dict:
@@ -41,6 +41,9 @@ def load(path: str | Path) -> dict:
             key = row["key"]
             if not (isinstance(key, list) and len(key) == 4 and isinstance(key[1], dict)):
                 raise TypeError(f"key {key!r} is not [workload, params, provider, world size]")
+            bad = {c: row[c] for c in GATED if row.get(c) is not None and not is_count(row[c])}
+            if bad:
+                raise TypeError(f"counts {bad} of {key[0]} are not non-negative integers")
         return {json.dumps(row["key"], sort_keys=True): {c: row.get(c) for c in GATED} for row in rows}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError, AttributeError) as exc:
         raise InputError(f"{path}: not a secfwt baseline (a JSON list of {{key, counts}}): "

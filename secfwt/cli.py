@@ -20,7 +20,7 @@ from . import workloads
 from .errors import InputError
 from .links import PROFILES as LINK_PROFILES
 from .links import ROUND_TRIPS_PER_ROUND, parse_link, parse_links
-from .mpc.parties import PROVIDERS, SECURITY
+from .mpc.parties import PROVIDERS, SECURITY, TOKEN_ENV
 
 EXIT_USAGE = 2
 
@@ -295,14 +295,19 @@ def cmd_gate(args) -> int:
 
 def cmd_report(args) -> int:
     from .report import write_report
-    from .results import Store
+    from .results import Store, missing_counts
 
     paths = [Path(p) for p in args.records] if args.records else sorted(Path("reports/records").glob("*.jsonl"))
     missing = [str(p) for p in paths if not p.exists()]
     if missing or not paths:
         raise UsageError(f"no records at {', '.join(missing) or 'reports/records/*.jsonl'}; run `make bench` first")
     for path in paths:  # every file is records (one line and exit 2 otherwise) before anything is written
-        Store(path).load()
+        damaged = [(r, lacks) for r in Store(path).load() if (lacks := missing_counts(r))]
+        if damaged:
+            (first, lacks), n = damaged[0], len(damaged)
+            raise UsageError(f"{path}: {n} finished MPC record(s) lack counts (the first, {first.get('workload')} "
+                             f"{json.dumps(first.get('params'), sort_keys=True)[:120]}, lacks {', '.join(lacks)}): "
+                             "damaged or hand-edited; rerun or remove them")
     try:
         Path(args.out).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -314,7 +319,7 @@ def cmd_report(args) -> int:
 
 def cmd_party(args) -> int:
     """One party of a multi-host run: the same code path the local launcher uses."""
-    from .mpc.parties import RunMismatch, Task, party_main, peer_gone
+    from .mpc.parties import RunMismatch, Task, party_main, peer_gone, who
     from .runner import fold_parties
 
     wl = workloads.get(args.workload)
@@ -326,6 +331,8 @@ def cmd_party(args) -> int:
         raise UsageError(f"--rank {args.rank} is outside 0..{args.world_size} (rank {args.world_size} is the dealer)")
     if args.join_timeout is not None and not 0 < args.join_timeout < float("inf"):
         raise UsageError("--join-timeout must be a positive number of seconds")
+    if args.provider == "tfp" and args.rank == args.world_size:
+        raise UsageError(f"--rank {args.rank}: --provider tfp has no dealer; its ranks are 0..{args.world_size - 1}")
     host, sep, port = args.master.rpartition(":")
     if not (args.master.startswith("file://") or (sep and host and port.isdigit() and 0 < int(port) < 65536)):
         raise UsageError(f"--master {args.master!r}: expected HOST:PORT with a port in 1..65535")
@@ -333,6 +340,12 @@ def cmd_party(args) -> int:
         if not Path("/sys/class/net", args.bind).exists():
             raise UsageError(f"--bind {args.bind}: no such network interface on this host")
         os.environ["GLOO_SOCKET_IFNAME"] = args.bind  # gloo listens on this interface's address only
+    if not os.environ.get(TOKEN_ENV):
+        if not args.insecure_no_token:
+            raise UsageError(f"party mode needs {TOKEN_ENV}, the same secret on every host (a party without it is "
+                             "refused); --insecure-no-token runs without one")
+        print(f"secfwt: warning: no {TOKEN_ENV}: any host that reaches --master can join this run",
+              file=sys.stderr)
     try:
         gathered = party_main(args.rank, args.world_size, args.master, args.provider,
                               Task("secfwt.runner:measure", {"workload": args.workload, "params": params}),
@@ -342,6 +355,11 @@ def cmd_party(args) -> int:
         return EXIT_USAGE
     except RuntimeError as exc:  # gloo: a peer went away mid-run (its own log says why)
         detail = peer_gone(str(exc))
+        if detail is None and _rendezvous_error(exc):
+            print(f"secfwt: error: {who(args.rank, args.world_size)}: the rendezvous at {args.master} failed "
+                  f"({str(exc).splitlines()[0][:200]}): start every party with the same --master and --world-size",
+                  file=sys.stderr)
+            return EXIT_USAGE
         if detail is None:
             raise
         print(f"secfwt: error: rank {args.rank}: a peer went away mid-run ({detail}); see that party's output",
@@ -353,6 +371,14 @@ def cmd_party(args) -> int:
                           "world_size": args.world_size, "checks": gathered[0]["checks"],
                           "scopes": scopes}, indent=1))
     return 0
+
+
+def _rendezvous_error(exc: BaseException) -> bool:
+    """torch.distributed's own errors at the rendezvous (a mismatched world size, a store that went
+    away), as opposed to a bug."""
+    import torch.distributed as dist
+
+    return isinstance(exc, getattr(dist, "DistError", ())) or type(exc).__name__.startswith("Dist")
 
 
 def _protocol_seed_option(p) -> None:
@@ -473,6 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "or 60); only the join is bounded, not the computation")
     p.add_argument("--provider", default="ttp", type=str.lower, choices=PROVIDERS)
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--insecure-no-token", action="store_true",
+                   help=f"run without {TOKEN_ENV} (any host that reaches --master can join; for trusted networks)")
     p.set_defaults(func=cmd_party)
     return ap
 
@@ -480,6 +508,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """The whole command runs with SIGTERM and SIGHUP turned into SystemExit(128 + n): start-up, a
+    plaintext run and the time between two points stop as cleanly as a run does (one line, exit
+    143 or 129, no --out lock left behind)."""
+    from .mpc.parties import TerminateOnSignals
+
+    with TerminateOnSignals():
+        return _main(argv)
+
+
+def _main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -29,6 +29,23 @@ STATUSES = ("ok", "inaccurate", "error")
 PLAINTEXT = "plaintext"
 #: the deterministic counters of a record (exact; gated; extrapolated exactly)
 COUNTERS = ("rounds", "bytes", "offline_rounds", "offline_bytes", "duplex_bytes")
+#: the counters every finished MPC record carries (duplex_bytes came later: older records lack it)
+REQUIRED_COUNTERS = ("rounds", "bytes", "offline_rounds", "offline_bytes")
+
+
+def is_count(value) -> bool:
+    """A counter's value: a non-negative integer (not a bool, a float or a string)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def missing_counts(record: dict) -> list[str]:
+    """The required counters a finished MPC record lacks or holds as something other than a count
+    (a hand-edited or damaged record); [] for errors and plaintext-twin records, which have none."""
+    if record.get("status") not in ("ok", "inaccurate") or record.get("provider") == PLAINTEXT:
+        return []
+    return [c for c in REQUIRED_COUNTERS if not is_count(record.get(c))]
+
+
 #: the scope of work done once per run rather than once per candidate or step (persistent weight
 #: masks opened, fixed inputs looked up): records report it apart (``one_time``), not in their totals
 ONE_TIME = "one_time"

@@ -79,8 +79,17 @@ class Param:
         if self.minimum is not None and value < self.minimum:
             raise InputError(f"parameter {self.name}: must be at least {self.minimum}, got {raw!r}")
         if self.maximum is not None and value > self.maximum:
-            raise InputError(f"parameter {self.name}: must be at most {self.maximum:g}, got {raw!r}")
+            bound = f"{self.maximum:.0f}" if float(self.maximum).is_integer() else f"{self.maximum:g}"
+            raise InputError(f"parameter {self.name}: must be at most {bound}, got {raw!r}")
         return value
+
+
+#: seeds reach torch, numpy and CMA-ES: numpy's range is the narrowest
+SEED_MAX = 2**32 - 1
+
+
+def _seed(default: int, help: str) -> Param:
+    return Param("seed", int, default, help, minimum=0, maximum=SEED_MAX)
 
 
 @dataclass(frozen=True)
@@ -183,7 +192,7 @@ register(Workload(
         Param("head_dim", int, 32, "dimension per head", positive=True, maximum=1024),
         Param("features", int, 32, "random features D (RFA only; phi has 2D entries)", positive=True, maximum=4096),
         Param("batch", int, 1, "batch size", positive=True, maximum=256),
-        Param("seed", int, 0, "seed of inputs and random features"),
+        _seed(0, "seed of inputs and random features"),
     ),
     setup=_micro("attention_setup"), run=_micro("attention_run"), check=_micro("attention_check"), tolerance=5e-2,
 ))
@@ -198,7 +207,7 @@ register(Workload(
     params=(
         Param("op", str, "mul", "operation", choices=OPS),
         Param("size", int, 16, "side of the square inputs", positive=True, maximum=2048),
-        Param("seed", int, 0, "input seed"),
+        _seed(0, "input seed"),
     ),
     setup=_micro("op_setup"), run=_micro("op_run"), check=_micro("op_check"), tolerance=1e-2,
 ))
@@ -216,7 +225,7 @@ register(Workload(
                                                                               "2pi": repr(2 * math.pi)},
               minimum=-1e4, maximum=1e4),
         Param("range", float, 10.0, "x is drawn from U(-range, range)", positive=True, maximum=1e4),
-        Param("seed", int, 0, "input seed"),
+        _seed(0, "input seed"),
     ),
     setup=_micro("trig_setup"), run=_micro("trig_run"), check=_micro("trig_check"), tolerance=1e-3,
 ))
@@ -237,7 +246,7 @@ register(Workload(
         Param("clamp", bool, False, "tanh: clamp the cube's input to +-5 (needed beyond |x| ~ 8)"),
         Param("size", int, 4096, "number of input elements", positive=True, maximum=16777216),
         Param("range", float, 8.0, "x is drawn from U(-range, range)", positive=True, maximum=1e4),
-        Param("seed", int, 0, "input seed"),
+        _seed(0, "input seed"),
     ),
     setup=_micro("trig_setup"), run=_micro("gelu_run"), check=_micro("gelu_check"), tolerance=1e-3, validate=_gelu_validate,
 ))
@@ -259,7 +268,7 @@ register(Workload(
         Param("hidden", int, 384, "values per token", minimum=2, maximum=65536),
         Param("low", float, 0.1, "smallest variance", positive=True, maximum=1e6),
         Param("high", float, 100.0, "largest variance", positive=True, maximum=1e6),
-        Param("seed", int, 0, "input seed"),
+        _seed(0, "input seed"),
     ),
     setup=_micro("layernorm_setup"), run=_micro("layernorm_run"),
     check=_micro("layernorm_check"), tolerance=5e-2,
@@ -301,7 +310,29 @@ def _model_name(text: str) -> str:
     if not isinstance(cfg, dict) or cfg.get("model_type") not in ("bert", "roberta"):
         raise InputError(f"model {text!r}: only BERT and RoBERTa configs are supported "
                          f"(model_type {cfg.get('model_type') if isinstance(cfg, dict) else None!r})")
+    _check_model_sizes(text, cfg)
     return text
+
+
+#: a config's sizes, each a positive integer (absent: the model type's default)
+MODEL_SIZES = ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "vocab_size",
+               "max_position_embeddings")
+
+
+def _check_model_sizes(text: str, cfg: dict) -> None:
+    """Sizes a model could be built from, checked here so that a bad config.json is one line and
+    exit 2 before any party starts (not a traceback in a party)."""
+    bad = {k: cfg[k] for k in MODEL_SIZES if k in cfg and not (isinstance(cfg[k], int) and not isinstance(cfg[k], bool)
+                                                                and cfg[k] > 0)}
+    if bad:
+        raise InputError(f"model {text!r}: sizes must be positive integers: "
+                         + ", ".join(f"{k}={v!r}" for k, v in bad.items()))
+    from transformers import AutoConfig
+
+    full = AutoConfig.for_model(cfg["model_type"], **{k: cfg[k] for k in MODEL_SIZES if k in cfg})
+    if full.hidden_size % full.num_attention_heads:
+        raise InputError(f"model {text!r}: hidden_size {full.hidden_size} is not a multiple of num_attention_heads "
+                         f"{full.num_attention_heads}")
 
 
 def _model_depth(model: str) -> int:
@@ -437,7 +468,7 @@ register(Workload(
         Param("extrapolate", bool, False, "measure 0 and 1 blocks (LoRA: 1 and 2), and batches 1 and 2 when "
                                           "batch > 8, and extrapolate to the full depth and batch (exact "
                                           "rounds/bytes, approximate times)"),
-        Param("seed", int, 0, "seed of weights and inputs"),
+        _seed(0, "seed of weights and inputs"),
     ),
     setup=_step_setup, run=_step_run, check=_step_check, tolerance=5e-2, timeout_s=3600.0, validate=_step_validate,
     # LoRA's first block needs no input gradient, and a deep prompt's first block takes the input
@@ -470,7 +501,7 @@ register(Workload(
         _INV_SQRT,
         Param("backward", bool, False, "also back-propagate a seeded upstream gradient"),
         Param("loss_scale", float, 1024.0, "public factor on the upstream gradient", positive=True, maximum=2.0**20),
-        Param("seed", int, 0, "seed of weights and inputs"),
+        _seed(0, "seed of weights and inputs"),
     ),
     setup=_block("setup"), run=_block("run"), check=_block("check"), tolerance=5e-2, timeout_s=3600.0,
     validate=lambda p: _forward_only(p, p["backward"]),
@@ -507,7 +538,7 @@ register(Workload(
     params=(
         Param("task", str, "sst2", "few-shot task", choices=_tasks()),
         Param("method", str, FOT, "tuning method", choices=METHODS),
-        Param("seed", int, 13, _SEED_HELP + " and optimiser seed", minimum=0),
+        _seed(13, _SEED_HELP + " and optimiser seed"),
         Param("attention", str, attn.SOFTMAX, "attention variant (rfa-* only with fot)", choices=attn.PAPER_PAIR),
         _GELU,
         Param("qkv", str, "separate", "the MPC projection variant whose `step` price applies (the plaintext "
@@ -536,7 +567,7 @@ register(Workload(
                 "predictions, and an audit of every value opened between the servers",
     params=(
         Param("task", str, "sst2", "few-shot task", choices=_tasks()),
-        Param("seed", int, 13, _SEED_HELP + " and CMA-ES seed", minimum=0),
+        _seed(13, _SEED_HELP + " and CMA-ES seed"),
         Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.PAPER_PAIR),
         _GELU,
         _QKV,

@@ -50,6 +50,55 @@ def fail_in_teardown_rank1(marker: str):
     return {"rank": comm.get_rank(), "marker": marker}
 
 
+def raise_on_rank1_after_leaving(marker: str):
+    """Rank 1 shuts its connections (the dealer and party 0 see their peer go and fail first), then
+    raises 1.5 s later: the peers' "went away" reaches the launcher before the root cause."""
+    import socket
+
+    crypten, comm = _comm()
+    x = crypten.cryptensor([1.0, 2.0], src=0)
+    (x * x).reveal()
+    if comm.get_rank() == 1:
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                    sock = socket.socket(fileno=os.dup(int(fd)))
+                    if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):  # connections, not listeners
+                        sock.shutdown(socket.SHUT_RDWR)
+                    sock.close()
+            except OSError:
+                continue
+        time.sleep(1.5)
+        raise ValueError(f"the root cause, from the test ({marker})")
+    (x * x).reveal()  # party 0 waits here for party 1
+    return "unreachable"
+
+
+def stop_in_teardown_rank1(marker: str):
+    """Rank 1 finishes its work; while its process shuts down, once rank 0 has written the run's
+    result, it stops itself (SIGSTOP): a party stuck in teardown."""
+    import atexit
+    import tempfile
+    from pathlib import Path
+
+    from secfwt.mpc.parties import LAUNCHER_ENV, RUN_PREFIX
+
+    _, comm = _comm()
+    if comm.get_rank() == 1:
+        def stop_once_the_result_exists():
+            launcher = os.environ[LAUNCHER_ENV]
+            for _ in range(6000):
+                for folder in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
+                    pid = folder / "launcher.pid"
+                    if pid.exists() and pid.read_text() == launcher and (folder / "result.json").exists():
+                        os.kill(os.getpid(), signal.SIGSTOP)
+                        return
+                time.sleep(0.01)
+
+        atexit.register(stop_once_the_result_exists)
+    return {"rank": comm.get_rank(), "marker": marker}
+
+
 def trig_cases(cases):
     """Each case {values, w}: max abs error of the one-round cos/sin against torch (float64)."""
     import torch

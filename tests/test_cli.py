@@ -12,6 +12,12 @@ from secfwt.cli import main
 from secfwt.results import Store
 
 
+@pytest.fixture(autouse=True)
+def run_token(monkeypatch):
+    """Party mode needs the run's shared secret: these tests' parties (and their children) have one."""
+    monkeypatch.setenv("SECFWT_RUN_TOKEN", "cli-test-token")
+
+
 def secfwt(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "secfwt", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=300)
@@ -203,7 +209,8 @@ def test_party_join_timeout_must_be_positive_and_bind_an_interface_that_exists()
 
 
 @pytest.mark.parametrize("case", ["folder", "empty_object", "text", "baseline_not_json", "baseline_bad_key",
-                                  "baseline_folder", "report_out_unwritable"])
+                                  "baseline_folder", "report_out_unwritable", "baseline_string_counter",
+                                  "record_without_rounds"])
 def test_bad_files_given_to_report_and_gate_are_one_line_exit_2(tmp_path, case):
     good = tmp_path / "good.jsonl"
     good.write_text(json.dumps({"workload": "op", "params": {"op": "mul", "size": 4, "seed": 0}, "provider": "ttp",
@@ -214,12 +221,19 @@ def test_bad_files_given_to_report_and_gate_are_one_line_exit_2(tmp_path, case):
     (tmp_path / "text.jsonl").write_text("hello\n")
     (tmp_path / "base.json").write_text("not json")
     (tmp_path / "key.json").write_text('[{"key": 1, "rounds": 1}]')
+    key = ["op", {"op": "mul", "size": 4, "seed": 0}, "ttp", 2]
+    (tmp_path / "strings.json").write_text(json.dumps([{"key": key, "rounds": "1", "bytes": 1024}]))
+    no_rounds = json.loads(good.read_text())
+    del no_rounds["rounds"]
+    (tmp_path / "no_rounds.jsonl").write_text(json.dumps(no_rounds) + "\n")
     args = {"folder": ["report", "--records", "folder"], "empty_object": ["report", "--records", "empty.jsonl"],
             "text": ["gate", "--records", "text.jsonl", "--baseline", "key.json"],
             "baseline_not_json": ["gate", "--records", "good.jsonl", "--baseline", "base.json"],
             "baseline_bad_key": ["gate", "--records", "good.jsonl", "--baseline", "key.json"],
             "baseline_folder": ["gate", "--records", "good.jsonl", "--baseline", "folder"],
-            "report_out_unwritable": ["report", "--records", "good.jsonl", "--out", "/proc/secfwt-report"]}[case]
+            "report_out_unwritable": ["report", "--records", "good.jsonl", "--out", "/proc/secfwt-report"],
+            "baseline_string_counter": ["gate", "--records", "good.jsonl", "--baseline", "strings.json"],
+            "record_without_rounds": ["report", "--records", "good.jsonl", "--records", "no_rounds.jsonl"]}[case]
     if args[0] == "report" and "--out" not in args:
         args += ["--out", "out"]
     proc = subprocess.run([sys.executable, "-m", "secfwt", *args], capture_output=True, text=True, cwd=tmp_path)
@@ -328,3 +342,71 @@ def test_a_party_whose_peer_dies_mid_run_says_so_in_one_line(monkeypatch, capsys
     monkeypatch.setattr(parties, "party_main", bug)
     with pytest.raises(RuntimeError, match="internal"):  # not a peer's fault: the traceback stays
         main(["party", "op", "--rank", "0", "--master", "127.0.0.1:1"])
+
+
+def test_party_mode_without_a_token_is_refused_unless_explicitly_insecure(monkeypatch, capsys):
+    """No SECFWT_RUN_TOKEN anywhere: a party would compute unauthenticated; it is refused in one line
+    (exit 2) before anything starts, and runs only with --insecure-no-token, which says so."""
+    from secfwt.mpc import parties
+
+    monkeypatch.delenv("SECFWT_RUN_TOKEN")
+    started = []
+    monkeypatch.setattr(parties, "party_main", lambda *a, **k: started.append(1) or [])
+    assert main(["party", "op", "--rank", "1", "--master", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs SECFWT_RUN_TOKEN" in err[0] and not started
+    monkeypatch.setenv("SECFWT_RUN_TOKEN", "")  # empty is no token either
+    assert main(["party", "op", "--rank", "1", "--master", "127.0.0.1:1"]) == 2 and not started
+    capsys.readouterr()
+    assert main(["party", "op", "--rank", "1", "--master", "127.0.0.1:1", "--insecure-no-token"]) == 0
+    assert started == [1] and "warning: no SECFWT_RUN_TOKEN" in capsys.readouterr().err
+
+
+def test_party_mode_edge_cases_are_one_line_exit_2(capsys):
+    """The dealer's rank under TFP (which has no dealer) is refused before anything starts."""
+    assert main(["party", "op", "--rank", "2", "--world-size", "2", "--provider", "tfp",
+                 "--master", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tfp has no dealer" in err[0]
+
+
+def test_parties_started_with_different_world_sizes_end_in_one_line_each():
+    """Rank 0 says world size 3, party 1 and the dealer say 2: the rendezvous cannot agree; every
+    process ends with one line and exit 2 (or 1 for a join timeout), never a traceback."""
+    from secfwt.mpc.parties import free_port
+
+    master = f"127.0.0.1:{free_port()}"
+    base = [sys.executable, "-m", "secfwt", "party", "op", "--master", master, "--param", "size=4",
+            "--join-timeout", "10"]
+    procs = []
+    for r, ws in ((0, 3), (1, 2), (2, 2)):
+        if r == 2:
+            time.sleep(4)  # the dealer comes late: rank 0's store is gone before its own join deadline
+        procs.append(subprocess.Popen(base + ["--rank", str(r), "--world-size", str(ws)], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode in (1, 2) and "Traceback" not in err, err
+        assert err.strip().splitlines()[-1].startswith("secfwt: error:"), err
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"model_type": "bert", "hidden_size": -3, "num_attention_heads": 0}, "hidden_size=-3, num_attention_heads=0"),
+    ({"model_type": "bert", "num_hidden_layers": 0}, "num_hidden_layers=0"),
+    ({"model_type": "bert", "intermediate_size": "wide"}, "intermediate_size='wide'"),
+    ({"model_type": "roberta", "hidden_size": 100, "num_attention_heads": 3}, "not a multiple of num_attention_heads"),
+    ({"model_type": "bert", "hidden_size": 100}, "num_attention_heads 12"),  # the type's default heads
+])
+def test_impossible_model_sizes_and_huge_seeds_are_one_line_exit_2_before_any_process(config, message, tmp_path,
+                                                                                     monkeypatch, capsys):
+    import subprocess as sp
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    monkeypatch.setattr(sp, "Popen", lambda *a, **k: pytest.fail("started a process"))
+    assert main(["run", "step", "--param", f"model={path}", "--param", "seq=16"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert main(["run", "op", "--param", "seed=" + "1" + "0" * 29]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "seed: must be at most 4294967295" in err[0], err

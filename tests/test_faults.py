@@ -112,6 +112,28 @@ def test_cli_run_stopped_by_sigterm_leaves_nothing_and_exits_nonzero(tmp_path):
     assert not out.exists() or out.read_text() == ""  # nothing half-written
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_outside_any_mpc_run_stops_the_command_with_a_line_and_its_code(tmp_path, sig):
+    """SIGTERM / SIGHUP while the command is not in a party run (here a plaintext tuning run in the
+    launcher's own process): exit 128 + n with one line, and the --out lock released."""
+    out = tmp_path / "t.jsonl"
+    lock = Path(str(out) + ".lock")
+    cmd = [sys.executable, "-m", "secfwt", "run", "tune", "--param", "task=sst2", "--param", "method=fot",
+           "--param", "budget=500", "--links", "lan", "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    t0 = time.monotonic()
+    while not lock.exists() and proc.poll() is None and time.monotonic() - t0 < 120:
+        time.sleep(0.05)
+    assert lock.exists(), proc.stderr.read() if proc.poll() is not None else "no lock"
+    time.sleep(2)  # tuning, in the launcher's own process
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    assert f"stopped by {signal.Signals(sig).name}" in err
+    assert not lock.exists()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_a_parallel_plaintext_sweep_takes_its_workers_with_it_and_keeps_their_states(tmp_path, sig):
     """`secfwt run tune --jobs 2`: two worker processes tune; however the launcher ends, they end too,
@@ -206,6 +228,41 @@ def _sockets(pids: list[int]) -> list[tuple[str, str]]:
     return found
 
 
+def _listening(pid: int, port: int) -> list[str]:
+    """Local addresses (hex, as /proc/net writes them) on which ``pid`` listens on ``port``."""
+    inodes = {os.readlink(fd)[8:-1] for fd in Path(f"/proc/{pid}/fd").iterdir()
+              if os.readlink(fd).startswith("socket:[")}
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            addr, _, hex_port = cols[1].partition(":")
+            if cols[9] in inodes and cols[3] == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                out.append(addr)
+    return out
+
+
+def test_party_mode_serves_its_rendezvous_only_where_master_says():
+    """`secfwt party --rank 0 --master 127.0.0.1:PORT`: torch's store would listen on every interface;
+    it listens on 127.0.0.1 alone."""
+    from secfwt.mpc.parties import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "secfwt", "party", "op", "--rank", "0", "--world-size", "2",
+                             "--master", f"127.0.0.1:{port}", "--param", "size=4", "--join-timeout", "30"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "SECFWT_RUN_TOKEN": "t"})
+    try:
+        deadline = time.monotonic() + 60
+        while not (addresses := _listening(proc.pid, port)):
+            assert proc.poll() is None and time.monotonic() < deadline, "the store never listened"
+            time.sleep(0.2)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert addresses == ["0100007F"], addresses  # 127.0.0.1 only: not 0.0.0.0, not ::
+
+
 def test_local_runs_use_loopback_only():
     """Every socket of a local run (gloo's listeners and connections; the rendezvous is a file) is
     bound to loopback: nothing listens on or talks through another interface."""
@@ -268,6 +325,43 @@ def test_a_stopped_party_ends_the_run_in_seconds_and_is_named():
     finally:
         del os.environ[MARKER_ENV]
     assert "timed out" not in str(info.value)  # the watchdog, not the 300 s timeout, ended it
+    assert _gone(marker, subprocess.Popen(["true"])) == []
+
+
+def test_the_stall_watch_keeps_watching_the_live_processes_once_one_has_exited():
+    from secfwt.mpc.parties import PartyError, StallWatch
+
+    done = subprocess.Popen(["true"])
+    done.wait()  # exited and reaped: /proc has nothing for it any more
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        watch = StallWatch(0.3)
+        t0 = time.monotonic()
+        with pytest.raises(PartyError, match="stalled"):
+            while time.monotonic() - t0 < 5:
+                watch.check({0: done, 1: sleeper}, 2)
+                time.sleep(0.05)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_party_stopped_in_teardown_ends_the_run_at_the_stall_limit_and_keeps_the_result():
+    """Rank 0 has written the result and exited; party 1 stops (SIGSTOP) while shutting down.  The
+    stall watch still watches the processes that are alive (an exited one no longer resets it), so
+    the run ends as a stall naming party 1, not at the run's timeout, and the result is kept."""
+    from secfwt.mpc.parties import Task, run_parties
+
+    os.environ["PYTHONPATH"] = str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    marker = uuid.uuid4().hex
+    os.environ[MARKER_ENV] = marker
+    try:
+        out = run_parties(Task("party_tasks:stop_in_teardown_rank1", {"marker": marker}), timeout=240, stall_s=5)
+    finally:
+        del os.environ[MARKER_ENV]
+    assert [p["rank"] for p in out] == [0, 1] and all(p["marker"] == marker for p in out)  # the result, kept
+    assert "stalled" in out[0]["teardown_error"] and "party 1 stopped" in out[0]["teardown_error"]
+    assert "timed out" not in out[0]["teardown_error"]
     assert _gone(marker, subprocess.Popen(["true"])) == []
 
 

@@ -76,5 +76,18 @@ def test_the_party_that_raised_is_reported_before_peers_that_lost_their_connecti
 
     raised = "Traceback (most recent call last):\nValueError: boom from the test"
     lost = "[rank0]: RuntimeError: [pair.cc:553] Connection closed by peer [127.0.0.1]:1234"
-    assert _failure_rank_order(1, raised) < _failure_rank_order(1, lost) < _failure_rank_order(-9, "")
+    killed, aborted = _failure_rank_order(-9, ""), _failure_rank_order(-6, "")  # from outside; gloo's own abort
+    assert _failure_rank_order(1, raised) < killed < _failure_rank_order(1, lost) < aborted
     assert min([(0, lost), (1, raised)], key=lambda r: _failure_rank_order(1, r[1]))[0] == 1
+
+
+def test_the_root_cause_is_reported_even_when_the_peers_fail_first(party_tasks_on_path):
+    """Party 1 raises after its connections closed, and its process exits last: the dealer's "the
+    parties went away" and party 0's lost connection come first; the launcher still reports
+    party 1's own error."""
+    from secfwt.mpc.parties import PartyError, Task, run_parties
+
+    with pytest.raises(PartyError) as info:
+        run_parties(Task("party_tasks:raise_on_rank1_after_leaving", {"marker": "m"}), timeout=120)
+    first = str(info.value).splitlines()[0]
+    assert first.startswith("party 1 failed (exit code 1)") and "the root cause, from the test" in first, first

@@ -41,9 +41,9 @@ from pathlib import Path
 
 import torch
 
+from .parties import TOKEN_ENV  # noqa: F401  (re-exported; parties imports only the standard library at load)
 from .ring import PRECISION_BITS, decode, encode, small_fraction  # noqa: F401  (encode, decode: re-exported)
 
-TOKEN_ENV = "SECFWT_RUN_TOKEN"
 ADDRESS_ENV = "SECFWT_OWNER"
 
 

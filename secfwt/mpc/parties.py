@@ -72,6 +72,9 @@ class Task:
 
 #: the launcher's pid, in every child's environment: a child exits at once if it has another parent
 LAUNCHER_ENV = "SECFWT_LAUNCHER_PID"
+#: the run's shared secret: every party, the dealer and the data owner must present it (the local
+#: launcher draws a random one per run; party mode needs it on every host)
+TOKEN_ENV = "SECFWT_RUN_TOKEN"
 RUN_PREFIX = "secfwt-run-"
 _PR_SET_PDEATHSIG = 1
 
@@ -93,7 +96,7 @@ def die_with_launcher(launcher: int | None = None) -> None:
         os._exit(1)
 
 
-class _TerminateOnSignals:
+class TerminateOnSignals:
     """While active (main thread only), SIGTERM and SIGHUP raise SystemExit(128 + signal) so that
     ``finally`` blocks kill the parties, and every outer one runs too (the CLI releases its --out
     lock and exits 128 + n); the previous handlers are restored afterwards.  A caller that catches
@@ -156,8 +159,6 @@ def run_digests(task: Task, world_size: int, provider: str) -> dict[str, bytes]:
     import hmac
 
     from .. import __version__
-    from .owner import TOKEN_ENV
-
     token = os.environ.get(TOKEN_ENV, "").encode()
     kwargs = dict(task.kwargs)
     params = kwargs.pop("params", {}) if isinstance(kwargs.get("params"), dict) else {}
@@ -275,6 +276,46 @@ def join_timeout_s() -> float:
 
 
 @contextlib.contextmanager
+def _store_where_master_says(rank: int, master: str):
+    """Rank 0 of a TCP rendezvous (``HOST:PORT``, party mode) serves torch's store on HOST only: left
+    to itself, torch's TCPStore listens on every interface.  The socket is bound here and handed to
+    the store (``master_listen_fd``); the other ranks connect as usual.  File rendezvous (local runs)
+    have no store socket at all."""
+    if rank != 0 or master.startswith("file://"):
+        yield
+        return
+    import datetime
+
+    import torch.distributed as dist
+
+    host, _, port = master.rpartition(":")
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host.strip("[]"), int(port)))
+    listener.listen(128)
+    real = dist.init_process_group
+
+    def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1, **kwargs):
+        if init_method is None or not str(init_method).startswith("tcp://"):
+            return real(backend, init_method=init_method, timeout=timeout, world_size=world_size, rank=rank, **kwargs)
+        wait = timeout or datetime.timedelta(minutes=30)
+        store = dist.TCPStore(host.strip("[]"), int(port), world_size, True, timeout=wait, wait_for_workers=False,
+                              master_listen_fd=listener.fileno())
+        # torch prefixes the store it makes from an init_method with "default_pg" (and one it is given with
+        # nothing): the other ranks, which rendezvous by init_method, use that prefix
+        return real(backend, store=dist.PrefixStore("default_pg", store), timeout=timeout, world_size=world_size,
+                    rank=rank, **kwargs)
+
+    dist.init_process_group = init_process_group
+    try:
+        yield
+    finally:
+        dist.init_process_group = real
+        listener.close()
+
+
+@contextlib.contextmanager
 def _join_deadline(rank: int, world_size: int, master: str, seconds: float):
     """Until torch.distributed's process group is up (every rank joined: gloo connects them all),
     a watchdog ends this process after ``seconds`` with one clear line, instead of torch's 30-minute
@@ -291,7 +332,7 @@ def _join_deadline(rank: int, world_size: int, master: str, seconds: float):
         return
 
     def give_up():
-        print(f"secfwt: error: {_who(rank, world_size)} waited {seconds:.0f} s at {master} and not every party "
+        print(f"secfwt: error: {who(rank, world_size)} waited {seconds:.0f} s at {master} and not every party "
               f"joined (world size {world_size}, plus the dealer under TTP): start every party with the same "
               f"--master and --world-size, or raise {JOIN_TIMEOUT_ENV}", file=sys.stderr, flush=True)
         os._exit(1)
@@ -343,6 +384,7 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
     if join_timeout is None:
         join_timeout = join_timeout_s()
     joining = _join_deadline(rank, world_size, master, join_timeout)
+    storing = _store_where_master_says(rank, master)
     digests = run_digests(task, world_size, provider)
     everyone = world_size + (1 if provider == "ttp" else 0)  # the dealer agrees too: it deals every mask
     if rank == world_size:
@@ -368,14 +410,14 @@ def party_main(rank: int, world_size: int, master: str, provider: str, task: Tas
 
         server._setup_generators = seeds_then_agree
         try:
-            with _seeded_protocol(rank), joining:
+            with _seeded_protocol(rank), storing, joining:
                 server()  # serves requests until party 0 says terminate (or a peer goes away)
         finally:
             server._setup_generators = deal_seeds
         if not told:  # CrypTen's loop also returns, silently, when a connection breaks
             raise PartyError(f"dealer (TTP): {PARTIES_WENT_AWAY}")
         return None
-    with _seeded_protocol(rank), joining:
+    with _seeded_protocol(rank), storing, joining:
         crypten.init()
     comm = crypten.communicator.get()
     _agree(digests, rank, everyone, comm.ttp_group)  # a refused run's dealer stops by itself
@@ -416,12 +458,12 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
         raise ValueError("MPC needs at least two computing parties")
     ranks = list(range(world_size + (1 if provider == "ttp" else 0)))
     # gloo's sockets on loopback only (the rendezvous itself is a file: no port at all)
-    env = {**os.environ, owner_mod.TOKEN_ENV: secrets.token_hex(16), LAUNCHER_ENV: str(os.getpid()),
+    env = {**os.environ, TOKEN_ENV: secrets.token_hex(16), LAUNCHER_ENV: str(os.getpid()),
            "GLOO_SOCKET_IFNAME": LOOPBACK}
     _remove_stale_run_folders()
     if emulate is not None and world_size != 2:
         raise ValueError("an emulated link joins exactly two computing parties (world size 2)")
-    with _TerminateOnSignals(), contextlib.ExitStack() as stack:
+    with TerminateOnSignals(), contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=RUN_PREFIX))
         link = None
         if emulate is not None:
@@ -441,6 +483,7 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
         deadline = time.monotonic() + timeout
         watch = StallWatch(float(os.environ.get(STALL_ENV, DEFAULT_STALL_S)) if stall_s is None else stall_s,
                            traffic=link.traffic if link is not None else None)
+        state: dict = {}  # _check's memory of the run's first failure
         try:
             if owner is not None:
                 address_file, owner_out = Path(tmp) / "owner.addr", Path(tmp) / "owner.json"
@@ -454,7 +497,7 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
                 procs[OWNER] = subprocess.Popen(cmd, stdout=logs[OWNER], stderr=subprocess.STDOUT,
                                                 stdin=subprocess.DEVNULL, start_new_session=True, env=cmd_env)
                 while not address_file.exists():
-                    _check(procs, logs, world_size, deadline, timeout, watch)
+                    _check(procs, logs, world_size, deadline, timeout, watch, state)
                     time.sleep(0.05)
                 env[owner_mod.ADDRESS_ENV] = address_file.read_text()
             for r in ranks:
@@ -468,7 +511,7 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
                 procs[r] = subprocess.Popen(cmd, stdout=logs[r], stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True, env=cmd_env)
             try:
-                while not _check(procs, logs, world_size, deadline, timeout, watch):
+                while not _check(procs, logs, world_size, deadline, timeout, watch, state):
                     time.sleep(0.05)
                 teardown_error = None
             except PartyError as exc:
@@ -528,19 +571,27 @@ class StallWatch:
         self.limit = limit
         self.traffic = traffic
         self.samples: list[tuple[float, int, int]] = []  # (monotonic time, total CPU ticks, link bytes)
+        self.ticks: dict = {}  # process key -> its last CPU ticks (an exited process keeps its last)
         self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.supported = Path("/proc/self/stat").exists()  # Linux; elsewhere only the timeout applies
 
     def check(self, procs: dict, world_size: int) -> None:
+        """Raise :class:`PartyError` when the processes still alive (an exited one counts with the
+        CPU time it had: it makes no progress) used almost no CPU over the last ``limit`` seconds."""
+        if not self.supported:
+            return
         now = time.monotonic()
-        states, total = {}, 0
+        states = {}
         for r, p in procs.items():
+            if p.poll() is not None:
+                continue  # exited: its last ticks stay in the total
             try:
                 fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # gone (the exit is handled by the caller) or not Linux
-                self.samples.clear()
-                return
+            except OSError:  # exited between poll() and the read
+                continue
             states[r] = fields[0]
-            total += int(fields[11]) + int(fields[12])  # utime + stime
+            self.ticks[r] = int(fields[11]) + int(fields[12])  # utime + stime
+        total = sum(self.ticks.values())
         moved = self.traffic() if self.traffic is not None else 0
         self.samples.append((now, total, moved))
         old = [sample for sample in self.samples if sample[0] <= now - self.limit]
@@ -549,34 +600,47 @@ class StallWatch:
         self.samples = self.samples[len(old) - 1:]  # keep the newest sample older than the window
         t0, ticks0, moved0 = old[-1]
         if (total - ticks0) / self.hz < self.IDLE_SHARE * (now - t0) and moved == moved0:
-            stopped = [_who(r, world_size) for r, st in states.items() if st in ("T", "t")]
+            stopped = [who(r, world_size) for r, st in states.items() if st in ("T", "t")]
             cause = f"{', '.join(stopped)} stopped (SIGSTOP or a debugger)" if stopped else \
                 "every process is waiting (a deadlock, or a peer that never answers)"
             raise PartyError(f"run stalled: its processes used almost no CPU for {self.limit:.0f} s; {cause}")
 
 
+#: when every failure so far only says that a peer went away (or was killed), how long the launcher
+#: waits for the process whose own error caused it (a traceback) before it reports
+ROOT_CAUSE_GRACE_S = 5.0
+
+
 def _check(procs: dict, logs: dict, world_size: int, deadline: float, timeout: float,
-           watch: StallWatch | None = None) -> bool:
+           watch: StallWatch | None = None, state: dict | None = None) -> bool:
     """True when every process finished cleanly; raises PartyError on a failure, a stall or the
-    timeout."""
+    timeout.  The failure reported is the root cause: a process's own error before a peer's "went
+    away"; ``state`` (one dict per run) holds when the first failure was seen, so that processes
+    still running get ``ROOT_CAUSE_GRACE_S`` to fail with their own error."""
     codes = {r: p.poll() for r, p in procs.items()}
     failed = [r for r, c in codes.items() if c not in (None, 0)]
     if failed:
-        r = min(failed, key=lambda x: _failure_rank_order(codes[x], _tail(logs[x])))
+        order = {x: _failure_rank_order(codes[x], _tail(logs[x])) for x in failed}
+        r = min(failed, key=order.get)
+        if order[r] >= CONSEQUENCE and state is not None and any(c is None for c in codes.values()):
+            first = state.setdefault("first_failure", time.monotonic())
+            if time.monotonic() - first < ROOT_CAUSE_GRACE_S:
+                return False  # a process still running may be the one that caused it
         tail = _tail(logs[r])
         last = tail.splitlines()[-1].removeprefix(f"[rank{r}]:").strip()
-        raise PartyError(f"{_who(r, world_size)} failed ({_how(codes[r])}): {last}\n{tail}")
+        raise PartyError(f"{who(r, world_size)} failed ({_how(codes[r])}): {last}\n{tail}")
     if all(c == 0 for c in codes.values()):
         return True
     if watch is not None:
         watch.check(procs, world_size)
     if time.monotonic() > deadline:
         raise PartyError(f"run timed out after {timeout:.0f} s; still running: "
-                         + ", ".join(_who(r, world_size) for r, c in codes.items() if c is None))
+                         + ", ".join(who(r, world_size) for r, c in codes.items() if c is None))
     return False
 
 
-def _who(rank, world_size: int) -> str:
+def who(rank, world_size: int) -> str:
+    """How a process of a run is named in messages: party N, the dealer, the data owner."""
     if rank == OWNER:
         return "data owner"
     return "dealer (TTP)" if rank == world_size else f"party {rank}"
@@ -601,13 +665,20 @@ def peer_gone(text: str) -> str | None:
     return text.strip().splitlines()[0] if PARTIES_WENT_AWAY in text else None
 
 
+#: failures that are consequences of another process's failure rank 2 and above: only these make the
+#: launcher wait ``ROOT_CAUSE_GRACE_S`` for a root cause
+CONSEQUENCE = 2
+
+
 def _failure_rank_order(code: int, tail: str = "") -> int:
-    """Report a party that raised (exit 1, has a traceback) before one that failed because its peer
-    had gone (a closed connection), and both before one killed as a consequence."""
-    if code <= 0:
-        return 2
+    """Root causes first: a process that raised (its own traceback), then one killed by a signal from
+    outside or a crash (SIGKILL, SIGTERM, SIGSEGV...); then the consequences: one that failed because
+    its peer had gone (a closed connection), and last one that gloo aborted (SIGABRT) for the same
+    reason."""
+    if code < 0:
+        return CONSEQUENCE + 1 if -code == signal.SIGABRT else 1
     last = tail.strip().splitlines()[-1] if tail.strip() else ""
-    return 1 if peer_gone(last) else 0
+    return CONSEQUENCE if peer_gone(last) else 0
 
 
 def _tail(log, limit: int = 4000) -> str:
