@@ -201,6 +201,15 @@ def crypten_pitfalls():
             wrong = (got - 2.0**bits).abs() > 1.0
             out[f"wraps_at_2^{bits}"] = int(wrong.sum())
             out[f"wrap_size_at_2^{bits}"] = sorted({round(e / 2**32) for e in (got - 2.0**bits)[wrong].tolist()})
+    # the diagnostic that adds up |x| / 2^64 over truncated values (secfwt.mpc.truncation): for
+    # 2^22 products of 2^16 (ring value 2^48 before truncation) it must say exactly 64
+    from secfwt.mpc.truncation import truncation_budget
+
+    with crypten.no_grad(), truncation_budget() as (budget, elements):
+        a = torch.full((1 << 22,), 2.0**8)
+        crypten.cryptensor(a, src=0) * crypten.cryptensor(a, src=1)
+    out["budget_of_2^22_products_of_2^16"] = dict(budget)
+    out["elements_truncated"] = dict(elements)
     return out
 
 

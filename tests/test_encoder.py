@@ -56,6 +56,9 @@ def test_two_party_truncation_fails_at_the_rate_of_the_products_magnitude(pitfal
     assert 32 <= small <= 128, small  # mean 64: outside is > 4 sigma
     assert 870 <= large <= 1180, large  # mean 1,024 (sd 32)
     assert set(pitfalls["wrap_size_at_2^16"]) | set(pitfalls["wrap_size_at_2^20"]) <= {-1, 1}  # +-2^32 each
+    # the diagnostic that predicts a forward's failures from the values it truncates (secfwt.mpc.truncation)
+    assert pitfalls["budget_of_2^22_products_of_2^16"] == {"": 64.0}
+    assert pitfalls["elements_truncated"] == {"": 1 << 22}
 
 
 def test_tanh_gelu_is_within_1e_3_of_erf_gelu():
