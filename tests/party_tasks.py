@@ -418,3 +418,28 @@ def optimizer_trajectories(steps: int, n: int = 4096, loss_scale: float = 1024.0
                          "plain_update_norm": plain_update.norm().item()})
         out[name] = rows
     return out
+
+
+def opened_beaver_masks():
+    """One Beaver product of fixed inputs; returns what party 0 saw opened (x - a, y - b) as ring
+    integers, to compare across points: fresh masks make them differ."""
+    import torch
+
+    from secfwt.mpc.compat import crypten
+
+    comm = crypten.communicator.get()
+    opened = []
+    real = comm.all_reduce
+
+    def spy(input, *args, **kwargs):  # noqa: A002 - CrypTen's own argument name
+        out = real(input, *args, **kwargs)
+        opened.append([t.tolist() for t in out] if isinstance(out, list) else out.tolist())
+        return out
+
+    comm.all_reduce = spy
+    try:
+        x = crypten.cryptensor(torch.linspace(-1, 1, 64), src=0)
+        (x * x).reveal()
+    finally:
+        del comm.all_reduce
+    return opened[0]

@@ -456,6 +456,11 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
         raise ValueError(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
     if world_size < 2:
         raise ValueError("MPC needs at least two computing parties")
+    from . import pool
+
+    warm = pool.use(world_size, provider, threads, owner, emulate)  # inside pool.warm(): one pool, many points
+    if warm is not None:
+        return warm.run(task, timeout, stall_s)
     ranks = list(range(world_size + (1 if provider == "ttp" else 0)))
     # gloo's sockets on loopback only (the rendezvous itself is a file: no port at all)
     env = {**os.environ, TOKEN_ENV: secrets.token_hex(16), LAUNCHER_ENV: str(os.getpid()),

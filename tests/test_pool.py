@@ -1,0 +1,96 @@
+"""The warm pool (secfwt.mpc.pool): many points in one set of processes, each as independent as a
+cold run."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from secfwt import baseline
+from secfwt.links import PROFILES
+from secfwt.mpc import pool
+from secfwt.mpc.parties import PROTOCOL_SEED_ENV, PartyError, Task, run_parties
+from secfwt.profiles import get_profile
+from secfwt.runner import expand_grid, run_one
+
+LINKS = [PROFILES["lan"]]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def tasks_on_path(party_tasks_on_path):
+    """The pool's processes import tests/party_tasks.py (conftest sets PYTHONPATH before they start)."""
+
+
+def _quick_mpc_points():
+    """Every MPC point of the quick profile except those with a data owner (they run cold)."""
+    from secfwt import workloads
+
+    points = []
+    for sweep in get_profile("quick")["sweeps"]:
+        wl = workloads.get(sweep.workload)
+        if wl.plaintext or wl.owner:
+            continue
+        points += [(sweep.workload, p) for p in expand_grid(sweep.workload, sweep.grid)]
+    return points
+
+
+def test_every_quick_point_counts_warm_exactly_as_the_committed_cold_baseline():
+    """The count gate must not move: every MPC point of the quick profile, run warm in one pool,
+    has the rounds and bytes (online and dealer) the committed baseline holds from cold runs."""
+    points = _quick_mpc_points()
+    with pool.warm():
+        records = [run_one(w, p, LINKS) for w, p in points]
+    assert all(r["status"] in ("ok", "inaccurate") for r in records), [r.get("error") for r in records]
+    warm = baseline.counts(records)
+    committed = baseline.load(ROOT / "benchmarks/baselines/quick.json")
+    assert len(warm) == len(points) >= 30
+    assert baseline.compare(warm, {k: committed[k] for k in warm}) == []
+
+
+def test_a_seeded_point_opens_the_same_masks_warm_as_cold(monkeypatch):
+    """Under a protocol seed a cold run repeats bit for bit; a warm point must repeat it too, also
+    the second point of a pool (fresh generators per point, derived as a cold run derives them)."""
+    monkeypatch.setenv(PROTOCOL_SEED_ENV, "4242")
+    points = [("op", {"op": "softmax", "size": 16}), ("attention", {"impl": "rfa-onepass", "seq": 32, "heads": 2,
+                                                                     "head_dim": 16, "features": 16})]
+    cold = [run_one(w, p, LINKS)["max_abs_err"] for w, p in points]
+    with pool.warm():
+        warm = [run_one(w, p, LINKS)["max_abs_err"] for w, p in points]
+    assert warm == cold and cold[0] > 0  # an error that depends on the masks, equal to the last bit
+
+
+def test_two_points_in_one_pool_open_different_masks_for_the_same_input():
+    with pool.warm():
+        first = run_parties(Task("party_tasks:opened_beaver_masks", {}), timeout=120)[0]
+        second = run_parties(Task("party_tasks:opened_beaver_masks", {}), timeout=120)[0]
+    same = sum(a == b for a, b in zip(json.dumps(first).split(","), json.dumps(second).split(",")))
+    assert first != second and same < 4, same  # fresh masks: (x - a) differs in (almost) every element
+
+
+def test_a_point_killed_mid_run_is_reported_and_the_next_point_runs_in_a_fresh_pool():
+    with pool.warm():
+        with pytest.raises(PartyError, match=r"party 1 failed \(killed by signal SIGKILL\)"):
+            run_parties(Task("party_tasks:die_mid_run", {"marker": "pool"}), timeout=120)
+        out = run_parties(Task("party_tasks:echo_rank", {"marker": "after"}), timeout=120)
+    assert [r["rank"] for r in out] == [0, 1] and {r["marker"] for r in out} == {"after"}
+
+
+def test_a_pool_leaves_no_process_or_folder_behind():
+    with pool.warm():
+        run_parties(Task("party_tasks:echo_rank", {"marker": "x"}), timeout=120)
+        pids = [p.pid for p in pool._ACTIVE.pools[0].procs.values()]
+        folder = pool._ACTIVE.pools[0].folder
+        assert len(pids) == 3 and folder.exists()
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    assert not folder.exists()
+
+
+def test_points_with_a_data_owner_or_outside_a_warm_block_run_cold():
+    assert pool.use(2, "ttp", 1, owner=None, emulate=None) is None  # no warm block
+    with pool.warm():
+        assert pool.use(2, "ttp", 1, owner=Task("a:b", {}), emulate=None) is None
+        assert pool.use(2, "ttp", 1, owner=None, emulate=object()) is None
+        assert pool.use(2, "ttp", 1, owner=None, emulate=None) is pool.use(2, "ttp", 1, owner=None, emulate=None)
+        assert pool.use(3, "ttp", 1, owner=None, emulate=None) is not pool.use(2, "ttp", 1, owner=None, emulate=None)
