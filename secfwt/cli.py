@@ -132,6 +132,19 @@ def _jobs_option(p) -> None:
                         "SECFWT_JOBS); MPC runs always go one at a time")
 
 
+def _cold_option(p) -> None:
+    p.add_argument("--cold", action="store_true", default=bool(os.environ.get("SECFWT_COLD")),
+                   help="start fresh parties for every point (default: one warm pool for the whole command, "
+                        "each point as independent as a cold run; or set SECFWT_COLD=1)")
+
+
+def _parties(args):
+    """The warm pool for the command's MPC points, or cold runs (``--cold``)."""
+    from .mpc import pool
+
+    return contextlib.nullcontext() if args.cold else pool.warm()
+
+
 def cmd_run(args) -> int:
     from .results import Store, exclusive, key_of, record_key
     from .runner import expand_grid, run_grid, stored_identity
@@ -145,7 +158,7 @@ def cmd_run(args) -> int:
     store = Store(args.out) if args.out else None
     if store is not None:
         _check_writable(Path(args.out))
-    with exclusive(args.out) if store is not None else contextlib.nullcontext():
+    with exclusive(args.out) if store is not None else contextlib.nullcontext(), _parties(args):
         records = list(run_grid(args.workload, grid, links, provider=args.provider, store=store,
                                 progress=not args.no_progress and sys.stderr.isatty() or args.progress,
                                 world_size=args.world_size, emulate=emulate, jobs=args.jobs))
@@ -245,12 +258,13 @@ def _bench(args, prof, links, final: Path, work: Path) -> int:
         _check_emulable(sweep.workload, sweep.grid, emulate)
     store = Store(work)
     n_err = 0
-    for sweep, emulate in zip(prof["sweeps"], emulated):
-        for r in run_grid(sweep.workload, sweep.grid, links, provider=args.provider, store=store,
-                          progress=not args.no_progress, emulate=emulate, jobs=args.jobs):
-            n_err += r["status"] == "error"
-            print(f"{r['workload']:<10} {_short(r['params'], sweep.grid)} {r['status']:<10} "
-                  f"rounds={r.get('rounds')} bytes={r.get('bytes')}", file=sys.stderr)
+    with _parties(args):
+        for sweep, emulate in zip(prof["sweeps"], emulated):
+            for r in run_grid(sweep.workload, sweep.grid, links, provider=args.provider, store=store,
+                              progress=not args.no_progress, emulate=emulate, jobs=args.jobs):
+                n_err += r["status"] == "error"
+                print(f"{r['workload']:<10} {_short(r['params'], sweep.grid)} {r['status']:<10} "
+                      f"rounds={r.get('rounds')} bytes={r.get('bytes')}", file=sys.stderr)
     if n_err:
         print(f"secfwt: {n_err} run(s) failed; see {work} (rerun resumes)", file=sys.stderr)
         return 1
@@ -457,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the two parties over this link, emulated (network namespaces and a userspace relay; "
                         "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
     _jobs_option(p)
+    _cold_option(p)
     _protocol_seed_option(p)
     p.set_defaults(func=cmd_run)
 
@@ -472,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run every sweep's two parties over this link, emulated (network namespaces and a userspace relay; "
                         "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
     _jobs_option(p)
+    _cold_option(p)
     _protocol_seed_option(p)
     p.set_defaults(func=cmd_bench)
 
