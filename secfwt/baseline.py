@@ -43,7 +43,7 @@ def load(path: str | Path) -> dict:
                 raise TypeError(f"key {key!r} is not [workload, params, provider, world size]")
             bad = {c: row[c] for c in GATED if row.get(c) is not None and not is_count(row[c])}
             if bad:
-                raise TypeError(f"counts {bad} of {key[0]} are not non-negative integers")
+                raise TypeError(f"counts {bad} of {key[0]} are not non-negative whole numbers")
         return {json.dumps(row["key"], sort_keys=True): {c: row.get(c) for c in GATED} for row in rows}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError, AttributeError) as exc:
         raise InputError(f"{path}: not a secfwt baseline (a JSON list of {{key, counts}}): "

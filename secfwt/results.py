@@ -34,8 +34,11 @@ REQUIRED_COUNTERS = ("rounds", "bytes", "offline_rounds", "offline_bytes")
 
 
 def is_count(value) -> bool:
-    """A counter's value: a non-negative integer (not a bool, a float or a string)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """A counter's value: a non-negative whole number (an int, or a float such as 4096.0; not a bool
+    or a string)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return value >= 0 and float(value).is_integer()
 
 
 def missing_counts(record: dict) -> list[str]:
