@@ -421,8 +421,9 @@ def optimizer_trajectories(steps: int, n: int = 4096, loss_scale: float = 1024.0
 
 
 def opened_beaver_masks():
-    """One Beaver product of fixed inputs; returns what party 0 saw opened (x - a, y - b) as ring
-    integers, to compare across points: fresh masks make them differ."""
+    """One Beaver product of fixed inputs; returns what this party saw opened (x - a, y - b, ring
+    integers: the dealer's masks) and its own share of x (the split CrypTen's pseudo-random
+    zero-sharing makes), to compare across points: fresh randomness makes both differ."""
     import torch
 
     from secfwt.mpc.compat import crypten
@@ -442,4 +443,4 @@ def opened_beaver_masks():
         (x * x).reveal()
     finally:
         del comm.all_reduce
-    return opened[0]
+    return {"opened": opened[0], "share": x.share.tolist()}

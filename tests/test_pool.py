@@ -60,12 +60,29 @@ def test_a_seeded_point_opens_the_same_masks_warm_as_cold(monkeypatch):
     assert warm == cold and cold[0] > 0  # an error that depends on the masks, equal to the last bit
 
 
+def _same(a: list, b: list) -> int:
+    """Elements equal in two nested lists of ring integers."""
+    return sum(x == y for x, y in zip(json.dumps(a).split(","), json.dumps(b).split(",")))
+
+
 def test_two_points_in_one_pool_open_different_masks_for_the_same_input():
     with pool.warm():
         first = run_parties(Task("party_tasks:opened_beaver_masks", {}), timeout=120)[0]
         second = run_parties(Task("party_tasks:opened_beaver_masks", {}), timeout=120)[0]
-    same = sum(a == b for a, b in zip(json.dumps(first).split(","), json.dumps(second).split(",")))
-    assert first != second and same < 4, same  # fresh masks: (x - a) differs in (almost) every element
+    # fresh dealer masks: (x - a) differs in (almost) every element; a fresh zero-sharing: so does the split
+    assert _same(first["opened"], second["opened"]) < 4 and _same(first["share"], second["share"]) < 4
+
+
+def test_a_seeded_second_point_has_the_dealer_masks_and_share_split_of_a_cold_run(monkeypatch):
+    """Under a protocol seed, the second point of a pool sees exactly what a cold run sees: the
+    same dealer masks (opened x - a) and the same share of x (the parties' zero-sharing)."""
+    monkeypatch.setenv(PROTOCOL_SEED_ENV, "77")
+    task = Task("party_tasks:opened_beaver_masks", {})
+    cold = run_parties(task, timeout=120)[0]
+    with pool.warm():
+        run_parties(task, timeout=120)
+        warm = run_parties(task, timeout=120)[0]
+    assert warm == cold
 
 
 def test_a_point_killed_mid_run_is_reported_and_the_next_point_runs_in_a_fresh_pool():

@@ -162,6 +162,16 @@ MUTANTS = (
            "deepest = Record.from_json(runs[d0, b0])",
            ("tests/test_steps.py", "-k", "deepest_largest"),
            "an extrapolated record carries the shallowest, smallest run's errors"),
+    Mutant("pool-dealer-generators-carried", "secfwt/mpc/pool.py",
+           "    with _seeded_protocol(world_size):\n        server._setup_generators()",
+           "    if True:\n        server._setup_generators()",
+           ("tests/test_pool.py", "-k", "same_masks_warm_as_cold"),
+           "the warm dealer's seeds continue its generator instead of starting where a cold run starts"),
+    Mutant("pool-parties-keep-their-prss", "secfwt/mpc/pool.py",
+           "        crypten._setup_prng()\n",
+           "",
+           ("tests/test_pool.py", "-k", "second_point_has"),
+           "a warm point keeps the previous point's pseudo-random zero-sharing generators"),
 )
 
 
