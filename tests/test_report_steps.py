@@ -1,72 +1,13 @@
-"""The count gate, profiles, and the report's step tables on synthetic records."""
+"""The report's step tables and lines (secfwt.report.steps, versus_paper) on synthetic records."""
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from synthetic import rec
 
-from secfwt import baseline, report
+from secfwt import report
 from secfwt.links import PROFILES as PROFILES_LINKS
-from secfwt.profiles import PROFILES, estimated_minutes
-from secfwt.workloads import get
-
-
-def rec(workload="op", params=None, rounds=1, nbytes=8192, status="ok", **extra):
-    return {"workload": workload, "params": params or {"op": "mul", "size": 16, "seed": 0}, "provider": "ttp",
-            "world_size": 2, "status": status, "rounds": rounds, "bytes": nbytes, "offline_rounds": 3,
-            "offline_bytes": 100, "duplex_bytes": nbytes / 2, **extra}
-
-
-def test_gate_passes_on_equal_counts_and_names_what_moved():
-    base = baseline.counts([rec(), rec(params={"op": "matmul", "size": 16, "seed": 0})])
-    assert baseline.compare(base, base) == []
-    moved = baseline.counts([rec(nbytes=9000), rec(params={"op": "softmax", "size": 16, "seed": 0})])
-    lines = baseline.compare(moved, base)
-    assert any(line.startswith("bytes") and "op [op=mul size=16]" in line and "8,192 -> 9,000" in line
-               and "+808" in line and "+9.86%" in line for line in lines), lines
-    assert any(line.startswith("missing now") and "op=matmul" in line for line in lines)
-    assert any(line.startswith("new") and "op=softmax" in line for line in lines)
-
-
-def test_gate_cli_fails_with_a_readable_diff(tmp_path):
-    records, base = tmp_path / "r.jsonl", tmp_path / "b.json"
-    records.write_text(json.dumps(rec()) + "\n")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "secfwt", "gate", "--records", str(records),
-                                     "--baseline", str(base), *a], capture_output=True, text=True)
-    assert run("--write").returncode == 0
-    assert run().returncode == 0
-    records.write_text(json.dumps(rec(nbytes=16384)) + "\n")  # a change that doubles the bytes
-    proc = run()
-    assert proc.returncode == 1
-    assert "bytes" in proc.stderr and "op [op=mul size=16] provider=ttp: 8,192 -> 16,384 (+8,192, +100.00%)" in proc.stderr
-
-
-@pytest.mark.parametrize("name", sorted(PROFILES))
-def test_profiles_only_name_valid_parameters(name):
-    prof = PROFILES[name]
-    assert prof["description"] and estimated_minutes(prof) > 0
-    for sweep in prof["sweeps"]:
-        wl = get(sweep.workload)
-        for param, values in sweep.grid.items():
-            for v in values:
-                wl.param(param).parse(v)
-
-
-def test_quick_profile_fits_ci():
-    assert estimated_minutes(PROFILES["quick"]) < 10
-
-
-def test_list_profile_shows_runs_and_time():
-    proc = subprocess.run([sys.executable, "-m", "secfwt", "list", "--profile", "paper", "--format", "json"],
-                          capture_output=True, text=True)
-    info = json.loads(proc.stdout)
-    assert info["profile"] == "paper" and info["estimated_minutes"] > 0
-    # 8 Adam settings, 2 FoT, 2 prompt, 2 SFT, LoRA, 2 FoT beyond the paper, 3 depth-error runs, FoT and
-    # its depth error with the fast inverse square root as well, and the amortisation: 3 at the paper's
-    # shape, 6 at the few-shot one (fresh and amortised, three sets of variants)
-    assert sum(s["runs"] for s in info["sweeps"]) == 8 + 2 + 2 + 2 + 1 + 2 + 3 + 2 + 3 + 6
 
 
 def step_records():
