@@ -381,10 +381,10 @@ def parity_table(records: list[dict]) -> pd.DataFrame:
                      "test_agreement": r["test_agreement"],
                      "openings_audited": sum(row["openings"] for row in audit),
                      "plaintext_openings": sum(row["openings"] for row in audit if row["verdict"] == "plaintext"),
-                     # the owner-channel audit (records before it: None)
-                     "owner_frames_audited": sum(row["frames"] for row in owner_audit) if owner_audit else None,
+                     # the owner-channel audit ("-": a record made before it)
+                     "owner_frames_audited": sum(row["frames"] for row in owner_audit) if owner_audit else "-",
                      "owner_frames_not_secret": sum(row["frames"] for row in owner_audit if not row["secret"])
-                     if owner_audit else None,
+                     if owner_audit else "-",
                      "owner_frames_in": owner.get("to_owner_messages"), "owner_bytes_in": owner.get("to_owner_bytes"),
                      "owner_bytes_out": owner.get("to_servers_bytes"),
                      "online_GB": r["bytes"] / 1e9, "offline_GB": r["offline_bytes"] / 1e9, "rounds": r["rounds"]})
