@@ -392,7 +392,7 @@ def _rendezvous_error(exc: BaseException) -> bool:
     away), as opposed to a bug."""
     import torch.distributed as dist
 
-    return isinstance(exc, getattr(dist, "DistError", ())) or type(exc).__name__.startswith("Dist")
+    return isinstance(exc, dist.DistError)
 
 
 def _protocol_seed_option(p) -> None:

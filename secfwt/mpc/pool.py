@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -138,8 +139,6 @@ class PartyPool:
             p.wait(timeout=10)
         for f in self.logs.values():
             f.close()
-        import shutil
-
         shutil.rmtree(self.folder, ignore_errors=True)
         self.procs, self.logs, self.folder, self.points = {}, {}, None, 0
 
@@ -152,9 +151,8 @@ def warm():
     """While active, :func:`secfwt.mpc.parties.run_parties` sends fitting points to one pool
     (started at the first point, restarted after a failed one, closed on exit)."""
     global _ACTIVE
-    outer, _ACTIVE = _ACTIVE, None
     pools: list[PartyPool] = []
-    _ACTIVE = _Warm(pools)
+    outer, _ACTIVE = _ACTIVE, _Warm(pools)
     try:
         yield
     finally:
