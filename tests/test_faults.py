@@ -390,7 +390,10 @@ def test_a_protocol_seed_makes_errors_repeat_and_is_recorded_as_insecure():
 
     a, b, free = run("--protocol-seed", "7"), run("--protocol-seed", "7"), run()
     assert (a["rounds"], a["bytes"]) == (b["rounds"], b["bytes"]) == (free["rounds"], free["bytes"])
-    assert a["max_abs_err"] == b["max_abs_err"] != free["max_abs_err"]
+    # the mean error sums all 256 elements' rounding: the largest alone falls on the same fixed-point
+    # step in about one unseeded run in ten
+    assert (a["max_abs_err"], a["mean_abs_err"]) == (b["max_abs_err"], b["mean_abs_err"])
+    assert a["mean_abs_err"] != free["mean_abs_err"]
     assert a["protocol_seed"] == 7 and "NOT secure" in a["security"] and "protocol_seed" not in free
 
 
