@@ -30,6 +30,9 @@ lint: $(STAMP) ## ruff over the package, tests and benchmarks (rules in pyprojec
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest -q
 
+test-fast: $(STAMP) ## the tests that start no MPC parties (report, time model, data, plaintext tuning, CLI input checks)
+	$(PY) -m pytest -q -m "not parties"
+
 BASELINE ?= benchmarks/baselines/$(PROFILE).json
 
 bench: $(STAMP) ## run a benchmark profile (default quick; PROFILE=paper|full), write reports/, gate the counts
@@ -75,4 +78,4 @@ clean: ## remove build outputs (keeps .venv and committed reports)
 distclean: clean ## also remove the virtual environment
 	rm -rf $(VENV)
 
-.PHONY: help install test bench bench-baseline micro report asv-run asv-compare asv-publish clean distclean
+.PHONY: help install test test-fast bench bench-baseline micro report asv-run asv-compare asv-publish clean distclean

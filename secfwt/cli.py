@@ -142,7 +142,7 @@ def _parties(args):
     """The warm pool for the command's MPC points, or cold runs (``--cold``)."""
     from .mpc import pool
 
-    return contextlib.nullcontext() if args.cold else pool.warm()
+    return pool.cold() if args.cold else pool.warm()
 
 
 def cmd_run(args) -> int:

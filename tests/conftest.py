@@ -1,13 +1,68 @@
+"""The session's party processes and the two test lanes.
+
+* ``parties``: the test starts MPC parties (in this process through ``run_parties``/``run_one``, or
+  in a ``python -m secfwt`` it starts).  ``make test-fast`` runs the others (``-m "not parties"``);
+  a test without the mark that launches parties in this process fails, saying so.
+* ``cold``: the test is about the cold launcher itself (processes, signals, folders), so its points
+  start fresh processes.  Every other point of this process goes to one warm pool for the whole
+  session (:mod:`secfwt.mpc.pool`), each point as independent as a cold run.
+
+The rules hold from a test's set-up to its teardown, so also for the module fixtures its set-up
+computes.
+"""
+
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
 
+from secfwt.mpc import parties, pool
+
 TESTS = Path(__file__).resolve().parent
 
+# party processes (warm or cold, and those of a `python -m secfwt` a test starts) import tests/party_tasks.py
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)
 
-@pytest.fixture
-def party_tasks_on_path(monkeypatch):
-    """Let party processes import tests/party_tasks.py."""
-    old = os.environ.get("PYTHONPATH", "")
-    monkeypatch.setenv("PYTHONPATH", str(TESTS) + (os.pathsep + old if old else ""))
+
+def pytest_sessionstart(session):
+    """One pool for the session's points: started at the first, restarted after a failed one,
+    closed (no process or folder left) when the session ends."""
+    session.config._secfwt_pool = contextlib.ExitStack()
+    session.config._secfwt_pool.enter_context(pool.warm())
+
+
+def pytest_sessionfinish(session):
+    session.config._secfwt_pool.close()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("cold") and not item.get_closest_marker("parties"):
+            item.add_marker(pytest.mark.parties)
+
+
+@contextlib.contextmanager
+def _refused(nodeid: str):
+    launch = parties._launch
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{nodeid} starts MPC parties: mark it @pytest.mark.parties")
+
+    parties._launch = refuse
+    try:
+        yield
+    finally:
+        parties._launch = launch
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if item.get_closest_marker("cold"):
+        rules = pool.cold()
+    elif item.get_closest_marker("parties"):
+        rules = contextlib.nullcontext()
+    else:
+        rules = _refused(item.nodeid)
+    with rules:
+        return (yield)

@@ -20,6 +20,7 @@ def sweep():
             for impl in ("softmax-stock", "rfa-builtin") for seq in (64, 128)}
 
 
+@pytest.mark.parties
 def test_mpc_matches_plaintext_twin(sweep):
     for (impl, seq), rec in sweep.items():
         assert rec["status"] == "ok", (impl, seq, rec.get("error"))
@@ -27,6 +28,7 @@ def test_mpc_matches_plaintext_twin(sweep):
         assert math.isfinite(rec["approx_err"])
 
 
+@pytest.mark.parties
 def test_counts_are_exact(sweep):
     got = {k: (r["rounds"], r["bytes"]) for k, r in sweep.items()}
     assert got == {
@@ -35,6 +37,7 @@ def test_counts_are_exact(sweep):
     }
 
 
+@pytest.mark.parties
 def test_softmax_bytes_grow_quadratically_rfa_linearly(sweep):
     soft = sweep[("softmax-stock", 128)]["bytes"] / sweep[("softmax-stock", 64)]["bytes"]
     rfa = sweep[("rfa-builtin", 128)]["bytes"] / sweep[("rfa-builtin", 64)]["bytes"]
@@ -42,6 +45,7 @@ def test_softmax_bytes_grow_quadratically_rfa_linearly(sweep):
     assert rfa < 2.3
 
 
+@pytest.mark.parties
 def test_estimates_follow_the_formula_and_order_of_links(sweep):
     for rec in sweep.values():
         est = rec["est_s"]
@@ -51,6 +55,7 @@ def test_estimates_follow_the_formula_and_order_of_links(sweep):
             assert est[name] == pytest.approx(want, rel=1e-12)
 
 
+@pytest.mark.parties
 def test_stock_softmax_failure_at_long_sequences_is_reported_not_hidden():
     rec = run_one("attention", {"impl": "softmax-stock", "seq": 512, "heads": 1, "head_dim": 16}, LINKS)
     assert rec["status"] == "inaccurate"

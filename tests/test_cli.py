@@ -84,6 +84,7 @@ def test_bad_input_is_refused_before_torch_or_crypten_is_imported():
     assert proc.stdout.strip() == "2 []", proc.stdout + proc.stderr
 
 
+@pytest.mark.parties
 def test_run_appends_records_and_a_rerun_skips_finished_ones(tmp_path):
     out = tmp_path / "r.jsonl"
     args = ["run", "op", "--param", "op=mul,matmul", "--param", "size=8", "--format", "json", "--out", str(out)]
@@ -113,6 +114,7 @@ def test_run_appends_records_and_a_rerun_skips_finished_ones(tmp_path):
     assert len(Store(out).load()) == 4  # two re-estimated copies appended; the latest wins
 
 
+@pytest.mark.parties
 def test_a_rerun_measures_again_what_other_code_measured(tmp_path):
     """Resume matches on the code version: a finished point measured with other measuring code (or by
     a version that did not record its code) is measured again, with a line that says so."""
@@ -155,6 +157,7 @@ def test_code_version_follows_the_measuring_code_only(tmp_path, monkeypatch):
     assert digest_of(tree) != base
 
 
+@pytest.mark.parties
 def test_csv_and_table_formats():
     proc = secfwt("run", "op", "--param", "size=4", "--format", "csv", "--links", "lan,1gbit:10ms")
     assert proc.returncode == 0, proc.stderr
@@ -162,6 +165,7 @@ def test_csv_and_table_formats():
     assert {"workload", "rounds", "bytes", "est_s_lan", "est_s_1gbit:10ms", "provider"} <= set(header)
 
 
+@pytest.mark.cold
 def test_party_command_runs_one_party_per_process_like_separate_hosts():
     from secfwt.mpc.parties import free_port
 
@@ -183,6 +187,7 @@ def test_party_command_runs_one_party_per_process_like_separate_hosts():
     assert all(p.returncode == 0 for p in others)
 
 
+@pytest.mark.cold
 @pytest.mark.parametrize("rank", [0, 1, 2])
 def test_a_party_whose_peers_never_join_gives_up_within_its_join_timeout(rank):
     """Party 0 alone (rendezvous host), party 1 alone, the dealer alone: each ends after --join-timeout
@@ -370,6 +375,7 @@ def test_party_mode_edge_cases_are_one_line_exit_2(capsys):
     assert len(err) == 1 and "tfp has no dealer" in err[0]
 
 
+@pytest.mark.cold
 def test_parties_started_with_different_world_sizes_end_in_one_line_each():
     """Rank 0 says world size 3, party 1 and the dealer say 2: the rendezvous cannot agree; every
     process ends with one line and exit 2 (or 1 for a join timeout), never a traceback."""

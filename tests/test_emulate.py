@@ -184,6 +184,7 @@ def _left_behind() -> dict:
 NOTHING = {"namespaces": [], "devices": [], "relays": []}
 
 
+@pytest.mark.parties
 @needs_namespaces
 @pytest.mark.slow
 def test_a_run_over_50mbit_20ms_pays_the_links_latency_and_matches_the_corrected_model(tmp_path):
@@ -211,6 +212,7 @@ def test_a_run_over_50mbit_20ms_pays_the_links_latency_and_matches_the_corrected
     assert _left_behind() == NOTHING and _processes_of(os.getpid()) == []
 
 
+@pytest.mark.cold
 @needs_namespaces
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

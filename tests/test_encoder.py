@@ -21,32 +21,38 @@ def pitfalls():
     return run_parties(Task("party_tasks:crypten_pitfalls", {}), timeout=300)[0]
 
 
+@pytest.mark.parties
 def test_slicing_drops_gradients_narrow_keeps_them(pitfalls):
     assert pitfalls["slice_keeps_grad"] is False  # CrypTen 0.4.1: t[:, :k] silently loses requires_grad
     assert pitfalls["narrow_keeps_grad"] is True  # the encoder uses narrow
 
 
+@pytest.mark.parties
 def test_mean_loss_over_many_outputs_underflows_and_loss_scaling_fixes_it(pitfalls):
     assert pitfalls["mean_grad_max"] == 0.0
     assert pitfalls["scaled_mean_grad"] == pytest.approx(1e-5, rel=0.1)
 
 
+@pytest.mark.parties
 def test_erf_is_wrong_and_our_gelu_is_right_on_a_wide_range(pitfalls):
     assert abs(pitfalls["erf_2"] - 0.9953) > 0.1
     assert pitfalls["gelu_err"] < 2e-3  # tanh form vs exact erf GeLU, x in [-20, 20]
 
 
+@pytest.mark.parties
 def test_get_plain_text_misdecodes_reveal_does_not(pitfalls):
     assert pitfalls["reveal_max_err"] < 1e-4
     assert pitfalls["plain_text_max_err"] >= pitfalls["reveal_max_err"]
 
 
+@pytest.mark.parties
 def test_layer_norm_needs_its_public_prescale_and_inv_sqrt_has_autograd(pitfalls):
     assert pitfalls["ln_unscaled_err"] > 0.05
     assert pitfalls["ln_scaled_err"] < 5e-3
     assert pitfalls["inv_sqrt_grad_err"] < 5e-3
 
 
+@pytest.mark.parties
 def test_two_party_truncation_fails_at_the_rate_of_the_products_magnitude(pitfalls):
     """CrypTen's 2PC truncation is local: a product v is off by +-2^32 with probability |v| / 2^32.
     2^22 products of 2^16 expect 64 failures, of 2^20 1,024 (Poisson: 16x more for 16x the
@@ -75,13 +81,15 @@ def test_plaintext_twin_equals_hugging_face():
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
 
 
-def test_random_weights_forward_parity(party_tasks_on_path):
+@pytest.mark.parties
+def test_random_weights_forward_parity():
     (r,) = run_parties(Task("party_tasks:encoder_parity", {"model": "small", "sentences": [], "seq": 24}),
                        timeout=300)[0]
     assert r["logits_err"] < LOGITS_TOL and r["hidden_rel_err"] < HIDDEN_REL_TOL, r
 
 
-def test_pretrained_minilm_forward_parity_on_real_sentences(party_tasks_on_path):
+@pytest.mark.parties
+def test_pretrained_minilm_forward_parity_on_real_sentences():
     sentences = load("sst2", "test")[:3]
     results = run_parties(Task("party_tasks:encoder_parity", {"model": "minilm", "sentences": sentences}),
                           timeout=600)[0]

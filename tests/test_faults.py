@@ -19,6 +19,8 @@ import pytest
 
 from secfwt.mpc import parties
 
+pytestmark = pytest.mark.cold
+
 TESTS = Path(__file__).parent
 MARKER_ENV = "SECFWT_FAULT_CASE"
 

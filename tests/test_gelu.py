@@ -23,6 +23,7 @@ def fourier():
     return run_one("gelu", {"impl": "fourier", "size": N, "range": FOURIER_GELU.range}, LINKS)
 
 
+@pytest.mark.parties
 def test_fourier_is_two_rounds_48_bytes_per_element_within_1e3_on_its_range(fourier):
     assert fourier["status"] == "ok"
     assert fourier["rounds"] == 2  # the trig opening, then one Beaver product
@@ -32,6 +33,7 @@ def test_fourier_is_two_rounds_48_bytes_per_element_within_1e3_on_its_range(four
     assert fourier["offline_bytes"] >= 2 * FOURIER_GELU.harmonics * 8 * N
 
 
+@pytest.mark.parties
 def test_tanh_form_measured_beside_it(fourier):
     tanh = run_one("gelu", {"impl": "tanh", "size": N, "range": 8.0}, LINKS)
     clamped = run_one("gelu", {"impl": "tanh", "clamp": True, "size": N, "range": FOURIER_GELU.range}, LINKS)
@@ -75,6 +77,7 @@ def _counts(rec):
     ("block", {"seq": 16}),
     ("step", {"method": "fot", "seq": 16, "layers": 1, "population": 2, "intrinsic_dim": 8}),
 ])
+@pytest.mark.parties
 def test_fourier_counts_do_not_depend_on_the_weights(workload, params):
     """Pretrained MiniLM and seeded-random weights of the same shape cost exactly the same with the
     fourier GeLU; with tanh they do not (pretrained inputs switch its clamp on, +928 B per element)."""
@@ -91,6 +94,7 @@ def test_fourier_counts_do_not_depend_on_the_weights(workload, params):
     assert got["fourier", "minilm"]["bytes"] < random["bytes"] < pretrained["bytes"]
 
 
+@pytest.mark.parties
 def test_fourier_block_matches_its_plaintext_twin_on_pretrained_weights():
     rec = run_one("block", {"model": "minilm", "seq": 24, "gelu": "fourier"}, LINKS)
     assert rec["status"] == "ok" and rec["max_abs_err"] <= 5e-2
@@ -104,6 +108,7 @@ def test_fourier_refuses_gradients():
         run_one("block", {"backward": True, "gelu": "fourier"}, LINKS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["sst2", "agnews"])
 def test_minilm_predictions_with_fourier_gelu_agree_with_exact_gelu(task):
     """Label logits of the sentence head on 200 real test sentences: the fourier twin (what MPC

@@ -7,6 +7,8 @@ import pytest
 from secfwt.links import PROFILES
 from secfwt.runner import run_one
 
+pytestmark = pytest.mark.parties
+
 LINKS = [PROFILES["lan"]]
 
 

@@ -6,6 +6,8 @@ from secfwt.links import PROFILES
 from secfwt.mpc.parties import Task, run_parties
 from secfwt.runner import fold_parties, run_one
 
+pytestmark = pytest.mark.parties
+
 LINKS = list(PROFILES.values())
 
 # (op, size) -> (online rounds, online bytes); deterministic for CrypTen 0.4.1, 2 parties.
@@ -61,7 +63,7 @@ def test_scopes_are_nested_and_inclusive():
     assert scopes["softmax"]["bytes"] > scopes["scores"]["bytes"]
 
 
-def test_duplex_bytes_count_the_busier_direction(party_tasks_on_path):
+def test_duplex_bytes_count_the_busier_direction():
     """A Beaver opening sends as much each way (a full-duplex link carries half of the logged
     bytes per direction); a reveal to one party goes one way (all of it on one direction)."""
     views = run_parties(Task("party_tasks:duplex_cases", {}), timeout=300)

@@ -7,6 +7,8 @@ import pytest
 
 from secfwt.mpc.parties import PartyError, Task, run_parties
 
+pytestmark = pytest.mark.cold
+
 
 def _processes_with(marker: str) -> list[int]:
     pids = []
@@ -21,14 +23,14 @@ def _processes_with(marker: str) -> list[int]:
 
 
 @pytest.mark.parametrize("provider", ["ttp", "tfp"])
-def test_every_party_returns_and_rank0_gathers(party_tasks_on_path, provider):
+def test_every_party_returns_and_rank0_gathers(provider):
     marker = uuid.uuid4().hex
     out = run_parties(Task("party_tasks:echo_rank", {"marker": marker}), provider=provider, timeout=60)
     assert out == [{"rank": 0, "marker": marker}, {"rank": 1, "marker": marker}]
     assert _processes_with(marker) == []
 
 
-def test_a_party_that_raises_fails_the_run_with_its_traceback(party_tasks_on_path):
+def test_a_party_that_raises_fails_the_run_with_its_traceback():
     marker = uuid.uuid4().hex
     with pytest.raises(PartyError) as info:
         run_parties(Task("party_tasks:raise_on_rank1", {"marker": marker}), timeout=120)
@@ -38,7 +40,7 @@ def test_a_party_that_raises_fails_the_run_with_its_traceback(party_tasks_on_pat
     assert _processes_with(marker) == []
 
 
-def test_a_result_complete_at_rank0_survives_a_failed_teardown(party_tasks_on_path):
+def test_a_result_complete_at_rank0_survives_a_failed_teardown():
     """Party 1 exits 7 while shutting down, after rank 0 holds every result: the results are kept
     and marked, not turned into an error."""
     marker = uuid.uuid4().hex
@@ -48,7 +50,7 @@ def test_a_result_complete_at_rank0_survives_a_failed_teardown(party_tasks_on_pa
     assert _processes_with(marker) == []
 
 
-def test_a_party_killed_mid_run_fails_the_run_at_once(party_tasks_on_path):
+def test_a_party_killed_mid_run_fails_the_run_at_once():
     marker = uuid.uuid4().hex
     with pytest.raises(PartyError) as info:
         run_parties(Task("party_tasks:die_mid_run", {"marker": marker}), timeout=120)
@@ -57,7 +59,7 @@ def test_a_party_killed_mid_run_fails_the_run_at_once(party_tasks_on_path):
     assert _processes_with(marker) == []
 
 
-def test_a_hung_run_times_out_and_is_reaped(party_tasks_on_path):
+def test_a_hung_run_times_out_and_is_reaped():
     marker = uuid.uuid4().hex
     with pytest.raises(PartyError, match="timed out after 8 s"):
         run_parties(Task("party_tasks:hang", {"marker": marker}), timeout=8)
@@ -81,7 +83,7 @@ def test_the_party_that_raised_is_reported_before_peers_that_lost_their_connecti
     assert min([(0, lost), (1, raised)], key=lambda r: _failure_rank_order(1, r[1]))[0] == 1
 
 
-def test_the_root_cause_is_reported_even_when_the_peers_fail_first(party_tasks_on_path):
+def test_the_root_cause_is_reported_even_when_the_peers_fail_first():
     """Party 1 raises after its connections closed, and its process exits last: the dealer's "the
     parties went away" and party 0's lost connection come first; the launcher still reports
     party 1's own error."""

@@ -9,13 +9,15 @@ from secfwt.mpc.parties import Task, run_parties
 from secfwt.nn.encoder import MODEL_SIZES
 from secfwt.runner import run_one
 
+pytestmark = pytest.mark.parties
+
 LINKS = [PROFILES["lan"]]
 #: bytes CrypTen counts per opened ring element in 2PC: 8 sent by each party
 OPENED = 16
 
 
 @pytest.mark.parametrize("provider", ["ttp", "tfp"])
-def test_fixed_operand_products_match_plaintext_and_open_w_minus_b_once(party_tasks_on_path, provider):
+def test_fixed_operand_products_match_plaintext_and_open_w_minus_b_once(provider):
     views = run_parties(Task("party_tasks:persistent_products", {}), provider=provider, timeout=300)
     for view in views:
         assert max(view["errors"]) < 2e-3, view["errors"]  # x1 W, x2 W and x3 W^T against float64

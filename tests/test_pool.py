@@ -13,13 +13,10 @@ from secfwt.mpc.parties import PROTOCOL_SEED_ENV, PartyError, Task, run_parties
 from secfwt.profiles import get_profile
 from secfwt.runner import expand_grid, run_one
 
+pytestmark = pytest.mark.parties
+
 LINKS = [PROFILES["lan"]]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def tasks_on_path(party_tasks_on_path):
-    """The pool's processes import tests/party_tasks.py (conftest sets PYTHONPATH before they start)."""
 
 
 def _quick_mpc_points():
@@ -104,10 +101,20 @@ def test_a_pool_leaves_no_process_or_folder_behind():
     assert not folder.exists()
 
 
-def test_points_with_a_data_owner_or_outside_a_warm_block_run_cold():
+@pytest.mark.cold
+def test_points_with_a_data_owner_or_outside_a_warm_block_run_cold(monkeypatch):
     assert pool.use(2, "ttp", 1, owner=None, emulate=None) is None  # no warm block
     with pool.warm():
         assert pool.use(2, "ttp", 1, owner=Task("a:b", {}), emulate=None) is None
         assert pool.use(2, "ttp", 1, owner=None, emulate=object()) is None
-        assert pool.use(2, "ttp", 1, owner=None, emulate=None) is pool.use(2, "ttp", 1, owner=None, emulate=None)
-        assert pool.use(3, "ttp", 1, owner=None, emulate=None) is not pool.use(2, "ttp", 1, owner=None, emulate=None)
+        plain = pool.use(2, "ttp", 1, owner=None, emulate=None)
+        assert plain is pool.use(2, "ttp", 1, owner=None, emulate=None)
+        assert pool.use(3, "ttp", 1, owner=None, emulate=None) is not plain
+        with pool.cold():  # --cold inside a warm block (a CLI called in a warm session)
+            assert pool.use(2, "ttp", 1, owner=None, emulate=None) is None
+        # a protocol seed set (or another import path) after the pool started: processes that start with it
+        monkeypatch.setenv(PROTOCOL_SEED_ENV, "5")
+        seeded = pool.use(2, "ttp", 1, owner=None, emulate=None)
+        assert seeded is not plain and seeded is pool.use(2, "ttp", 1, owner=None, emulate=None)
+        monkeypatch.delenv(PROTOCOL_SEED_ENV)
+        assert pool.use(2, "ttp", 1, owner=None, emulate=None) is plain

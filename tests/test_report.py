@@ -116,6 +116,7 @@ def test_costs_fold_over_parties_and_extrapolate_with_exact_counts():
     assert (two - one).clamped() == Costs(rounds=3, bytes=700, compute_s=0.0, wall_s=1.0)
 
 
+@pytest.mark.parties
 def test_record_contract_fields_are_present_in_a_real_record():
     from secfwt.links import PROFILES
     from secfwt.runner import run_one
@@ -123,7 +124,7 @@ def test_record_contract_fields_are_present_in_a_real_record():
     rec = run_one("op", {"size": 4}, list(PROFILES.values()))
     typed = Record.from_json(rec)
     assert typed.to_json() == rec
-    assert set(typed.results) == set(typed.check_fields) == {"max_abs_err"}  # nothing the schema does not know
+    assert set(typed.results) == set(typed.check_fields) == {"max_abs_err", "mean_abs_err"}  # nothing the schema does not know
     for name in ("security", "links", "env", "code_version", "tolerance", "rounds", "bytes", "offline_rounds",
                  "offline_bytes", "duplex_bytes", "compute_s", "offline_s", "wall_s", "est_s", "scopes", "run_s",
                  "per_party"):
@@ -185,6 +186,7 @@ def test_fot_gain_is_stated_against_its_start_and_the_untuned_head():
                                    "against the untuned head without a prompt (0.742)."]
 
 
+@pytest.mark.slow
 def test_report_is_reproducible_byte_for_byte(tmp_path):
     """Two reports from the same records are identical files (SVG ids and dates are fixed)."""
     from pathlib import Path
@@ -208,6 +210,7 @@ def test_a_record_made_before_a_parameter_existed_is_the_same_measurement_at_its
     assert record_key("step", amortised, "ttp", 2) != record_key("step", old, "ttp", 2)
 
 
+@pytest.mark.slow
 def test_the_committed_report_is_byte_for_byte_reproducible_across_processes(tmp_path):
     """`make report` twice leaves `git status` clean: two processes with different string-hash seeds
     (set order) write identical files from the committed records."""
@@ -260,6 +263,7 @@ def test_the_report_imports_the_papers_figures_and_the_link_specs_instead_of_rep
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).resolve().parents[1] / "reports" / "records")
                                         .glob("*.jsonl")))
+@pytest.mark.slow
 def test_a_report_from_any_one_committed_records_file_is_written(name, tmp_path):
     """Any subset of records makes a report (beyond.jsonl alone used to fail in the accuracy headline:
     priced steps, no trajectory reaching a target)."""

@@ -11,6 +11,8 @@ from secfwt.mpc.parties import Task, run_parties
 from secfwt.results import aggregate_layers
 from secfwt.runner import run_one
 
+pytestmark = pytest.mark.parties
+
 LINKS = [PROFILES["lan"], PROFILES["wan100"]]
 SMALL = {"model": "tiny", "seq": 16, "batch": 2}
 

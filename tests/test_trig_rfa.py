@@ -14,6 +14,8 @@ from secfwt.links import PROFILES
 from secfwt.mpc.parties import Task, run_parties
 from secfwt.runner import run_one
 
+pytestmark = pytest.mark.parties
+
 LINKS = [PROFILES["lan"]]
 N = 4096
 
@@ -58,7 +60,7 @@ PROPERTY = dict(deadline=None, derandomize=True, suppress_health_check=list(Heal
     "values": st.lists(st.floats(-1000, 1000, allow_nan=False, width=32), min_size=1, max_size=64),
     "w": st.one_of(st.sampled_from([1.0, 2 * math.pi, -1.0]), st.floats(-50, 50, allow_nan=False)),
 }), min_size=12, max_size=12))
-def test_property_trig_within_documented_bound(party_tasks_on_path, cases):
+def test_property_trig_within_documented_bound(cases):
     errors = run_parties(Task("party_tasks:trig_cases", {"cases": cases}), timeout=120)[0]
     for case, e in zip(cases, errors):
         # the protocol's own error on the value the parties hold, and the bound including encoding
@@ -71,7 +73,7 @@ def test_property_trig_within_documented_bound(party_tasks_on_path, cases):
     "batch": st.integers(1, 2), "heads": st.integers(1, 3), "seq": st.integers(1, 48),
     "head_dim": st.integers(2, 32), "features": st.integers(16, 64), "seed": st.integers(0, 10_000),
 }), min_size=6, max_size=6))
-def test_property_rfa_onepass_matches_its_twin(party_tasks_on_path, cases):
+def test_property_rfa_onepass_matches_its_twin(cases):
     results = run_parties(Task("party_tasks:rfa_cases", {"cases": cases}), timeout=300)[0]
     for case, r in zip(cases, results):
         assert r["err"] <= 1e-2, (case, r)

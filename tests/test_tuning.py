@@ -54,6 +54,7 @@ def test_sentence_head_is_the_scaled_cosine_of_mean_pooled_embeddings(minilm):
     torch.testing.assert_close(got, want, atol=1e-2, rtol=0)  # the twin's tanh GeLU vs exact erf: ~5e-3
 
 
+@pytest.mark.slow
 def test_fot_learns_on_sst2(minilm):
     """Five CMA-ES generations lower the best training loss below the start's."""
     model, tok = minilm
@@ -68,6 +69,7 @@ def test_fot_learns_on_sst2(minilm):
     assert out["zero_shot_acc"] > 0.6  # the head works without any tuning
 
 
+@pytest.mark.slow
 def test_gradient_methods_lower_the_training_loss(minilm):
     model, tok = minilm
     for method in ("sft", "prompt", "lora"):
@@ -100,6 +102,7 @@ def test_pair_head_is_the_scaled_cosine_of_the_two_sentences_mean_pooled_embeddi
                                rtol=0)
 
 
+@pytest.mark.slow
 def test_pair_thresholds_are_chosen_on_train_and_dev_as_the_registry_says(minilm):
     from secfwt import data
 
@@ -115,6 +118,7 @@ def test_reported_accuracy_is_the_test_accuracy_of_the_best_dev_checkpoint():
     assert runs.select(traj, budget=20)["units"] == 10  # within a smaller budget
 
 
+@pytest.mark.slow
 def test_stored_predictions_are_in_file_order_and_give_the_accuracy(minilm):
     from secfwt import data
 
@@ -139,6 +143,7 @@ class Interrupted(Exception):
     """A run killed mid-way (pytest keeps KeyboardInterrupt for itself)."""
 
 
+@pytest.mark.slow
 def test_an_interrupted_fot_run_continues_on_the_same_trajectory(minilm, tmp_path, monkeypatch):
     model, tok = minilm
     cfg = runs.TuneConfig(budget=4, eval_every=2, population=4, intrinsic_dim=20, test_rows=16)

@@ -11,7 +11,6 @@
 """
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -19,16 +18,13 @@ from secfwt.links import PROFILES
 from secfwt.mpc.parties import PROTOCOL_SEED_ENV, Task, run_parties
 from secfwt.runner import run_one
 
+pytestmark = pytest.mark.parties
+
 LINKS = [PROFILES["lan"]]
 #: 16-bit fixed point and CrypTen's approximations: losses within 5e-3 of the twin's
 LOSS_TOL = 5e-3
 MASKED_PROTOCOLS = {"Beaver (x - a, y - b)", "Beaver square (x - r)", "binary AND (x ^ a)", "bit conversion (x ^ r)",
                     "trig (m x + T)", "Beaver, fixed operand (x - a)", "fixed-operand mask (W - B), once per run"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def party_tasks_on_path():
-    os.environ["PYTHONPATH"] = str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -492,29 +492,23 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
         try:
             if owner is not None:
                 address_file, owner_out = Path(tmp) / "owner.addr", Path(tmp) / "owner.json"
-                logs[OWNER] = open(Path(tmp) / "owner.log", "w+b")
                 cmd = [sys.executable, "-m", "secfwt.mpc.owner", "--world-size", str(world_size), "--address-file",
                        str(address_file), "--out", str(owner_out),
                        "--task", json.dumps({"target": owner.target, "kwargs": owner.kwargs})]
                 if link is not None:
                     cmd += ["--host", link.offline_address]
-                cmd, cmd_env = place("off", cmd)
-                procs[OWNER] = subprocess.Popen(cmd, stdout=logs[OWNER], stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL, start_new_session=True, env=cmd_env)
+                procs[OWNER], logs[OWNER] = _launch(*place("off", cmd), Path(tmp) / "owner.log")
                 while not address_file.exists():
                     _check(procs, logs, world_size, deadline, timeout, watch, state)
                     time.sleep(0.05)
                 env[owner_mod.ADDRESS_ENV] = address_file.read_text()
             for r in ranks:
-                logs[r] = open(Path(tmp) / f"rank{r}.log", "w+b")
                 cmd = [sys.executable, "-m", "secfwt.mpc.parties", "--rank", str(r), "--world-size",
                        str(world_size), "--master", master, "--provider", provider, "--threads", str(threads),
                        "--task", json.dumps({"target": task.target, "kwargs": task.kwargs})]
                 if r == 0:
                     cmd += ["--out", str(out_file)]
-                cmd, cmd_env = place("off" if r == world_size else r, cmd)
-                procs[r] = subprocess.Popen(cmd, stdout=logs[r], stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True, env=cmd_env)
+                procs[r], logs[r] = _launch(*place("off" if r == world_size else r, cmd), Path(tmp) / f"rank{r}.log")
             try:
                 while not _check(procs, logs, world_size, deadline, timeout, watch, state):
                     time.sleep(0.05)
@@ -536,16 +530,27 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
                         p["teardown_error"] = teardown_error
             return (parties, json.loads(owner_out.read_text())) if owner is not None else parties
         finally:
-            for p in procs.values():
-                if p.poll() is None:
-                    try:
-                        os.killpg(p.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            for p in procs.values():
-                p.wait(timeout=10)
-            for f in logs.values():
-                f.close()
+            _reap(procs, logs)
+
+
+def _launch(cmd: list[str], env: dict, log: Path):
+    """Start one process of a run (a party, the dealer, a data owner; cold or of a pool) in a session
+    of its own, its output in ``log``: (the process, the open log)."""
+    out = open(log, "w+b")
+    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, env=env), out
+
+
+def _reap(procs: dict, logs: dict) -> None:
+    """Kill the process groups of a run's processes that still run, wait for every one, close the logs."""
+    for p in procs.values():
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+    for p in procs.values():
+        p.wait(timeout=10)
+    for f in logs.values():
+        f.close()
 
 
 #: the loopback interface's name (Linux)

@@ -28,17 +28,17 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from . import parties
 from .parties import (
     DEFAULT_STALL_S,
     LAUNCHER_ENV,
     LOOPBACK,
+    PROTOCOL_SEED_ENV,
     PROVIDERS,
     RUN_PREFIX,
     STALL_ENV,
@@ -71,6 +71,16 @@ def _write(path: Path, value) -> None:
     tmp.replace(path)
 
 
+#: what a pool's processes take from the launcher's environment when they start: a point whose
+#: launcher has other values (a protocol seed set or cleared, another import path) gets another pool,
+#: so a seeded and an unseeded point never share processes (or a torch generator)
+INHERITED_ENV = (PROTOCOL_SEED_ENV, "PYTHONPATH")
+
+
+def _inherited() -> tuple:
+    return tuple(os.environ.get(name) for name in INHERITED_ENV)
+
+
 class PartyPool:
     """The launcher's end: the processes of one pool and the points sent to it."""
 
@@ -82,9 +92,12 @@ class PartyPool:
         self.logs: dict = {}
         self.folder: Path | None = None
         self.points = 0
+        self.inherited = _inherited()
 
     def fits(self, world_size: int, provider: str, threads: int) -> bool:
-        return (world_size, provider, threads) == (self.world_size, self.provider, self.threads)
+        """The point's processes would start as this pool's did: same shape, same inherited settings."""
+        return (world_size, provider, threads, _inherited()) == (self.world_size, self.provider, self.threads,
+                                                                  self.inherited)
 
     def start(self) -> None:
         _remove_stale_run_folders()
@@ -94,12 +107,10 @@ class PartyPool:
                "GLOO_SOCKET_IFNAME": LOOPBACK}
         master = (self.folder / "rendezvous").as_uri()
         for r in range(self.world_size + (1 if self.provider == "ttp" else 0)):
-            self.logs[r] = open(self.folder / f"rank{r}.log", "w+b")
             cmd = [sys.executable, "-m", "secfwt.mpc.pool", "--rank", str(r), "--world-size", str(self.world_size),
                    "--master", master, "--provider", self.provider, "--threads", str(self.threads),
                    "--folder", str(self.folder)]
-            self.procs[r] = subprocess.Popen(cmd, stdout=self.logs[r], stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+            self.procs[r], self.logs[r] = parties._launch(cmd, env, self.folder / f"rank{r}.log")
 
     def run(self, task: Task, timeout: float, stall_s: float | None = None) -> list:
         """One point: its per-party results (rank 0's gathered list), or PartyError (the pool is gone)."""
@@ -131,14 +142,7 @@ class PartyPool:
             end = time.monotonic() + 30
             while any(p.poll() is None for p in self.procs.values()) and time.monotonic() < end:
                 time.sleep(POLL_S)
-        for p in self.procs.values():
-            if p.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-        for p in self.procs.values():
-            p.wait(timeout=10)
-        for f in self.logs.values():
-            f.close()
+        parties._reap(self.procs, self.logs)
         shutil.rmtree(self.folder, ignore_errors=True)
         self.procs, self.logs, self.folder, self.points = {}, {}, None, 0
 
@@ -159,6 +163,18 @@ def warm():
         _ACTIVE = outer
         for pool in pools:
             pool.close()
+
+
+@contextlib.contextmanager
+def cold():
+    """Inside a :func:`warm` block, run points in fresh processes again (``--cold``; tests of the
+    cold launcher itself)."""
+    global _ACTIVE
+    outer, _ACTIVE = _ACTIVE, None
+    try:
+        yield
+    finally:
+        _ACTIVE = outer
 
 
 class _Warm:
