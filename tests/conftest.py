@@ -21,6 +21,8 @@ from secfwt.mpc import parties, pool
 
 TESTS = Path(__file__).resolve().parent
 
+# no model hub here: a name that is not a local config fails at once instead of after the hub's retries
+os.environ["HF_HUB_OFFLINE"] = "1"
 # party processes (warm or cold, and those of a `python -m secfwt` a test starts) import tests/party_tasks.py
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)
 
