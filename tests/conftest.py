@@ -53,7 +53,8 @@ def _refused(nodeid: str):
 
     parties._launch = refuse
     try:
-        yield
+        with pool.cold():  # not the session's pool either, started or not
+            yield
     finally:
         parties._launch = launch
 

@@ -40,6 +40,12 @@ def echo_rank(marker: str):
     return {"rank": comm.get_rank(), "marker": marker}
 
 
+def process_id():
+    """Which process ran the point (a warm pool's points share theirs)."""
+    _, comm = _comm()
+    return {"rank": comm.get_rank(), "pid": os.getpid()}
+
+
 def fail_in_teardown_rank1(marker: str):
     """Rank 1 finishes its work, then its process exits 7 while shutting down."""
     import atexit

@@ -192,6 +192,7 @@ def test_a_run_over_50mbit_20ms_pays_the_links_latency_and_matches_the_corrected
     from secfwt.runner import run_one
 
     assert _left_behind() == NOTHING
+    before = set(_processes_of(os.getpid()))  # the session's warm pool, if it has started
     link = parse_link("50mbit:20ms")
     record = run_one("gelu", {"impl": "tanh", "size": 1024}, [parse_link("lan")], emulate=link)
     assert record["status"] in ("ok", "inaccurate"), record.get("error")
@@ -209,7 +210,7 @@ def test_a_run_over_50mbit_20ms_pays_the_links_latency_and_matches_the_corrected
     corrected = estimate_seconds(record["compute_s"] + record["offline_s"], rounds, record["bytes"], link,
                                  duplex_bytes=record["duplex_bytes"])
     assert 0.85 * corrected <= record["wall_s"] <= 1.5 * corrected
-    assert _left_behind() == NOTHING and _processes_of(os.getpid()) == []
+    assert _left_behind() == NOTHING and set(_processes_of(os.getpid())) <= before
 
 
 @pytest.mark.cold

@@ -14,10 +14,6 @@ LOGITS_TOL, HIDDEN_REL_TOL = 3e-2, 2e-2
 
 @pytest.fixture(scope="module")
 def pitfalls():
-    import os
-
-    os.environ["PYTHONPATH"] = str(__import__("pathlib").Path(__file__).parent) + os.pathsep + os.environ.get(
-        "PYTHONPATH", "")
     return run_parties(Task("party_tasks:crypten_pitfalls", {}), timeout=300)[0]
 
 

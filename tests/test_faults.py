@@ -5,6 +5,7 @@ waits until its parties are computing, signals the launcher, and then looks for 
 still carries the case's marker in its environment.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -210,17 +211,21 @@ def test_an_invalid_rank_is_refused_at_once():
     assert proc.returncode == 2 and "rank 5" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def _sockets(pids: list[int]) -> list[tuple[str, str]]:
-    """(local address, state) of every TCP socket the given processes own."""
+def _socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets ``pid`` holds now (its fds come and go while they are read)."""
     inodes = set()
-    for pid in pids:
-        try:
-            for fd in Path(f"/proc/{pid}/fd").iterdir():
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
                 link = os.readlink(fd)
                 if link.startswith("socket:["):
                     inodes.add(link[8:-1])
-        except OSError:
-            continue
+    return inodes
+
+
+def _sockets(pids: list[int]) -> list[tuple[str, str]]:
+    """(local address, state) of every TCP socket the given processes own."""
+    inodes = set().union(*(_socket_inodes(pid) for pid in pids))
     found = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
@@ -232,8 +237,7 @@ def _sockets(pids: list[int]) -> list[tuple[str, str]]:
 
 def _listening(pid: int, port: int) -> list[str]:
     """Local addresses (hex, as /proc/net writes them) on which ``pid`` listens on ``port``."""
-    inodes = {os.readlink(fd)[8:-1] for fd in Path(f"/proc/{pid}/fd").iterdir()
-              if os.readlink(fd).startswith("socket:[")}
+    inodes = _socket_inodes(pid)
     out = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
@@ -318,7 +322,6 @@ def test_a_torn_line_from_a_killed_sweep_is_skipped_and_rerun(tmp_path):
 def test_a_stopped_party_ends_the_run_in_seconds_and_is_named():
     from secfwt.mpc.parties import PartyError, Task, run_parties
 
-    os.environ["PYTHONPATH"] = str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", "")
     marker = uuid.uuid4().hex
     os.environ[MARKER_ENV] = marker
     try:
@@ -354,7 +357,6 @@ def test_a_party_stopped_in_teardown_ends_the_run_at_the_stall_limit_and_keeps_t
     the run ends as a stall naming party 1, not at the run's timeout, and the result is kept."""
     from secfwt.mpc.parties import Task, run_parties
 
-    os.environ["PYTHONPATH"] = str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", "")
     marker = uuid.uuid4().hex
     os.environ[MARKER_ENV] = marker
     try:

@@ -1,8 +1,6 @@
 """One tuning step of each method: gradient parity with PyTorch autograd, optimizer arithmetic,
 forward-only tuning, and exact extrapolation of rounds and bytes from 1 and 2 blocks."""
 
-import os
-from pathlib import Path
 
 import pytest
 
@@ -91,14 +89,16 @@ def test_rfa_needs_fot_and_is_rejected_before_any_process_starts():
 @pytest.mark.parametrize("method,batch,head", [("sft", 1, "mlm"), ("lora", 1, "mlm"), ("fot", 1, "mlm"),
                                                ("sft", 9, "sentence"), ("lora", 9, "mlm"), ("fot", 9, "sentence")])
 def test_extrapolated_counts_equal_a_full_run_exactly(method, batch, head):
-    """Depth (0/1 blocks; LoRA 1/2) and, for batch > 8, batch (1/2) extrapolated bilinearly."""
-    params = {**SMALL, "batch": batch, "method": method, "layers": 3, "head": head}
+    """Depth (0/1 blocks; LoRA 1/2) and, for batch > 8, batch (1/2) extrapolated bilinearly, to one
+    block beyond the deepest measured."""
+    target = 3 if method == "lora" else 2
+    params = {**SMALL, "batch": batch, "method": method, "layers": target, "head": head}
     full = run_one("step", params, LINKS)
     extra = run_one("step", {**params, "extrapolate": True}, LINKS)
     assert extra["extrapolation"]["measured_layers"] == ([1, 2] if method == "lora" else [0, 1])
     assert extra["extrapolation"]["measured_batches"] == ([1, 2] if batch > 8 else [batch])
     assert extra["params"] == {**full["params"], "extrapolate": True}
-    assert extra["extrapolation"]["target_layers"] == 3
+    assert extra["extrapolation"]["target_layers"] == target
     counters = ("rounds", "bytes", "offline_rounds", "offline_bytes")
     assert {c: extra[c] for c in counters} == {c: full[c] for c in counters}
     folded = aggregate_layers(full["scopes"])
@@ -212,9 +212,7 @@ def test_deep_prompt_extrapolates_exactly_from_blocks_1_and_2():
 
 @pytest.fixture(scope="module")
 def trajectories():
-    with pytest.MonkeyPatch.context() as mp:  # the parties import tests/party_tasks.py
-        mp.setenv("PYTHONPATH", str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        return run_parties(Task("party_tasks:optimizer_trajectories", {"steps": 4}), timeout=600)[0]
+    return run_parties(Task("party_tasks:optimizer_trajectories", {"steps": 4}), timeout=600)[0]
 
 
 @pytest.mark.parametrize("name", ["adam", "sgd"])

@@ -41,6 +41,11 @@ def reproducible_masks():
         os.environ[PROTOCOL_SEED_ENV] = saved
 
 
+#: the runs' shape: two generations (the second follows the first's ranking), four candidates of four
+#: sentences, 16 positions, two blocks of pretrained MiniLM
+LAYERS, GENERATIONS, POPULATION, TRAIN_ROWS, TEST_ROWS, SEQ = 2, 2, 4, 4, 8, 16
+
+
 @pytest.fixture(scope="module", params=[
     {"attention": "softmax-stable"}, {"attention": "rfa-onepass"},
     # beyond the paper: GeLU from one trig opening and fused QKV, on pretrained MiniLM
@@ -53,8 +58,8 @@ def reproducible_masks():
     {"task": "mrpc", "attention": "softmax-stable"},
 ], ids=["softmax", "rfa", "rfa-fourier-fused", "rfa-all-beyond-persistent", "mrpc-pairs"])
 def fot(request):
-    return run_one("fot-mpc", {**request.param, "layers": 2, "generations": 3, "population": 4,
-                               "train_rows": 4, "test_rows": 8, "seq": 32, "prompt_tokens": 4}, LINKS)
+    return run_one("fot-mpc", {**request.param, "layers": LAYERS, "generations": GENERATIONS, "population": POPULATION,
+                               "train_rows": TRAIN_ROWS, "test_rows": TEST_ROWS, "seq": SEQ, "prompt_tokens": 4}, LINKS)
 
 
 def test_pair_runs_send_two_rows_per_example(fot):
@@ -63,25 +68,25 @@ def test_pair_runs_send_two_rows_per_example(fot):
     if fot["params"]["task"] != "mrpc":
         pytest.skip("single-sentence task")
     shapes = {name: shape for direction, name, shape in fot["owner_traffic"]["frames"] if direction == "to servers"}
-    assert shapes["train.ids"][0] == 4 * 4 * 2 and shapes["test.ids"][0] == 8 * 2
-    assert fot["test_rows"] == 8
+    assert shapes["train.ids"][0] == POPULATION * TRAIN_ROWS * 2 and shapes["test.ids"][0] == TEST_ROWS * 2
+    assert fot["test_rows"] == TEST_ROWS
 
 
 def test_fot_in_mpc_follows_the_plaintext_trajectory(fot):
     assert fot["status"] == "ok", fot.get("error")
-    assert len(fot["generations"]) == 3
+    assert len(fot["generations"]) == GENERATIONS
     for g in fot["generations"]:
-        assert len(g["mpc_losses"]) == 4
+        assert len(g["mpc_losses"]) == POPULATION
         assert max(abs(a - b) for a, b in zip(g["mpc_losses"], g["plain_losses"])) < LOSS_TOL
         assert g["mpc_ranking"] == g["plain_ranking"]
     assert fot["rankings_equal"] is True
-    assert fot["test_agreement"] == 1.0 and fot["test_rows"] == 8
+    assert fot["test_agreement"] == 1.0 and fot["test_rows"] == TEST_ROWS
 
 
 def test_only_the_logits_leave_and_only_to_the_data_owner(fot):
     frames = fot["owner_traffic"]["frames"]
     to_owner = [(name, shape) for direction, name, shape in frames if direction == "to owner"]
-    assert to_owner == [("logits", [4 * 4, 2])] * 3 + [("test_logits", [8, 2])]
+    assert to_owner == [("logits", [POPULATION * TRAIN_ROWS, 2])] * GENERATIONS + [("test_logits", [TEST_ROWS, 2])]
     to_servers = {name for direction, name, _ in frames if direction == "to servers"}
     assert to_servers == {"train.ids", "train.keys", "train.pooling", "prompts", "test.ids", "test.keys",
                           "test.pooling", "tuned_prompt"}
@@ -103,7 +108,7 @@ def test_every_frame_from_the_data_owner_reaches_each_server_as_a_uniform_share(
         assert {r["name"] for r in mine} == set(sent), server
     assert [(r["server"], r["name"], r["verdict"]) for r in rows if r["verdict"] != SECRET] == []
     assert all(r["adds_up"] for r in rows)
-    assert sum(r["frames"] for r in rows if r["name"] == "prompts") == 2 * 3  # one per generation and server
+    assert sum(r["frames"] for r in rows if r["name"] == "prompts") == 2 * GENERATIONS  # one per generation and server
     assert "audit" not in fot["owner_traffic"] and "audit" not in fot["server_traffic"]  # samples stay out
 
 
@@ -122,7 +127,7 @@ def test_persistent_masks_open_every_weight_once_per_run_and_nothing_fixed_per_c
 
     persistent = fot["params"]["weight_masks"] == "persistent"
     cfg = model_config("minilm")
-    h, inner, layers = cfg.hidden_size, cfg.intermediate_size, 2
+    h, inner, layers = cfg.hidden_size, cfg.intermediate_size, LAYERS
     # the word table, per block the fused QKV, output, and both FFN weights, and the label matrix
     weights = cfg.vocab_size * h + layers * (3 * h * h + h * h + 2 * h * inner) + h * 2
     for rank, rows in fot["reveal_audit"].items():
@@ -133,13 +138,13 @@ def test_persistent_masks_open_every_weight_once_per_run_and_nothing_fixed_per_c
             continue
         assert [(r["scope"], r["openings"], r["elements"]) for r in once] == [("one_time", 1, weights)], rank
         per_generation = sum(r["openings"] for r in products if r["scope"].startswith("generation"))
-        assert per_generation == 3 * (4 * layers + 1), rank  # 3 generations; the lookup is cached
+        assert per_generation == GENERATIONS * (4 * layers + 1), rank  # the lookup is cached
         # per generation only the activations entering those products are opened (x - A), no weight:
-        # 16 rows (4 sentences x 4 candidates) x 32 positions into QKV, output, FFN in (384 wide) and
+        # 16 rows (4 sentences x 4 candidates) x 16 positions into QKV, output, FFN in (384 wide) and
         # FFN out (1,536 wide) per block, and the 16 pooled rows into the head
-        rows_x_len = 4 * 4 * 32
-        activations = layers * rows_x_len * (3 * h + inner) + 4 * 4 * h
-        assert sum(r["elements"] for r in products if r["scope"].startswith("generation")) == 3 * activations, rank
+        rows = POPULATION * TRAIN_ROWS
+        activations = layers * rows * SEQ * (3 * h + inner) + rows * h
+        assert sum(r["elements"] for r in products if r["scope"].startswith("generation")) == GENERATIONS * activations, rank
 
 
 def test_the_audit_flags_a_plaintext_opening():
