@@ -172,6 +172,11 @@ MUTANTS = (
            "",
            ("tests/test_pool.py", "-k", "second_point_has"),
            "a warm point keeps the previous point's pseudo-random zero-sharing generators"),
+    Mutant("pool-ignores-the-protocol-seed", "secfwt/mpc/pool.py",
+           "    return tuple(os.environ.get(name) for name in INHERITED_ENV)",
+           "    return ()",
+           ("tests/test_pool.py", "-k", "run_cold"),
+           "a point sets or clears the protocol seed and still runs in a pool whose processes started without it (or with it)"),
 )
 
 
