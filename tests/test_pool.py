@@ -45,16 +45,20 @@ def test_every_quick_point_counts_warm_exactly_as_the_committed_cold_baseline():
     assert baseline.compare(warm, {k: committed[k] for k in warm}) == []
 
 
+@pytest.mark.cold  # the cold side must be cold: not a first point of the session's pool
 def test_a_seeded_point_opens_the_same_masks_warm_as_cold(monkeypatch):
     """Under a protocol seed a cold run repeats bit for bit; a warm point must repeat it too, also
     the second point of a pool (fresh generators per point, derived as a cold run derives them)."""
     monkeypatch.setenv(PROTOCOL_SEED_ENV, "4242")
     points = [("op", {"op": "softmax", "size": 16}), ("attention", {"impl": "rfa-onepass", "seq": 32, "heads": 2,
                                                                      "head_dim": 16, "features": 16})]
-    cold = [run_one(w, p, LINKS)["max_abs_err"] for w, p in points]
+    def errors(rec):  # the op's mean error sums every element's rounding: it differs with the masks
+        return rec["max_abs_err"], rec.get("mean_abs_err")
+
+    cold = [errors(run_one(w, p, LINKS)) for w, p in points]
     with pool.warm():
-        warm = [run_one(w, p, LINKS)["max_abs_err"] for w, p in points]
-    assert warm == cold and cold[0] > 0  # an error that depends on the masks, equal to the last bit
+        warm = [errors(run_one(w, p, LINKS)) for w, p in points]
+    assert warm == cold and cold[0][1] > 0  # errors that depend on the masks, equal to the last bit
 
 
 def _same(a: list, b: list) -> int:
@@ -70,6 +74,7 @@ def test_two_points_in_one_pool_open_different_masks_for_the_same_input():
     assert _same(first["opened"], second["opened"]) < 4 and _same(first["share"], second["share"]) < 4
 
 
+@pytest.mark.cold
 def test_a_seeded_second_point_has_the_dealer_masks_and_share_split_of_a_cold_run(monkeypatch):
     """Under a protocol seed, the second point of a pool sees exactly what a cold run sees: the
     same dealer masks (opened x - a) and the same share of x (the parties' zero-sharing)."""
