@@ -28,7 +28,7 @@ lint: $(STAMP) ## ruff over the package, tests and benchmarks (rules in pyprojec
 	$(VENV)/bin/ruff check secfwt tests benchmarks tools
 
 test: $(STAMP) ## run the test suite
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-fast: $(STAMP) ## the tests that start no MPC parties (report, time model, data, plaintext tuning, CLI input checks)
 	$(PY) -m pytest -q -m "not parties"
