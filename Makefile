@@ -30,8 +30,8 @@ lint: $(STAMP) ## ruff over the package, tests and benchmarks (rules in pyprojec
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest -q --durations=15
 
-test-fast: $(STAMP) ## the tests that start no MPC parties (report, time model, data, plaintext tuning, CLI input checks)
-	$(PY) -m pytest -q -m "not parties"
+test-fast: $(STAMP) ## the tests that start no MPC parties and run in seconds (report, time model, data, CLI input checks)
+	$(PY) -m pytest -q -m "not parties and not slow"
 
 BASELINE ?= benchmarks/baselines/$(PROFILE).json
 
