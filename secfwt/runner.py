@@ -342,13 +342,22 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
 
 def _plaintext_worker(launcher: int) -> None:
     """A pool worker of :func:`_run_parallel`: one torch thread (the points share the cores), and
-    killed with the launcher (``launcher``: its pid; workers replaced later never see its environment)."""
+    gone within a second of the launcher (``launcher``: its pid; workers replaced later never see its
+    environment).  A polling thread, not ``PR_SET_PDEATHSIG``: that signal follows the *thread* that
+    forked, and the pool forks replacements from a helper thread that ends at ``terminate()``, which
+    killed idle workers holding the task queue's lock and hung the launcher."""
+    import threading
+
     import torch
 
-    from .mpc.parties import die_with_launcher
-
     torch.set_num_threads(1)
-    die_with_launcher(launcher)
+
+    def watch() -> None:
+        while os.getppid() == launcher:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="secfwt-launcher-watch", daemon=True).start()
 
 
 def _run_point(args) -> dict:

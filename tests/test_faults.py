@@ -157,6 +157,27 @@ def test_a_parallel_plaintext_sweep_takes_its_workers_with_it_and_keeps_their_st
     assert len(list(state.glob("*.pkl"))) == 2 and not out.exists()
 
 
+def test_a_parallel_plaintext_sweep_of_more_points_than_workers_finishes_and_leaves_no_worker(tmp_path):
+    """`--jobs 2` over 3 points: the third runs in a replacement worker.  It used to hang at the end:
+    replacements died with the pool's helper thread (PR_SET_PDEATHSIG follows the forking thread)
+    while holding the task queue's lock, and ``terminate()`` waited on that lock for ever."""
+    marker = uuid.uuid4().hex
+    out = tmp_path / "t.jsonl"
+    cmd = [sys.executable, "-m", "secfwt", "run", "tune", "--param", "seed=13,21,42", "--param", "budget=2",
+           "--param", "population=2", "--param", "intrinsic_dim=10", "--param", "test_rows=8", "--links", "lan",
+           "--out", str(out), "--jobs", "2", "--no-progress"]
+    launcher = _start(cmd, marker, children=2)
+    try:
+        _, err = launcher.communicate(timeout=240)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 0, err.decode()
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["params"]["seed"] for r in records) == [13, 21, 42]
+    assert all(r["status"] == "ok" for r in records)
+    assert _gone(marker, launcher) == []
+
+
 # -- the rendezvous: who may join, and what they must agree on --------------------------------------
 def _party_run(params_by_rank: dict, tokens: dict | None = None, timeout: float = 120):
     """`secfwt party` for ranks 0, 1 and the dealer; returns {rank: (exit code, stderr)}."""
