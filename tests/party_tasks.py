@@ -450,3 +450,26 @@ def opened_beaver_masks():
     finally:
         del comm.all_reduce
     return {"opened": opened[0], "share": x.share.tolist()}
+
+
+def owner_square(marker: str):
+    """A server's side of a point with a data owner: square the owner's input, return the result to
+    it alone; what this server received (its share of x, ring integers) is returned for comparison."""
+    from secfwt.mpc.owner import OwnerLink
+
+    _, comm = _comm()
+    link = OwnerLink(comm.get_rank())
+    x = link.input("x")
+    link.output("y", x * x)
+    link.close()
+    return {"marker": marker, "received": x.share.tolist()}
+
+
+def owner_square_data(owner, marker: str):
+    """The data owner's side of :func:`owner_square`: share x, add up the servers' shares of x * x."""
+    import torch
+
+    if marker == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    owner.share("x", torch.linspace(-1, 1, 32))
+    return {"marker": marker, "y": owner.receive("y").tolist(), "pid": os.getpid()}

@@ -20,13 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _quick_mpc_points():
-    """Every MPC point of the quick profile except those with a data owner (they run cold)."""
+    """Every MPC point of the quick profile (those with a data owner included)."""
     from secfwt import workloads
 
     points = []
     for sweep in get_profile("quick")["sweeps"]:
         wl = workloads.get(sweep.workload)
-        if wl.plaintext or wl.owner:
+        if wl.plaintext:
             continue
         points += [(sweep.workload, p) for p in expand_grid(sweep.workload, sweep.grid)]
     return points
@@ -107,19 +107,60 @@ def test_a_pool_leaves_no_process_or_folder_behind():
 
 
 @pytest.mark.cold
-def test_points_with_a_data_owner_or_outside_a_warm_block_run_cold(monkeypatch):
-    assert pool.use(2, "ttp", 1, owner=None, emulate=None) is None  # no warm block
+def test_points_over_an_emulated_link_or_outside_a_warm_block_run_cold(monkeypatch):
+    assert pool.use(2, "ttp", 1, emulate=None) is None  # no warm block
     with pool.warm():
-        assert pool.use(2, "ttp", 1, owner=Task("a:b", {}), emulate=None) is None
-        assert pool.use(2, "ttp", 1, owner=None, emulate=object()) is None
-        plain = pool.use(2, "ttp", 1, owner=None, emulate=None)
-        assert plain is pool.use(2, "ttp", 1, owner=None, emulate=None)
-        assert pool.use(3, "ttp", 1, owner=None, emulate=None) is not plain
+        assert pool.use(2, "ttp", 1, emulate=object()) is None
+        plain = pool.use(2, "ttp", 1, emulate=None)
+        assert plain is pool.use(2, "ttp", 1, emulate=None)
+        assert pool.use(3, "ttp", 1, emulate=None) is not plain
         with pool.cold():  # --cold inside a warm block (a CLI called in a warm session)
-            assert pool.use(2, "ttp", 1, owner=None, emulate=None) is None
+            assert pool.use(2, "ttp", 1, emulate=None) is None
         # a protocol seed set (or another import path) after the pool started: processes that start with it
         monkeypatch.setenv(PROTOCOL_SEED_ENV, "5")
-        seeded = pool.use(2, "ttp", 1, owner=None, emulate=None)
-        assert seeded is not plain and seeded is pool.use(2, "ttp", 1, owner=None, emulate=None)
+        seeded = pool.use(2, "ttp", 1, emulate=None)
+        assert seeded is not plain and seeded is pool.use(2, "ttp", 1, emulate=None)
         monkeypatch.delenv(PROTOCOL_SEED_ENV)
-        assert pool.use(2, "ttp", 1, owner=None, emulate=None) is plain
+        assert pool.use(2, "ttp", 1, emulate=None) is plain
+
+
+def _owner_point(marker: str):
+    return run_parties(Task("party_tasks:owner_square", {"marker": marker}), timeout=120,
+                       owner=Task("party_tasks:owner_square_data", {"marker": marker}))
+
+
+@pytest.mark.cold  # the cold side must be cold
+def test_a_seeded_point_with_a_data_owner_runs_warm_exactly_as_cold(monkeypatch):
+    """The owner's masks (what each server receives) and the dealer's (the rounding of x * x that the
+    owner adds up) repeat bit for bit under a protocol seed, cold and as a pool's second owner point."""
+    monkeypatch.setenv(PROTOCOL_SEED_ENV, "31")
+    cold_parties, cold_owner = _owner_point("a")
+    with pool.warm():
+        _owner_point("a")
+        warm_parties, warm_owner = _owner_point("a")
+    assert [p["received"] for p in warm_parties] == [p["received"] for p in cold_parties]
+    assert warm_owner["result"]["y"] == cold_owner["result"]["y"]
+    assert warm_owner["traffic"] == cold_owner["traffic"]
+    # the value itself: x * x of 16-bit fixed point, added up by the owner alone
+    want = [(-1 + 2 * i / 31) ** 2 for i in range(32)]
+    assert max(abs(a - b) for a, b in zip(warm_owner["result"]["y"], want)) < 1e-3
+
+
+def test_each_point_in_a_pool_gets_its_own_data_owner_with_fresh_masks():
+    with pool.warm():
+        first_parties, first_owner = _owner_point("first")
+        second_parties, second_owner = _owner_point("second")
+        assert len(pool._ACTIVE.pools) == 1 and len(pool._ACTIVE.pools[0].procs) == 3  # no owner kept
+    assert first_owner["result"]["pid"] != second_owner["result"]["pid"]
+    assert {p["marker"] for p in second_parties} == {"second"}
+    for a, b in zip(first_parties, second_parties):  # the owner's masks are fresh per point
+        assert _same(a["received"], b["received"]) < 4
+    assert max(abs(a - b) for a, b in zip(first_owner["result"]["y"], second_owner["result"]["y"])) < 1e-3
+
+
+def test_a_data_owner_that_dies_ends_the_point_and_the_next_point_runs_in_a_fresh_pool():
+    with pool.warm():
+        with pytest.raises(PartyError, match=r"data owner failed \(killed by signal SIGKILL\)"):
+            _owner_point("die")
+        parties_out, owner_out = _owner_point("after")
+    assert {p["marker"] for p in parties_out} == {"after"} and owner_out["result"]["marker"] == "after"

@@ -177,6 +177,11 @@ MUTANTS = (
            "    return ()",
            ("tests/test_pool.py", "-k", "run_cold"),
            "a point sets or clears the protocol seed and still runs in a pool whose processes started without it (or with it)"),
+    Mutant("pool-owner-address-stale", "secfwt/mpc/pool.py",
+           "            os.environ[ADDRESS_ENV] = spec[\"owner\"]",
+           "            os.environ.setdefault(ADDRESS_ENV, spec[\"owner\"])",
+           ("tests/test_pool.py", "-k", "own_data_owner"),
+           "a warm party keeps the first point's data owner address: a later point reaches an owner that is gone"),
 )
 
 

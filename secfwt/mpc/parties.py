@@ -458,9 +458,9 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
         raise ValueError("MPC needs at least two computing parties")
     from . import pool
 
-    warm = pool.use(world_size, provider, threads, owner, emulate)  # inside pool.warm(): one pool, many points
+    warm = pool.use(world_size, provider, threads, emulate)  # inside pool.warm(): one pool, many points
     if warm is not None:
-        return warm.run(task, timeout, stall_s)
+        return warm.run(task, timeout, stall_s, owner=owner)
     ranks = list(range(world_size + (1 if provider == "ttp" else 0)))
     # gloo's sockets on loopback only (the rendezvous itself is a file: no port at all)
     env = {**os.environ, TOKEN_ENV: secrets.token_hex(16), LAUNCHER_ENV: str(os.getpid()),
@@ -492,16 +492,11 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
         try:
             if owner is not None:
                 address_file, owner_out = Path(tmp) / "owner.addr", Path(tmp) / "owner.json"
-                cmd = [sys.executable, "-m", "secfwt.mpc.owner", "--world-size", str(world_size), "--address-file",
-                       str(address_file), "--out", str(owner_out),
-                       "--task", json.dumps({"target": owner.target, "kwargs": owner.kwargs})]
-                if link is not None:
-                    cmd += ["--host", link.offline_address]
+                cmd = owner_command(owner, world_size, address_file, owner_out,
+                                    host=link.offline_address if link is not None else None)
                 procs[OWNER], logs[OWNER] = _launch(*place("off", cmd), Path(tmp) / "owner.log")
-                while not address_file.exists():
-                    _check(procs, logs, world_size, deadline, timeout, watch, state)
-                    time.sleep(0.05)
-                env[owner_mod.ADDRESS_ENV] = address_file.read_text()
+                env[owner_mod.ADDRESS_ENV] = owner_address(address_file, procs, logs, world_size, deadline, timeout,
+                                                           watch, state)
             for r in ranks:
                 cmd = [sys.executable, "-m", "secfwt.mpc.parties", "--rank", str(r), "--world-size",
                        str(world_size), "--master", master, "--provider", provider, "--threads", str(threads),
@@ -531,6 +526,23 @@ def run_parties(task: Task, world_size: int = 2, provider: str = "ttp", timeout:
             return (parties, json.loads(owner_out.read_text())) if owner is not None else parties
         finally:
             _reap(procs, logs)
+
+
+def owner_command(owner: Task, world_size: int, address_file: Path, out: Path, host: str | None = None) -> list:
+    """The data owner's process of one run (cold or a pool's point): it writes its address, then its output."""
+    cmd = [sys.executable, "-m", "secfwt.mpc.owner", "--world-size", str(world_size), "--address-file",
+           str(address_file), "--out", str(out), "--task", json.dumps({"target": owner.target, "kwargs": owner.kwargs})]
+    return cmd + (["--host", host] if host is not None else [])
+
+
+def owner_address(address_file: Path, procs: dict, logs: dict, world_size: int, deadline: float, timeout: float,
+                  watch: StallWatch, state: dict) -> str:
+    """HOST:PORT of a data owner just started (once it listens), watching the run's processes meanwhile."""
+    while not address_file.exists():
+        if _check(procs, logs, world_size, deadline, timeout, watch, state):
+            raise PartyError("the run's processes ended before the data owner listened")
+        time.sleep(0.01)
+    return address_file.read_text()
 
 
 def _launch(cmd: list[str], env: dict, log: Path):

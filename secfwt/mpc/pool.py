@@ -16,8 +16,9 @@ MPC for small points.  A pool starts them once.  Each point is as independent as
 Transport: the launcher writes ``job-<n>.json`` into the pool's run folder; the parties poll for it,
 run it and rank 0 writes ``result-<n>.json`` (atomically), as a cold run writes its result.  A
 point that fails, stalls or times out ends the pool: every process is killed and the error raised
-exactly as a cold run raises it; the next point starts a fresh pool.  Points with a data owner or
-an emulated link run cold (:func:`use`).
+exactly as a cold run raises it; the next point starts a fresh pool.  A point with a data owner
+gets a fresh owner process, as in a cold run (its data and masks are the point's own), whose
+address the job file carries to the parties.  Points over an emulated link run cold (:func:`use`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .parties import (
     DEFAULT_STALL_S,
     LAUNCHER_ENV,
     LOOPBACK,
+    OWNER,
     PROTOCOL_SEED_ENV,
     PROVIDERS,
     RUN_PREFIX,
@@ -52,6 +54,8 @@ from .parties import (
     _remove_stale_run_folders,
     _seeded_protocol,
     die_with_launcher,
+    owner_address,
+    owner_command,
     rendezvous,
     run_digests,
 )
@@ -91,6 +95,7 @@ class PartyPool:
         self.procs: dict = {}
         self.logs: dict = {}
         self.folder: Path | None = None
+        self.env: dict = {}
         self.points = 0
         self.inherited = _inherited()
 
@@ -103,8 +108,8 @@ class PartyPool:
         _remove_stale_run_folders()
         self.folder = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
         (self.folder / "launcher.pid").write_text(str(os.getpid()))
-        env = {**os.environ, TOKEN_ENV: secrets.token_hex(16), LAUNCHER_ENV: str(os.getpid()),
-               "GLOO_SOCKET_IFNAME": LOOPBACK}
+        self.env = env = {**os.environ, TOKEN_ENV: secrets.token_hex(16), LAUNCHER_ENV: str(os.getpid()),
+                          "GLOO_SOCKET_IFNAME": LOOPBACK}
         master = (self.folder / "rendezvous").as_uri()
         for r in range(self.world_size + (1 if self.provider == "ttp" else 0)):
             cmd = [sys.executable, "-m", "secfwt.mpc.pool", "--rank", str(r), "--world-size", str(self.world_size),
@@ -112,26 +117,46 @@ class PartyPool:
                    "--folder", str(self.folder)]
             self.procs[r], self.logs[r] = parties._launch(cmd, env, self.folder / f"rank{r}.log")
 
-    def run(self, task: Task, timeout: float, stall_s: float | None = None) -> list:
-        """One point: its per-party results (rank 0's gathered list), or PartyError (the pool is gone)."""
+    def run(self, task: Task, timeout: float, stall_s: float | None = None, owner: Task | None = None):
+        """One point: its per-party results (rank 0's gathered list) and, with ``owner``, the data
+        owner's output, as :func:`secfwt.mpc.parties.run_parties` returns them; or PartyError (the
+        pool is gone)."""
         if not self.procs:
             self.start()
         self.points += 1
         n = self.points
-        _write(_job(self.folder, n), {"target": task.target, "kwargs": task.kwargs})
+        job = {"target": task.target, "kwargs": task.kwargs}
         result = self.folder / f"result-{n}.json"
         deadline = time.monotonic() + timeout
         watch = StallWatch(float(os.environ.get(STALL_ENV, DEFAULT_STALL_S)) if stall_s is None else stall_s)
         state: dict = {}
+        procs, logs = dict(self.procs), dict(self.logs)
+        owner_out = self.folder / f"owner-{n}.json" if owner is not None else None
         try:
-            while not result.exists():
-                if _check(self.procs, self.logs, self.world_size, deadline, timeout, watch, state):
+            if owner is not None:
+                address_file = self.folder / f"owner-{n}.addr"
+                procs[OWNER], logs[OWNER] = parties._launch(owner_command(owner, self.world_size, address_file, owner_out),
+                                                            self.env, self.folder / f"owner-{n}.log")
+                job["owner"] = owner_address(address_file, procs, logs, self.world_size, deadline, timeout, watch,
+                                             state)
+            _write(_job(self.folder, n), job)
+            while not result.exists() or (owner_out is not None and not owner_out.exists()):
+                if _check(procs, logs, self.world_size, deadline, timeout, watch, state):
                     raise PartyError("the pool's processes ended before the point's result")
                 time.sleep(POLL_S)
-            return json.loads(result.read_text())
+            gathered = json.loads(result.read_text())
+            return gathered if owner is None else (gathered, json.loads(owner_out.read_text()))
         except BaseException:
+            self._end_owner(procs, logs)
             self.close(kill=True)
             raise
+        finally:
+            self._end_owner(procs, logs)  # after its output (or with the pool): nothing of it is lost
+
+    @staticmethod
+    def _end_owner(procs: dict, logs: dict) -> None:
+        if OWNER in procs:
+            parties._reap({OWNER: procs.pop(OWNER)}, {OWNER: logs.pop(OWNER)})
 
     def close(self, kill: bool = False) -> None:
         """End the pool: a clean stop (the parties leave, party 0 tells the dealer) or a kill."""
@@ -192,10 +217,10 @@ class _Warm:
         return pool
 
 
-def use(world_size: int, provider: str, threads: int, owner, emulate) -> PartyPool | None:
-    """The pool a point runs in, or None (run it cold): no :func:`warm` block, a data owner or an
-    emulated link (both are per point)."""
-    if _ACTIVE is None or owner is not None or emulate is not None:
+def use(world_size: int, provider: str, threads: int, emulate) -> PartyPool | None:
+    """The pool a point runs in, or None (run it cold): no :func:`warm` block, or an emulated link
+    (its namespaces are per point)."""
+    if _ACTIVE is None or emulate is not None:
         return None
     return _ACTIVE.get(world_size, provider, threads)
 
@@ -257,6 +282,7 @@ def serve(rank: int, world_size: int, master: str, provider: str, threads: int, 
 
     from . import install_protocols
     from .compat import crypten
+    from .owner import ADDRESS_ENV
 
     install_protocols()
     torch.set_num_threads(threads)
@@ -280,6 +306,10 @@ def serve(rank: int, world_size: int, master: str, provider: str, threads: int, 
             break
         spec = json.loads(job.read_text())
         task = Task(spec["target"], spec["kwargs"])
+        if "owner" in spec:  # this point's data owner (secfwt.mpc.owner.OwnerLink reads it)
+            os.environ[ADDRESS_ENV] = spec["owner"]
+        else:
+            os.environ.pop(ADDRESS_ENV, None)
         _new_point_party(rank, world_size, provider, task, n)
         gathered = _gather_json(task.resolve()(**task.kwargs), world_size, comm.main_group)
         if rank == 0:
