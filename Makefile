@@ -27,8 +27,10 @@ install: $(STAMP) ## set up .venv: torch 2.13.0 CPU, CrypTen 0.4.1 (--no-deps), 
 lint: $(STAMP) ## ruff over the package, tests and benchmarks (rules in pyproject.toml)
 	$(VENV)/bin/ruff check secfwt tests benchmarks tools
 
-test: $(STAMP) ## run the test suite
-	$(PY) -m pytest -q --durations=15
+TEST_WORKERS ?= 2
+
+test: $(STAMP) ## run the test suite (TEST_WORKERS=2 pytest workers, one test file each at a time)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: $(STAMP) ## the tests that start no MPC parties and run in seconds (report, time model, data, CLI input checks)
 	$(PY) -m pytest -q -m "not parties and not slow"

@@ -23,6 +23,13 @@ TESTS = Path(__file__).resolve().parent
 
 # no model hub here: a name that is not a local config fails at once instead of after the hub's retries
 os.environ["HF_HUB_OFFLINE"] = "1"
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two workers on two cores: one torch thread each, as every party has (two
+    # workers' spinning intra-op threads cost more than they compute); children inherit it
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
 # party processes (warm or cold, and those of a `python -m secfwt` a test starts) import tests/party_tasks.py
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)
 
