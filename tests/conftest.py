@@ -45,10 +45,18 @@ def pytest_sessionfinish(session):
     session.config._secfwt_pool.close()
 
 
+#: the longest test files (CI's --durations, summed per file), run first: `make test`'s two workers
+#: take whole files, and a long file started last keeps one worker busy while the other idles
+LONGEST_FIRST = ("test_tuning_parity.py", "test_steps.py", "test_pool.py", "test_faults.py", "test_cli.py",
+                 "test_tuning.py", "test_encoder.py", "test_persistent.py")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("cold") and not item.get_closest_marker("parties"):
             item.add_marker(pytest.mark.parties)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 @contextlib.contextmanager
