@@ -10,6 +10,7 @@ import math
 import torch
 
 from .mpc.compat import crypten
+from .mpc.meter import scope
 from .mpc.util import reveal_float
 from .nn import attention as attn
 from .variants import OPS
@@ -97,16 +98,41 @@ def trig_check(s, out):
     return {"max_abs_err": max(max_abs(cos, torch.cos(w * x)), max_abs(sin, torch.sin(w * x)))}
 
 
+#: the upstream gradient a GeLU's backward is checked with: seeded, O(1), both signs
+def _gelu_upstream(p) -> torch.Tensor:
+    g = torch.Generator().manual_seed(p["seed"] + 1)
+    return torch.randn(p["size"], generator=g, dtype=torch.float64)
+
+
 def gelu_run(s):
+    """GeLU of the shared x; with ``backward`` also x's gradient for a seeded upstream g (scope
+    ``backward``: what the backward alone costs)."""
     from .nn.layers import gelu
 
-    with crypten.no_grad():
-        return gelu(s["enc"], s["p"]["impl"], clamp=s["p"]["clamp"])
+    p = s["p"]
+    if not p["backward"]:
+        with crypten.no_grad():
+            return gelu(s["enc"], p["impl"], clamp=p["clamp"])
+    x = s["enc"].clone()
+    x.requires_grad = True
+    out = gelu(x, p["impl"], clamp=p["clamp"])
+    upstream = share(_gelu_upstream(p))
+    with scope("backward"):
+        out.backward(upstream)
+    return out.detach(), x.grad
 
 
 def gelu_check(s, out):
-    """Error against the exact (erf) GeLU, the function both variants approximate."""
-    return {"max_abs_err": max_abs(reveal_float(out), torch.nn.functional.gelu(s["plain"]))}
+    """Error against the exact (erf) GeLU, the function both variants approximate; with
+    ``backward``, the gradient's error against g * GeLU'(x) of the exact GeLU (``grad_max_abs_err``)."""
+    x = s["plain"]
+    if not s["p"]["backward"]:
+        return {"max_abs_err": max_abs(reveal_float(out), torch.nn.functional.gelu(x))}
+    value, grad = out
+    xg = x.clone().requires_grad_(True)
+    torch.nn.functional.gelu(xg).backward(_gelu_upstream(s["p"]))
+    return {"max_abs_err": max_abs(reveal_float(value), torch.nn.functional.gelu(x)),
+            "grad_max_abs_err": max_abs(reveal_float(grad), xg.grad)}
 
 
 def layernorm_setup(p):

@@ -247,6 +247,7 @@ register(Workload(
         Param("size", int, 4096, "number of input elements", positive=True, maximum=16777216),
         Param("range", float, 8.0, "x is drawn from U(-range, range)", positive=True, maximum=1e4),
         _seed(0, "input seed"),
+        Param("backward", bool, False, "also x's gradient for a seeded upstream gradient (its cost in scope backward)"),
     ),
     setup=_micro("trig_setup"), run=_micro("gelu_run"), check=_micro("gelu_check"), tolerance=1e-3, validate=_gelu_validate,
 ))
@@ -346,9 +347,9 @@ class _ModelParam(Param):
         return _model_name(str(raw).strip())
 
 
-#: the GeLU variant of every workload that runs the encoder (forward-only variants: fot, forward blocks)
-_GELU = Param("gelu", str, "tanh", "GeLU: tanh (CrypTen ops) or fourier (one trig opening + one product, "
-                                    "forward only; see secfwt.nn.layers)", choices=GELUS)
+#: the GeLU variant of every workload that runs the encoder
+_GELU = Param("gelu", str, "tanh", "GeLU: tanh (CrypTen ops) or fourier (one trig opening + one product; its "
+                                    "backward one more product; see secfwt.nn.layers)", choices=GELUS)
 
 
 _QKV = Param("qkv", str, "separate", "query/key/value projections: separate (three openings of the input, "
@@ -390,14 +391,13 @@ _INV_SQRT = Param("inv_sqrt", str, "crypten", "inverse square root of LayerNorm 
 
 
 def _forward_only(p, gradients: bool):
-    """Variants built on the one-round trig protocol have no autograd: refuse them with gradients."""
+    """RFA's features come from the one-round trig protocol, which has no backward yet: refuse it with
+    gradients (the Fourier GeLU has one, :func:`secfwt.nn.layers._register_fourier_gelu_autograd`)."""
     if not gradients:
         return
     if attn.is_rfa(p["attention"]):
         raise ValueError(f"attention {p['attention']} has no backward in CrypTen (cos/sin lack autograd): "
                          "use it with method=fot")
-    if p["gelu"] == "fourier":
-        raise ValueError("gelu=fourier has no backward (the trig protocol lacks autograd): use it with method=fot")
 
 
 def _step_validate(p):

@@ -101,11 +101,44 @@ def test_fourier_block_matches_its_plaintext_twin_on_pretrained_weights():
     assert math.isfinite(rec["max_abs_err"])
 
 
-def test_fourier_refuses_gradients():
-    with pytest.raises(ValueError, match="no backward"):
-        run_one("step", {"method": "sft", "gelu": "fourier"}, LINKS)
-    with pytest.raises(ValueError, match="no backward"):
-        run_one("block", {"backward": True, "gelu": "fourier"}, LINKS)
+@pytest.mark.parties
+def test_the_fourier_backward_is_one_beaver_product_and_no_second_trig_opening():
+    """GeLU'(x) = 1/2 + S(x) + x S'(x): S' comes from the forward's own opening and the dealt
+    cos(k t), sin(k t), and x S'(x) rides in the forward's product round.  The backward alone is then
+    exactly one Beaver product g * GeLU'(x), as CrypTen's own multiplication of n elements costs."""
+    n = 1024
+    forward = run_one("gelu", {"impl": "fourier", "size": n, "range": 8.0}, LINKS)
+    both = run_one("gelu", {"impl": "fourier", "size": n, "range": 8.0, "backward": True}, LINKS)
+    mul = run_one("op", {"op": "mul", "size": 32}, LINKS)  # 32 x 32 = n elements
+    back = both["scopes"]["backward"]
+    counters = ("rounds", "bytes", "offline_rounds")
+    assert {c: back[c] for c in counters} == {c: mul[c] for c in counters}
+    # the dealer's triple: the request names a 1-D size, the op's a 2-D one (8 bytes more)
+    assert back["offline_bytes"] == mul["offline_bytes"] - 8
+    assert (back["rounds"], back["bytes"]) == (1, 32 * n)
+    # the forward: still the one trig opening and one product round, now of 2n elements (x S, x S')
+    assert both["rounds"] - back["rounds"] == forward["rounds"] == 2
+    assert both["bytes"] - back["bytes"] == forward["bytes"] + 32 * n == 80 * n
+    # the dealer deals the trig table once: the forward with the slope adds n more triples' worth
+    # (8 bytes each, party 1's share of c), nothing like a second table (2 x 32 harmonics x 8 bytes)
+    assert both["offline_bytes"] - back["offline_bytes"] - forward["offline_bytes"] == 8 * n + 8
+    # against g * GeLU'(x) of the exact GeLU, g ~ N(0, 1): the series' slope, 16-bit fixed point,
+    # x S'(x) with |x| <= 8
+    assert both["grad_max_abs_err"] < 3e-3
+    assert both["max_abs_err"] == pytest.approx(forward["max_abs_err"], abs=1e-4)
+
+
+@pytest.mark.parties
+def test_tanh_backward_measured_beside_it():
+    n = 1024
+    tanh = run_one("gelu", {"impl": "tanh", "size": n, "range": 8.0, "backward": True}, LINKS)
+    assert (tanh["scopes"]["backward"]["rounds"], tanh["scopes"]["backward"]["bytes"]) == (10, 304 * n)
+    assert tanh["grad_max_abs_err"] < 5e-2
+
+
+def test_rfa_still_refuses_gradients():
+    with pytest.raises(ValueError, match="has no backward"):
+        run_one("step", {"method": "sft", "attention": "rfa-onepass"}, LINKS)
 
 
 @pytest.mark.slow

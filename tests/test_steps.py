@@ -19,24 +19,41 @@ SMALL = {"model": "tiny", "seq": 16, "batch": 2}
 def grads():
     runs = {m: run_one("step", {**SMALL, "method": m, "optimizer": "adam"}, LINKS) for m in ("sft", "prompt", "lora")}
     runs["sft-sgd"] = run_one("step", {**SMALL, "method": "sft", "optimizer": "sgd"}, LINKS)
+    for m in ("sft", "prompt", "lora"):  # the Fourier GeLU's backward (GeLU' from the forward's trig opening)
+        runs[f"{m}-fourier"] = run_one("step", {**SMALL, "method": m, "optimizer": "adam", "gelu": "fourier"}, LINKS)
     return runs
 
 
-@pytest.mark.parametrize("method", ["sft", "prompt", "lora", "sft-sgd"])
+GRADIENT_RUNS = ["sft", "prompt", "lora", "sft-sgd", "sft-fourier", "prompt-fourier", "lora-fourier"]
+
+
+@pytest.mark.parametrize("method", GRADIENT_RUNS)
 def test_gradients_match_pytorch_autograd(grads, method):
     rec = grads[method]
     assert rec["status"] == "ok", rec.get("error")
     assert rec["max_abs_err"] < 5e-3  # label logits against the plaintext twin
     assert rec["grad_min_cosine"] >= 0.99, {k: v for k, v in rec["grad_cosine"].items() if v < 0.99}
     assert rec["grad_max_rel_err"] < 5e-2  # magnitudes too: a gradient of the right direction and wrong scale fails
-    assert rec["grad_tensors"] == {"sft": 40, "sft-sgd": 40, "prompt": 1, "lora": 8}[method]
+    assert rec["grad_tensors"] == {"sft": 40, "sft-sgd": 40, "prompt": 1, "lora": 8}[method.removesuffix("-fourier")]
     if rec["grad_zero_max_abs"] is not None:  # the key biases: softmax is shift invariant
         assert rec["grad_zero_max_abs"] < 1e-3
 
 
-@pytest.mark.parametrize("method", ["sft", "prompt", "lora", "sft-sgd"])
+@pytest.mark.parametrize("method", GRADIENT_RUNS)
 def test_optimizer_update_matches_plaintext_given_the_mpc_gradient(grads, method):
     assert grads[method]["optimizer_err"] < 1e-4
+
+
+@pytest.mark.parametrize("method", ["sft", "prompt", "lora"])
+def test_the_fourier_gelu_makes_the_backward_cheaper_and_leaves_the_rest(grads, method):
+    """Same model, shapes and data: only the GeLUs differ.  Their backward is one product per element
+    (tanh's: CrypTen's tanh derivative, 9 more rounds); the loss and the optimizer do not change."""
+    tanh, fourier = grads[method], grads[f"{method}-fourier"]
+    assert fourier["scopes"]["backward"]["rounds"] < tanh["scopes"]["backward"]["rounds"]
+    assert fourier["scopes"]["backward"]["bytes"] < tanh["scopes"]["backward"]["bytes"]
+    for phase in ("loss", "optimizer"):
+        assert {k: fourier["scopes"][phase][k] for k in ("rounds", "bytes")} == \
+            {k: tanh["scopes"][phase][k] for k in ("rounds", "bytes")}
 
 
 def test_phases_are_metered_and_sgd_costs_no_communication(grads):

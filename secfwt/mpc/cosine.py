@@ -158,9 +158,12 @@ def cossin(x, w: float = 1.0):
 SERIES_EXTRA_BITS = 4
 
 
-def sine_series(x, w: float, harmonics, coeffs):
+def sine_series(x, w: float, harmonics, coeffs, derivative: bool = False):
     """sum_k c_k sin(k*w*x) of a secret-shared CrypTen tensor, in ONE online round (all harmonics
-    from one opening); ``harmonics`` are positive integers, ``coeffs`` public floats."""
+    from one opening); ``harmonics`` are positive integers, ``coeffs`` public floats.  With
+    ``derivative``, also its derivative sum_k c_k k w cos(k*w*x), from the same opening and the same
+    dealt cos(k t), sin(k t) (cos(k w x) = cos(k d) cos(k t) + sin(k d) sin(k t)): no second round,
+    no more dealer material; returns (series, derivative)."""
     from crypten.mpc import MPCTensor
 
     if len(harmonics) != len(coeffs) or any(int(k) != k or k < 1 for k in harmonics):
@@ -168,9 +171,17 @@ def sine_series(x, w: float, harmonics, coeffs):
     delta, table_share, bits = _open_angle(x, w, harmonics)
     scale = bits + SERIES_EXTRA_BITS
     total = torch.zeros_like(delta)
+    slope = torch.zeros_like(delta) if derivative else None
     for i, (k, c) in enumerate(zip(harmonics, coeffs)):
         d = ring_to_angle(delta * int(k))  # the public angle of k*delta, mod 2*pi
-        total += _encode(c * torch.sin(d), scale) * table_share[0, i] - _encode(c * torch.cos(d), scale) * table_share[1, i]
-    out = MPCTensor.from_shares(total, precision=bits)  # at scale 2^(2f+e)
-    out._tensor.div_(2**scale)  # local truncation back to 2^f
-    return out
+        cos_d, sin_d = torch.cos(d), torch.sin(d)
+        total += _encode(c * sin_d, scale) * table_share[0, i] - _encode(c * cos_d, scale) * table_share[1, i]
+        if derivative:
+            ckw = c * k * w
+            slope += _encode(ckw * cos_d, scale) * table_share[0, i] + _encode(ckw * sin_d, scale) * table_share[1, i]
+    outs = []
+    for ring in (total, slope) if derivative else (total,):
+        out = MPCTensor.from_shares(ring, precision=bits)  # at scale 2^(2f+e)
+        out._tensor.div_(2**scale)  # local truncation back to 2^f
+        outs.append(out)
+    return tuple(outs) if derivative else outs[0]

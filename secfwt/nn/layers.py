@@ -33,7 +33,8 @@
   calibrated GeLU inputs exceed it.
 
 Where the cost is paid: GeLU (tanh) = clamp (2 comparisons) + a cube (2 multiplications) +
-tanh (comparison, exp, reciprocal); GeLU (fourier) = one trig opening + one product;
+tanh (comparison, exp, reciprocal); GeLU (fourier) = one trig opening + one product (under
+autograd two products in that round, x S and x S', and a backward of one product);
 LayerNorm = a square for the variance + inv_sqrt (exp + 3 Newton steps; ``fast``: a shorter exp and
 2-round Newton steps, see :data:`INV_SQRTS`).
 """
@@ -105,8 +106,19 @@ class FourierGelu:
         return tuple(coeffs.squeeze(1).tolist())
 
     def mpc(self, x):
+        """GeLU of a CrypTen tensor; differentiable (CrypTen's autograd) when x requires a gradient."""
+        if crypten.CrypTensor.AUTOGRAD_ENABLED and getattr(x, "requires_grad", False):
+            return x.secfwt_fourier_gelu(self)  # through _register_fourier_gelu_autograd
         series = cosine.sine_series(x, self.w, self.orders, self.coefficients)
         return x * series.add(0.5)
+
+    def mpc_with_slope(self, x):
+        """(GeLU(x), GeLU'(x)) of a plain MPCTensor: GeLU' = 1/2 + S(x) + x S'(x), S' from the forward's
+        own trig opening and dealt cos(k t), sin(k t).  Online: the one opening, then x S(x) and x S'(x)
+        as two Beaver products in one round - no second trig opening."""
+        series, slope = cosine.sine_series(x, self.w, self.orders, self.coefficients, derivative=True)
+        both = crypten.stack([series, slope]) * crypten.stack([x, x])  # one round for both products
+        return both[0] + x.mul(0.5), both[1] + series.add(0.5)
 
     def plain(self, x: torch.Tensor) -> torch.Tensor:
         """The same function in plaintext.  float64 (parity checks): the series itself.  float32
@@ -134,6 +146,31 @@ class FourierGelu:
 
 
 FOURIER_GELU = FourierGelu()
+
+
+def _register_fourier_gelu_autograd() -> None:
+    """``x.secfwt_fourier_gelu(gelu)`` with CrypTen's autograd: the forward keeps GeLU'(x) (see
+    :meth:`FourierGelu.mpc_with_slope`), the backward is one Beaver product g * GeLU'(x) (idempotent)."""
+    from crypten.gradients import FUNCTION_REGISTRY, AutogradFunction, register_function
+
+    if "secfwt_fourier_gelu" in FUNCTION_REGISTRY:
+        return
+
+    @register_function("secfwt_fourier_gelu")
+    class AutogradFourierGelu(AutogradFunction):  # noqa: F841 (registered by the decorator)
+        @staticmethod
+        def forward(ctx, input, gelu):
+            out, slope = gelu.mpc_with_slope(input)
+            ctx.save_for_backward(slope)
+            return out
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (slope,) = ctx.saved_tensors
+            return grad_output * slope
+
+
+_register_fourier_gelu_autograd()
 
 
 
