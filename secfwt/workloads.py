@@ -391,13 +391,15 @@ _INV_SQRT = Param("inv_sqrt", str, "crypten", "inverse square root of LayerNorm 
 
 
 def _forward_only(p, gradients: bool):
-    """RFA's features come from the one-round trig protocol, which has no backward yet: refuse it with
-    gradients (the Fourier GeLU has one, :func:`secfwt.nn.layers._register_fourier_gelu_autograd`)."""
+    """RFA with gradients is refused: its attention's backward matches autograd
+    (:func:`secfwt.mpc.cosine.sin_cos`), but a whole encoder's query and key gradients do not yet
+    (cosine 0.91 on the tiny model).  The Fourier GeLU has a backward
+    (:func:`secfwt.nn.layers._register_fourier_gelu_autograd`)."""
     if not gradients:
         return
     if attn.is_rfa(p["attention"]):
-        raise ValueError(f"attention {p['attention']} has no backward in CrypTen (cos/sin lack autograd): "
-                         "use it with method=fot")
+        raise ValueError(f"attention {p['attention']} has no backward that matches autograd in a whole encoder "
+                         "yet: use it with method=fot")
 
 
 def _step_validate(p):

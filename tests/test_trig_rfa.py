@@ -77,3 +77,18 @@ def test_property_rfa_onepass_matches_its_twin(cases):
     results = run_parties(Task("party_tasks:rfa_cases", {"cases": cases}), timeout=300)[0]
     for case, r in zip(cases, results):
         assert r["err"] <= 1e-2, (case, r)
+
+
+def test_rfa_attention_backward_matches_autograd_and_its_features_need_no_trig_opening():
+    """d sin = cos and d cos = -sin are the forward's own outputs: the features' backward is the two
+    products g_sin cos x - g_cos sin x in one round (secfwt.mpc.cosine.sin_cos).  Through the l2
+    normalisation, the features, the aggregation and the normaliser's reciprocal, q, k and v's
+    gradients match torch autograd of the plaintext twin in direction and magnitude."""
+    got = run_parties(Task("party_tasks:rfa_attention_grads", {}), timeout=300)[0]
+    assert got["forward_err"] < 1e-2
+    for name in ("q", "k", "v"):
+        assert got[name]["cosine"] > 0.9999, (name, got[name])
+        assert got[name]["max_abs_err"] < 1e-2 * got[name]["scale"], (name, got[name])
+    back = got["features_backward"]
+    assert back["protocols"] == ["Beaver (x - a, y - b)"]
+    assert (back["rounds"], back["bytes"]) == (1, 32 * 2 * back["elements"])  # one product round of 2n elements

@@ -185,3 +185,47 @@ def sine_series(x, w: float, harmonics, coeffs, derivative: bool = False):
         out._tensor.div_(2**scale)  # local truncation back to 2^f
         outs.append(out)
     return tuple(outs) if derivative else outs[0]
+
+
+# -- random features with a backward --------------------------------------------------------------
+def sin_cos(x, onepass: bool = True):
+    """cat([sin x, cos x], -1) of a CrypTen tensor: RFA's features before their public 1/sqrt(D).
+    ``onepass``: this module's one-round protocol, else CrypTen's ``cossin`` (28 rounds).
+    Differentiable (CrypTen's autograd) when x requires a gradient: the backward needs no trig at
+    all, as d sin = cos and d cos = -sin are the forward's own outputs; it is the two products
+    g_sin cos x - g_cos sin x, in one round."""
+    if crypten.CrypTensor.AUTOGRAD_ENABLED and getattr(x, "requires_grad", False):
+        return x.secfwt_sin_cos(onepass)  # through _register_sin_cos_autograd
+    return _sin_cos(x, onepass)
+
+
+def _sin_cos(x, onepass: bool):
+    cos, sin = cossin(x) if onepass else x.cossin()
+    return crypten.cat([sin, cos], dim=-1)
+
+
+def _register_sin_cos_autograd() -> None:
+    from crypten.gradients import FUNCTION_REGISTRY, AutogradFunction, register_function
+
+    if "secfwt_sin_cos" in FUNCTION_REGISTRY:
+        return
+
+    @register_function("secfwt_sin_cos")
+    class AutogradSinCos(AutogradFunction):  # noqa: F841 (registered by the decorator)
+        @staticmethod
+        def forward(ctx, input, onepass):
+            out = _sin_cos(input, onepass)
+            ctx.save_for_backward(out)
+            return out
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (out,) = ctx.saved_tensors
+            n = out.size(-1) // 2
+            sin, cos = out.narrow(-1, 0, n), out.narrow(-1, n, n)
+            g_sin, g_cos = grad_output.narrow(-1, 0, n), grad_output.narrow(-1, n, n)
+            both = crypten.stack([g_sin, g_cos]) * crypten.stack([cos, sin])  # one round
+            return both[0] - both[1]
+
+
+_register_sin_cos_autograd()

@@ -91,11 +91,9 @@ def _mpc_l2_normalise(x):
 
 def _mpc_feature_map(x, w, onepass: bool):
     from ..mpc import cosine
-    from ..mpc.compat import crypten
 
     proj = x.matmul(w.to(torch.float32))  # public matrix: local product + local truncation
-    cos, sin = cosine.cossin(proj) if onepass else proj.cossin()
-    return crypten.cat([sin, cos], dim=-1).div(math.sqrt(w.size(-1)))
+    return cosine.sin_cos(proj, onepass).div(math.sqrt(w.size(-1)))  # differentiable: its backward has no trig
 
 
 def _mpc_rfa_attention(q, k, v, w, onepass: bool, keys=None):
@@ -106,7 +104,8 @@ def _mpc_rfa_attention(q, k, v, w, onepass: bool, keys=None):
         qk = _mpc_l2_normalise(crypten.cat([q, k], dim=-2))
     with scope("features"):
         phi = _mpc_feature_map(qk, w, onepass)
-        phi_q, phi_k = phi.narrow(-2, 0, seq_q), phi.narrow(-2, seq_q, seq)
+        rows = phi.dim() - 2  # CrypTen's narrow backward needs dim >= 0
+        phi_q, phi_k = phi.narrow(rows, 0, seq_q), phi.narrow(rows, seq_q, seq)
         if keys is not None:
             phi_k = phi_k * keys.mask
     with scope("aggregate"):
