@@ -392,14 +392,16 @@ _INV_SQRT = Param("inv_sqrt", str, "crypten", "inverse square root of LayerNorm 
 
 def _forward_only(p, gradients: bool):
     """RFA with gradients is refused: its attention's backward matches autograd
-    (:func:`secfwt.mpc.cosine.sin_cos`), but a whole encoder's query and key gradients do not yet
-    (cosine 0.91 on the tiny model).  The Fourier GeLU has a backward
+    (:func:`secfwt.mpc.cosine.sin_cos`), but RFA's l2 normalisation takes CrypTen's inv_sqrt of the
+    rows' mean square without a calibrated pre-scale, and the tiny model's query and key rows
+    (mean squares 0.014 to 0.042) fall below its accurate range: the tiny step's query and key
+    gradients come out at cosine 0.91.  The Fourier GeLU has a backward
     (:func:`secfwt.nn.layers._register_fourier_gelu_autograd`)."""
     if not gradients:
         return
     if attn.is_rfa(p["attention"]):
         raise ValueError(f"attention {p['attention']} has no backward that matches autograd in a whole encoder "
-                         "yet: use it with method=fot")
+                         "yet (its normalisation needs a calibrated scale): use it with method=fot")
 
 
 def _step_validate(p):
