@@ -20,28 +20,29 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _quick_mpc_points():
-    """Every MPC point of the quick profile (those with a data owner included)."""
+    """The first point of every MPC sweep of the quick profile (those with a data owner included):
+    every workload and variant family the profile measures.  All 39 points are gated warm against
+    the same baseline by `make bench` (CI runs it after the tests)."""
     from secfwt import workloads
 
     points = []
     for sweep in get_profile("quick")["sweeps"]:
-        wl = workloads.get(sweep.workload)
-        if wl.plaintext:
-            continue
-        points += [(sweep.workload, p) for p in expand_grid(sweep.workload, sweep.grid)]
+        if not workloads.get(sweep.workload).plaintext:
+            points.append((sweep.workload, expand_grid(sweep.workload, sweep.grid)[0]))
     return points
 
 
-def test_every_quick_point_counts_warm_exactly_as_the_committed_cold_baseline():
-    """The count gate must not move: every MPC point of the quick profile, run warm in one pool,
-    has the rounds and bytes (online and dealer) the committed baseline holds from cold runs."""
+def test_every_quick_sweep_counts_warm_exactly_as_the_committed_cold_baseline():
+    """The count gate must not move: a point of every MPC sweep of the quick profile, run warm in one
+    pool, has the rounds and bytes (online and dealer) the committed baseline holds from cold runs."""
     points = _quick_mpc_points()
     with pool.warm():
         records = [run_one(w, p, LINKS) for w, p in points]
     assert all(r["status"] in ("ok", "inaccurate") for r in records), [r.get("error") for r in records]
     warm = baseline.counts(records)
     committed = baseline.load(ROOT / "benchmarks/baselines/quick.json")
-    assert len(warm) == len(points) >= 30
+    assert len(warm) == len(points) >= 12 and {w for w, _ in points} >= {"op", "trig", "attention", "step", "gelu",
+                                                                        "layernorm", "fot-mpc"}
     assert baseline.compare(warm, {k: committed[k] for k in warm}) == []
 
 
