@@ -160,7 +160,7 @@ def cmd_run(args) -> int:
         _check_writable(Path(args.out))
     with exclusive(args.out) if store is not None else contextlib.nullcontext(), _parties(args):
         records = list(run_grid(args.workload, grid, links, provider=args.provider, store=store,
-                                progress=not args.no_progress and sys.stderr.isatty() or args.progress,
+                                progress=_model_bars(not args.no_progress and sys.stderr.isatty() or args.progress),
                                 world_size=args.world_size, emulate=emulate, jobs=args.jobs))
     if store is not None:  # report the whole grid, including records an earlier sweep stored
         identity = stored_identity(args.workload, args.provider, args.world_size)
@@ -261,7 +261,7 @@ def _bench(args, prof, links, final: Path, work: Path) -> int:
     with _parties(args):
         for sweep, emulate in zip(prof["sweeps"], emulated):
             for r in run_grid(sweep.workload, sweep.grid, links, provider=args.provider, store=store,
-                              progress=not args.no_progress, emulate=emulate, jobs=args.jobs):
+                              progress=_model_bars(not args.no_progress), emulate=emulate, jobs=args.jobs):
                 n_err += r["status"] == "error"
                 print(f"{r['workload']:<10} {_short(r['params'], sweep.grid)} {r['status']:<10} "
                       f"rounds={r.get('rounds')} bytes={r.get('bytes')}", file=sys.stderr)
@@ -521,6 +521,14 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+
+
+def _model_bars(progress: bool) -> bool:
+    """Hugging Face's own progress bars (transformers' "Loading weights") follow the suite's: off when
+    they are off, here and in every party, dealer or worker started later (they inherit it)."""
+    if not progress:
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    return progress
 
 
 def main(argv=None) -> int:

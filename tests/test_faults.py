@@ -172,6 +172,7 @@ def test_a_parallel_plaintext_sweep_of_more_points_than_workers_finishes_and_lea
     finally:
         launcher.kill()
     assert launcher.returncode == 0, err.decode()
+    assert b"Loading weights" not in err  # --no-progress silences transformers' bars in the workers too
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["params"]["seed"] for r in records) == [13, 21, 42]
     assert all(r["status"] == "ok" for r in records)
