@@ -237,7 +237,7 @@ def cost_to_target(curves: pd.DataFrame, summary: pd.DataFrame, fraction: float 
                "reached": f"{len(hits)}/{len(seeds)}"}
         if hits:
             hit = pd.DataFrame(hits)
-            row["units"] = hit["units"].mean()
+            row["units"] = round(hit["units"].mean(), 1)  # a mean over seeds: one decimal
             row["online_GB"] = hit["online_GB"].mean()
             row["offline_GB"] = hit["offline_GB"].mean()
             for name in links:
