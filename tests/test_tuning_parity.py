@@ -54,12 +54,14 @@ LAYERS, GENERATIONS, POPULATION, TRAIN_ROWS, TEST_ROWS, SEQ = 2, 2, 4, 4, 8, 16
     # run, the training rows' token embeddings looked up once (secfwt.mpc.persistent)
     {"attention": "rfa-onepass", "gelu": "fourier", "qkv": "fused", "inv_sqrt": "fast", "weight_masks": "persistent",
      "fixed_inputs": "cached"},
-    # a sentence-pair task (MRPC): two rows per example, the pair head's cosine in MPC
-    {"task": "mrpc", "attention": "softmax-stable"},
+    # a sentence-pair task (MRPC): two rows per example, the pair head's cosine in MPC; half the
+    # examples, so that its rows are as many as the sentence runs'
+    {"task": "mrpc", "attention": "softmax-stable", "train_rows": TRAIN_ROWS // 2, "test_rows": TEST_ROWS // 2},
 ], ids=["softmax", "rfa", "rfa-fourier-fused", "rfa-all-beyond-persistent", "mrpc-pairs"])
 def fot(request):
-    return run_one("fot-mpc", {**request.param, "layers": LAYERS, "generations": GENERATIONS, "population": POPULATION,
-                               "train_rows": TRAIN_ROWS, "test_rows": TEST_ROWS, "seq": SEQ, "prompt_tokens": 4}, LINKS)
+    return run_one("fot-mpc", {"layers": LAYERS, "generations": GENERATIONS, "population": POPULATION,
+                               "train_rows": TRAIN_ROWS, "test_rows": TEST_ROWS, "seq": SEQ, "prompt_tokens": 4,
+                               **request.param}, LINKS)
 
 
 def test_pair_runs_send_two_rows_per_example(fot):
@@ -68,8 +70,9 @@ def test_pair_runs_send_two_rows_per_example(fot):
     if fot["params"]["task"] != "mrpc":
         pytest.skip("single-sentence task")
     shapes = {name: shape for direction, name, shape in fot["owner_traffic"]["frames"] if direction == "to servers"}
-    assert shapes["train.ids"][0] == POPULATION * TRAIN_ROWS * 2 and shapes["test.ids"][0] == TEST_ROWS * 2
-    assert fot["test_rows"] == TEST_ROWS
+    train, test = fot["params"]["train_rows"], fot["params"]["test_rows"]
+    assert shapes["train.ids"][0] == POPULATION * train * 2 and shapes["test.ids"][0] == test * 2
+    assert fot["test_rows"] == test
 
 
 def test_fot_in_mpc_follows_the_plaintext_trajectory(fot):
@@ -80,13 +83,14 @@ def test_fot_in_mpc_follows_the_plaintext_trajectory(fot):
         assert max(abs(a - b) for a, b in zip(g["mpc_losses"], g["plain_losses"])) < LOSS_TOL
         assert g["mpc_ranking"] == g["plain_ranking"]
     assert fot["rankings_equal"] is True
-    assert fot["test_agreement"] == 1.0 and fot["test_rows"] == TEST_ROWS
+    assert fot["test_agreement"] == 1.0 and fot["test_rows"] == fot["params"]["test_rows"]
 
 
 def test_only_the_logits_leave_and_only_to_the_data_owner(fot):
     frames = fot["owner_traffic"]["frames"]
     to_owner = [(name, shape) for direction, name, shape in frames if direction == "to owner"]
-    assert to_owner == [("logits", [POPULATION * TRAIN_ROWS, 2])] * GENERATIONS + [("test_logits", [TEST_ROWS, 2])]
+    train, test = fot["params"]["train_rows"], fot["params"]["test_rows"]
+    assert to_owner == [("logits", [POPULATION * train, 2])] * GENERATIONS + [("test_logits", [test, 2])]
     to_servers = {name for direction, name, _ in frames if direction == "to servers"}
     assert to_servers == {"train.ids", "train.keys", "train.pooling", "prompts", "test.ids", "test.keys",
                           "test.pooling", "tuned_prompt"}
@@ -142,7 +146,7 @@ def test_persistent_masks_open_every_weight_once_per_run_and_nothing_fixed_per_c
         # per generation only the activations entering those products are opened (x - A), no weight:
         # 16 rows (4 sentences x 4 candidates) x 16 positions into QKV, output, FFN in (384 wide) and
         # FFN out (1,536 wide) per block, and the 16 pooled rows into the head
-        rows = POPULATION * TRAIN_ROWS
+        rows = POPULATION * fot["params"]["train_rows"]
         activations = layers * rows * SEQ * (3 * h + inner) + rows * h
         assert sum(r["elements"] for r in products if r["scope"].startswith("generation")) == GENERATIONS * activations, rank
 
