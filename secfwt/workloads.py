@@ -396,7 +396,7 @@ def _forward_only(p, gradients: bool):
     rows' mean square without a calibrated pre-scale, and the tiny model's query and key rows
     (mean squares 0.014 to 0.042) fall below its accurate range: the tiny step's query and key
     gradients come out at cosine 0.91.  The Fourier GeLU has a backward
-    (:func:`secfwt.nn.layers._register_fourier_gelu_autograd`)."""
+    (:func:`secfwt.nn.layers._fourier_gelu_forward`)."""
     if not gradients:
         return
     if attn.is_rfa(p["attention"]):

@@ -42,6 +42,7 @@ import math
 import torch
 
 from .compat import crypten
+from .util import register_autograd
 
 TWO_PI = 2.0 * math.pi
 RING = 2.0**64
@@ -195,7 +196,7 @@ def sin_cos(x, onepass: bool = True):
     all, as d sin = cos and d cos = -sin are the forward's own outputs; it is the two products
     g_sin cos x - g_cos sin x, in one round."""
     if crypten.CrypTensor.AUTOGRAD_ENABLED and getattr(x, "requires_grad", False):
-        return x.secfwt_sin_cos(onepass)  # through _register_sin_cos_autograd
+        return x.secfwt_sin_cos(onepass)  # registered below
     return _sin_cos(x, onepass)
 
 
@@ -204,28 +205,19 @@ def _sin_cos(x, onepass: bool):
     return crypten.cat([sin, cos], dim=-1)
 
 
-def _register_sin_cos_autograd() -> None:
-    from crypten.gradients import FUNCTION_REGISTRY, AutogradFunction, register_function
-
-    if "secfwt_sin_cos" in FUNCTION_REGISTRY:
-        return
-
-    @register_function("secfwt_sin_cos")
-    class AutogradSinCos(AutogradFunction):  # noqa: F841 (registered by the decorator)
-        @staticmethod
-        def forward(ctx, input, onepass):
-            out = _sin_cos(input, onepass)
-            ctx.save_for_backward(out)
-            return out
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            (out,) = ctx.saved_tensors
-            n = out.size(-1) // 2
-            sin, cos = out.narrow(-1, 0, n), out.narrow(-1, n, n)
-            g_sin, g_cos = grad_output.narrow(-1, 0, n), grad_output.narrow(-1, n, n)
-            both = crypten.stack([g_sin, g_cos]) * crypten.stack([cos, sin])  # one round
-            return both[0] - both[1]
+def _sin_cos_forward(ctx, input, onepass):
+    out = _sin_cos(input, onepass)
+    ctx.save_for_backward(out)
+    return out
 
 
-_register_sin_cos_autograd()
+def _sin_cos_backward(ctx, grad_output):
+    (out,) = ctx.saved_tensors
+    n = out.size(-1) // 2
+    sin, cos = out.narrow(-1, 0, n), out.narrow(-1, n, n)
+    g_sin, g_cos = grad_output.narrow(-1, 0, n), grad_output.narrow(-1, n, n)
+    both = crypten.stack([g_sin, g_cos]) * crypten.stack([cos, sin])  # one round
+    return both[0] - both[1]
+
+
+register_autograd("secfwt_sin_cos", _sin_cos_forward, _sin_cos_backward)

@@ -79,11 +79,11 @@ RUN_PREFIX = "secfwt-run-"
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_launcher(launcher: int | None = None) -> None:
-    """In a child of :func:`run_parties` (or a worker of a plaintext sweep, which names its
-    ``launcher``): be SIGKILLed when the launcher dies (Linux), and exit now if it is already gone.
-    A no-op for processes started by hand (``secfwt party``)."""
-    launcher = launcher or os.environ.get(LAUNCHER_ENV)
+def die_with_launcher() -> None:
+    """In a child of :func:`run_parties` or of a pool (started from the launcher's main thread): be
+    SIGKILLed when the launcher dies (Linux), and exit now if it is already gone.  A no-op for
+    processes started by hand (``secfwt party``)."""
+    launcher = os.environ.get(LAUNCHER_ENV)
     if not launcher:
         return
     try:

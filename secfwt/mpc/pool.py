@@ -147,16 +147,11 @@ class PartyPool:
             gathered = json.loads(result.read_text())
             return gathered if owner is None else (gathered, json.loads(owner_out.read_text()))
         except BaseException:
-            self._end_owner(procs, logs)
             self.close(kill=True)
             raise
-        finally:
-            self._end_owner(procs, logs)  # after its output (or with the pool): nothing of it is lost
-
-    @staticmethod
-    def _end_owner(procs: dict, logs: dict) -> None:
-        if OWNER in procs:
-            parties._reap({OWNER: procs.pop(OWNER)}, {OWNER: logs.pop(OWNER)})
+        finally:  # the owner has written its output, or the point failed: nothing of it is lost
+            if OWNER in procs:
+                parties._reap({OWNER: procs[OWNER]}, {OWNER: logs[OWNER]})
 
     def close(self, kill: bool = False) -> None:
         """End the pool: a clean stop (the parties leave, party 0 tells the dealer) or a kill."""

@@ -60,6 +60,16 @@ def inv_sqrt_newton_step(x, y):
     return y.mul(1.5) - both[0].mul(both[1]).mul(0.5)
 
 
+def register_autograd(name: str, forward, backward) -> None:
+    """``x.<name>(*args)`` through CrypTen's autograd (idempotent): ``forward(ctx, input, *args)``
+    returns the output and saves what ``backward(ctx, grad_output)`` needs."""
+    from crypten.gradients import FUNCTION_REGISTRY, AutogradFunction, register_function
+
+    if name not in FUNCTION_REGISTRY:
+        register_function(name)(type(f"Autograd_{name}", (AutogradFunction,),
+                                     {"forward": staticmethod(forward), "backward": staticmethod(backward)}))
+
+
 def register_inv_sqrt_autograd() -> None:
     """CrypTen 0.4.1 has no autograd for ``inv_sqrt`` (LayerNorm needs it): register one,
     d/dx x^-1/2 = -x^-3/2 / 2, through CrypTen's own registry, and the same for

@@ -50,7 +50,7 @@ import torch
 from ..mpc import cosine
 from ..mpc.compat import crypten
 from ..mpc.meter import scope
-from ..mpc.util import register_inv_sqrt_autograd
+from ..mpc.util import register_autograd, register_inv_sqrt_autograd
 from ..variants import GELUS, INV_SQRTS
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -108,7 +108,7 @@ class FourierGelu:
     def mpc(self, x):
         """GeLU of a CrypTen tensor; differentiable (CrypTen's autograd) when x requires a gradient."""
         if crypten.CrypTensor.AUTOGRAD_ENABLED and getattr(x, "requires_grad", False):
-            return x.secfwt_fourier_gelu(self)  # through _register_fourier_gelu_autograd
+            return x.secfwt_fourier_gelu(self)  # registered below (_fourier_gelu_forward)
         series = cosine.sine_series(x, self.w, self.orders, self.coefficients)
         return x * series.add(0.5)
 
@@ -148,29 +148,20 @@ class FourierGelu:
 FOURIER_GELU = FourierGelu()
 
 
-def _register_fourier_gelu_autograd() -> None:
-    """``x.secfwt_fourier_gelu(gelu)`` with CrypTen's autograd: the forward keeps GeLU'(x) (see
-    :meth:`FourierGelu.mpc_with_slope`), the backward is one Beaver product g * GeLU'(x) (idempotent)."""
-    from crypten.gradients import FUNCTION_REGISTRY, AutogradFunction, register_function
-
-    if "secfwt_fourier_gelu" in FUNCTION_REGISTRY:
-        return
-
-    @register_function("secfwt_fourier_gelu")
-    class AutogradFourierGelu(AutogradFunction):  # noqa: F841 (registered by the decorator)
-        @staticmethod
-        def forward(ctx, input, gelu):
-            out, slope = gelu.mpc_with_slope(input)
-            ctx.save_for_backward(slope)
-            return out
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            (slope,) = ctx.saved_tensors
-            return grad_output * slope
+def _fourier_gelu_forward(ctx, input, gelu):
+    """``x.secfwt_fourier_gelu(gelu)`` under CrypTen's autograd: keeps GeLU'(x) (see
+    :meth:`FourierGelu.mpc_with_slope`) for the backward, one Beaver product g * GeLU'(x)."""
+    out, slope = gelu.mpc_with_slope(input)
+    ctx.save_for_backward(slope)
+    return out
 
 
-_register_fourier_gelu_autograd()
+def _fourier_gelu_backward(ctx, grad_output):
+    (slope,) = ctx.saved_tensors
+    return grad_output * slope
+
+
+register_autograd("secfwt_fourier_gelu", _fourier_gelu_forward, _fourier_gelu_backward)
 
 
 
