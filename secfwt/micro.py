@@ -31,17 +31,51 @@ def attention_setup(p):
     return {"p": p, "plain": (q, k, v), "w": w, "enc": tuple(share(t) for t in (q, k, v))}
 
 
+#: the upstream gradient an attention core's backward is checked with: seeded, O(1), both signs
+def _attention_upstream(p) -> torch.Tensor:
+    g = torch.Generator().manual_seed(p["seed"] + 2)
+    return torch.randn(p["batch"], p["heads"], p["seq"], p["head_dim"], generator=g, dtype=torch.float64)
+
+
 def attention_run(s):
-    with crypten.no_grad():
-        return attn.mpc_attention(s["p"]["impl"], *s["enc"], w=s["w"])
+    """The attention core; with ``backward`` also the gradients of Q, K and V for a seeded upstream
+    gradient (scope ``backward``: what the backward alone costs)."""
+    p = s["p"]
+    if not p["backward"]:
+        with crypten.no_grad():
+            return attn.mpc_attention(p["impl"], *s["enc"], w=s["w"])
+    qkv = [t.clone() for t in s["enc"]]
+    for t in qkv:
+        t.requires_grad = True
+    out = attn.mpc_attention(p["impl"], *qkv, w=s["w"])
+    upstream = share(_attention_upstream(p))
+    with scope("backward"):
+        out.backward(upstream)
+    return out.detach(), [t.grad for t in qkv]
 
 
 def attention_check(s, out):
-    got = reveal_float(out)
+    """Error against the plaintext twin of the same variant (``max_abs_err``) and against exact softmax
+    attention (``approx_err``); with ``backward``, the gradients of Q, K and V against the twin's
+    autograd: the largest error relative to each gradient's largest entry (``grad_max_rel_err``:
+    magnitude) and the smallest cosine (``grad_min_cosine``: direction)."""
+    p = s["p"]
+    value, grads = out if p["backward"] else (out, None)
+    got = reveal_float(value)
     q, k, v = s["plain"]
-    twin = attn.plain_attention(s["p"]["impl"], q, k, v, s["w"])
+    twin = attn.plain_attention(p["impl"], q, k, v, s["w"])
     exact = attn.plain_softmax_attention(q, k, v)
-    return {"max_abs_err": max_abs(got, twin), "approx_err": max_abs(got, exact)}
+    result = {"max_abs_err": max_abs(got, twin), "approx_err": max_abs(got, exact)}
+    if grads is None:
+        return result
+    leaves = [t.clone().requires_grad_(True) for t in (q, k, v)]
+    attn.plain_attention(p["impl"], *leaves, s["w"]).backward(_attention_upstream(p))
+    rel, cos = [], []
+    for mpc_grad, leaf in zip(grads, leaves):
+        g = reveal_float(mpc_grad).double()
+        rel.append(max_abs(g, leaf.grad) / leaf.grad.abs().max().item())
+        cos.append(torch.nn.functional.cosine_similarity(g.flatten(), leaf.grad.flatten(), dim=0).item())
+    return {**result, "grad_max_rel_err": max(rel), "grad_min_cosine": min(cos)}
 
 
 def op_setup(p):

@@ -133,6 +133,12 @@ PROFILES["paper"] = {
         Sweep("step", {**_PAPER_STEP, **BEYOND_PAPER_ALL, "method": [FOT], "attention": [attn.RFA],
                        "population": [2], "fot_mode": ["sequential"]}, 120),
         Sweep("step", {**DEPTH_ERROR.grid, **BEYOND_PAPER_ALL, "attention": [attn.RFA]}, 90),
+        # best against best (issue 24): SFT allowed RFA and the cheap nonlinearities too, the 2 x 2 of
+        # {SFT, FoT} x {softmax, RFA}, each with the paper's nonlinearities and with BEYOND_PAPER's
+        Sweep("step", {**_PAPER_STEP, "method": [SFT], "optimizer": ["adam"], **ADAM_CHOSEN,
+                       "attention": [attn.RFA]}, 1500),
+        Sweep("step", {**_PAPER_STEP, "method": [SFT], "optimizer": ["adam"], **ADAM_CHOSEN, **BEYOND_PAPER,
+                       "attention": PAIR[::-1]}, 1500),
     ] + _amortisation_sweeps(),
 }
 
@@ -148,6 +154,13 @@ PROFILES["quick"]["sweeps"].append(
 PROFILES["quick"]["sweeps"].append(
     Sweep("gelu", {"impl": ["tanh"], "clamp": [False, True], "range": [8.0], "size": [4096]}, 3))
 PROFILES["quick"]["sweeps"].append(Sweep("gelu", {"impl": ["fourier"], "range": [39.0], "size": [4096]}, 3))
+# the backward passes beside them: the attention core's (RFA's features reuse the forward's trig) and
+# the GeLU's (the Fourier series' derivative from the forward's own opening)
+PROFILES["quick"]["sweeps"].append(
+    Sweep("attention", {"impl": [attn.SOFTMAX, attn.RFA], "seq": [64], "heads": [4], "head_dim": [32],
+                        "features": [32], "backward": [True]}, 4))
+PROFILES["quick"]["sweeps"].append(
+    Sweep("gelu", {"impl": ["tanh", "fourier"], "range": [8.0], "size": [4096], "backward": [True]}, 3))
 # LayerNorm per token over the variance range its pre-scale keeps it in: CrypTen's inverse square root
 # against the fast one
 PROFILES["quick"]["sweeps"].append(Sweep("layernorm", {"impl": list(INV_SQRTS)}, 3))
@@ -291,9 +304,9 @@ def _claims_sweeps() -> list[Sweep]:
     ]
 
 
-def _beyond_accuracy_sweeps(task: str) -> list[Sweep]:
+def _beyond_accuracy_sweeps(task: str, seeds=None) -> list[Sweep]:
     """FoT+RFA beyond the paper (Fourier GeLU, fused QKV): its accuracy and its price, as in the
-    accuracy profile."""
+    accuracy profile (``seeds``: default all five data seeds)."""
     from .data import SEEDS, get_task
     from .data import load as load_split
 
@@ -301,7 +314,7 @@ def _beyond_accuracy_sweeps(task: str) -> list[Sweep]:
     max_len = get_task(task).max_len
     return [
         Sweep("tune", {"task": [task], "method": [FOT], "attention": [attn.RFA], **BEYOND_PAPER,
-                       "seed": list(SEEDS), "budget": [gens], "eval_every": [fot_every],
+                       "seed": list(seeds or SEEDS), "budget": [gens], "eval_every": [fot_every],
                        "prompt_tokens": [ACCURACY_PROMPT]}, gens * 12 + 40),
         *(Sweep("step", {"model": ["minilm"], "head": ["sentence"], "task": [task], "extrapolate": [True],
                          "prompt_tokens": [ACCURACY_PROMPT], **BEYOND_PAPER, "method": [FOT],
@@ -350,12 +363,46 @@ PROFILES["parity"] = {
 }
 
 
+#: the cheap protocols a gradient method can use (issue 24: best against best), each alone and all
+#: together; the plaintext twin computes one function whatever the QKV and inverse square root
+#: variants, so those change only the price (the all-cheap price adds LayerNorm's fast inv_sqrt)
+GRADIENT_VARIANTS = ({"attention": [attn.RFA]}, {"gelu": ["fourier"]}, {"attention": [attn.RFA], **BEYOND_PAPER})
+
+
+def _every_trick_sweeps(task: str) -> list[Sweep]:
+    """SFT and LoRA with RFA, with the Fourier GeLU, and with every cheap protocol: their accuracy in the
+    plaintext twin (the accuracy profile's budgets and seeds) and the MPC price of a step at the runs'
+    shapes; the all-cheap LoRA step also keeps its frozen weights' masks for the run."""
+    from .data import DEFAULT_SEEDS, get_task
+
+    _, steps, _, grad_every = ACCURACY_BUDGETS[task]
+    price = {"model": ["minilm"], "head": [get_task(task).head], "task": [task], "extrapolate": [True],
+             "prompt_tokens": [ACCURACY_PROMPT], "seq": [get_task(task).max_len], "batch": [8], "optimizer": ["adam"]}
+    cheapest = {"attention": [attn.RFA], **BEYOND_PAPER_ALL}
+    return [
+        *(Sweep("tune", {"task": [task], "method": [SFT, LORA], "seed": list(DEFAULT_SEEDS), "budget": [steps],
+                         "eval_every": [grad_every], "prompt_tokens": [ACCURACY_PROMPT], **variant}, 150)
+          for variant in GRADIENT_VARIANTS),
+        *(Sweep("step", {**price, "method": [SFT, LORA], **variant}, 200) for variant in GRADIENT_VARIANTS),
+        Sweep("step", {**price, "method": [SFT, LORA], **cheapest}, 200),
+        Sweep("step", {**price, "method": [LORA], **cheapest, "weight_masks": ["persistent"]}, 200),
+    ]
+
+
+def _default_seeds():
+    from .data import DEFAULT_SEEDS
+
+    return list(DEFAULT_SEEDS)
+
+
 PROFILES["beyond"] = {
     "description": "beyond the paper, at the accuracy it reaches: FoT+RFA with the Fourier GeLU and fused QKV on "
-                   "SST-2 (3 seeds, plaintext twin of the Fourier GeLU) and its MPC price at the runs' shapes; "
-                   "its paper-shape rows are in the paper profile",
+                   "SST-2 and AG News (3 seeds, plaintext twin of the Fourier GeLU), SFT and LoRA with RFA, the "
+                   "Fourier GeLU and every cheap protocol (best against best), and the MPC price of each at the "
+                   "runs' shapes; the paper-shape rows are in the paper profile",
     "links": ["lan", "wan200", "wan100"],
-    "sweeps": _beyond_accuracy_sweeps("sst2"),
+    "sweeps": _beyond_accuracy_sweeps("sst2") + _every_trick_sweeps("sst2")
+    + _beyond_accuracy_sweeps("agnews", _default_seeds()) + _every_trick_sweeps("agnews"),
 }
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Variant:
     """One attention variant: what it computes and what it can do.  ``rfa``: random features
-    (trig protocols, no CrypTen autograd: forward only) rather than softmax."""
+    (trig protocols; their backward reuses the forward's sine and cosine) rather than softmax."""
 
     name: str
     rfa: bool
@@ -48,7 +48,7 @@ def lookup(name: str) -> Variant:
 
 
 def is_rfa(name: str) -> bool:
-    """Random-feature attention (forward only), rather than softmax."""
+    """Random-feature attention, rather than softmax."""
     return lookup(name).rfa
 
 

@@ -193,6 +193,8 @@ register(Workload(
         Param("features", int, 32, "random features D (RFA only; phi has 2D entries)", positive=True, maximum=4096),
         Param("batch", int, 1, "batch size", positive=True, maximum=256),
         _seed(0, "seed of inputs and random features"),
+        Param("backward", bool, False, "also the gradients of Q, K and V for a seeded upstream gradient (its cost "
+                                       "in scope backward)"),
     ),
     setup=_micro("attention_setup"), run=_micro("attention_run"), check=_micro("attention_check"), tolerance=5e-2,
 ))
@@ -390,23 +392,8 @@ _INV_SQRT = Param("inv_sqrt", str, "crypten", "inverse square root of LayerNorm 
                                               "secfwt.mpc.util.fast_inv_sqrt)", choices=INV_SQRTS)
 
 
-def _forward_only(p, gradients: bool):
-    """RFA with gradients is refused: its attention's backward matches autograd
-    (:func:`secfwt.mpc.cosine.sin_cos`), but RFA's l2 normalisation takes CrypTen's inv_sqrt of the
-    rows' mean square without a calibrated pre-scale, and the tiny model's query and key rows
-    (mean squares 0.014 to 0.042) fall below its accurate range: the tiny step's query and key
-    gradients come out at cosine 0.91.  The Fourier GeLU has a backward
-    (:func:`secfwt.nn.layers._fourier_gelu_forward`)."""
-    if not gradients:
-        return
-    if attn.is_rfa(p["attention"]):
-        raise ValueError(f"attention {p['attention']} has no backward that matches autograd in a whole encoder "
-                         "yet (its normalisation needs a calibrated scale): use it with method=fot")
-
-
 def _step_validate(p):
     m = method(p["method"])
-    _forward_only(p, m.gradient)
     _amortised_where_fixed(p)
     if p["prompt_depth"] != "shallow" and not (m.prompt and m.gradient):
         raise ValueError(f"prompt_depth={p['prompt_depth']} applies to method=prompt only")
@@ -441,7 +428,7 @@ register(Workload(
         Param("prompt_depth", str, "shallow", "prompt: shallow (P vectors at the input) or "
                                               "deep (P-tuning v2: P vectors before every block, full backward)",
               choices=PROMPT_DEPTHS),
-        Param("attention", str, attn.SOFTMAX, "attention variant (rfa-* only with fot)", choices=attn.VARIANTS),
+        Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.VARIANTS),
         Param("features", int, 64, "random features (RFA)", positive=True, maximum=4096),
         _GELU,
         _QKV,
@@ -498,7 +485,7 @@ register(Workload(
         _ModelParam("model", str, "tiny", "tiny, small, base, large (RoBERTa), minilm or a config.json"),
         Param("seq", int, 32, "sequence length", positive=True, maximum=4096),
         Param("batch", int, 1, "batch size", positive=True, maximum=256),
-        Param("attention", str, attn.SOFTMAX, "attention variant (rfa-* forward only)", choices=attn.VARIANTS),
+        Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.VARIANTS),
         Param("features", int, 64, "random features (RFA)", positive=True, maximum=4096),
         _GELU,
         _QKV,
@@ -508,7 +495,6 @@ register(Workload(
         _seed(0, "seed of weights and inputs"),
     ),
     setup=_block("setup"), run=_block("run"), check=_block("check"), tolerance=5e-2, timeout_s=3600.0,
-    validate=lambda p: _forward_only(p, p["backward"]),
 ))
 
 
@@ -543,7 +529,7 @@ register(Workload(
         Param("task", str, "sst2", "few-shot task", choices=_tasks()),
         Param("method", str, FOT, "tuning method", choices=METHODS),
         _seed(13, _SEED_HELP + " and optimiser seed"),
-        Param("attention", str, attn.SOFTMAX, "attention variant (rfa-* only with fot)", choices=attn.PAPER_PAIR),
+        Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.PAPER_PAIR),
         _GELU,
         Param("qkv", str, "separate", "the MPC projection variant whose `step` price applies (the plaintext "
                                       "function is the same either way)", choices=QKV),
@@ -555,7 +541,7 @@ register(Workload(
         Param("test_rows", int, 0, "evaluate on the first N test rows (0: all)", minimum=0),
     ),
     setup=_tune_setup, run=_tune_run, check=_tune_check, tolerance=math.inf, plaintext=True,
-    validate=lambda p: _forward_only(p, method(p["method"]).gradient), code=PLAINTEXT_TWIN_CODE, resumable=True,
+    code=PLAINTEXT_TWIN_CODE, resumable=True,
 ))
 
 

@@ -57,7 +57,6 @@ def test_links_json(capsys):
     (["run", "step", "--param", "seq=1000000000"], "at most"),
     (["run", "step", "--param", "model=tiny.json"], "unknown model"),  # never sent to the model hub
     (["run", "step", "--param", "model=/etc/hostname"], "not a readable JSON config"),
-    (["run", "step", "--param", "method=sft", "--param", "attention=rfa-onepass"], "no backward"),
     (["run", "step", "--param", "method=sft", "--param", "prompt_depth=deep"], "method=prompt only"),
     (["run", "step", "--param", "adam_sqrt_iters=0"], "at least"),
     (["run", "op", "--links", "1gbit:1ms:simplex"], "unknown link"),
@@ -78,7 +77,7 @@ def test_bad_input_is_refused_before_torch_or_crypten_is_imported():
     """Parameters are validated from torch-free registries (secfwt.variants): an invalid combination
     exits 2 in a fraction of a second, not after loading torch and CrypTen (2.5 s)."""
     code = ("import sys\nfrom secfwt.cli import main\n"
-            "rc = main(['run', 'step', '--param', 'method=sft', '--param', 'attention=rfa-onepass'])\n"
+            "rc = main(['run', 'step', '--param', 'method=sft', '--param', 'weight_masks=persistent'])\n"
             "print(rc, sorted(m for m in ('torch', 'crypten', 'transformers') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "2 []", proc.stdout + proc.stderr

@@ -136,11 +136,6 @@ def test_tanh_backward_measured_beside_it():
     assert tanh["grad_max_abs_err"] < 5e-2
 
 
-def test_rfa_still_refuses_gradients():
-    with pytest.raises(ValueError, match="has no backward"):
-        run_one("step", {"method": "sft", "attention": "rfa-onepass"}, LINKS)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["sst2", "agnews"])
 def test_minilm_predictions_with_fourier_gelu_agree_with_exact_gelu(task):

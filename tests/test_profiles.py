@@ -32,7 +32,8 @@ def test_list_profile_shows_runs_and_time():
     assert info["profile"] == "paper" and info["estimated_minutes"] > 0
     # 8 Adam settings, 2 FoT, 2 prompt, 2 SFT, LoRA, 2 FoT beyond the paper, 3 depth-error runs, FoT and
     # its depth error with the fast inverse square root as well, and the amortisation: 3 at the paper's
-    # shape, 6 at the few-shot one (fresh and amortised, three sets of variants)
-    assert sum(s["runs"] for s in info["sweeps"]) == 8 + 2 + 2 + 2 + 1 + 2 + 3 + 2 + 3 + 6
+    # shape, 6 at the few-shot one (fresh and amortised, three sets of variants), and SFT with RFA and
+    # with the cheap nonlinearities (softmax and RFA): the 2 x 2
+    assert sum(s["runs"] for s in info["sweeps"]) == 8 + 2 + 2 + 2 + 1 + 2 + 3 + 2 + 3 + 6 + 3
 
 

@@ -304,3 +304,61 @@ def test_accuracy_figure_gives_each_method_one_style_in_every_panel_and_one_lege
     assert len({next(iter(c)) for c in colours.values()}) == len(methods)  # no two methods alike
     assert len(fig.legends) == 1 and len(fig.legends[0].get_texts()) == len(methods)
     assert all(ax.get_legend() is None for ax in fig.axes)
+
+
+def test_backward_runs_get_their_own_columns_and_stay_out_of_the_forward_figures():
+    """A backward run of the same shape is another measurement: the scaling figure and the error
+    sweep keep to forward runs, the tables state the backward alone per element."""
+    recs = synthetic_records()
+    back = {**recs[1], "params": {**recs[1]["params"], "backward": True}, "bytes": 7, "grad_min_cosine": 0.9999,
+            "grad_max_rel_err": 0.01, "scopes": {"backward": {"rounds": 18, "bytes": 5, "offline_bytes": 3,
+                                                              "compute_s": 0.1}}}
+    df = report.records_frame(recs + [back])
+    assert 7 not in report.attention_scaling_data(df)["bytes"].tolist()
+    table = report.attention_table(df)
+    row = table[table["backward"]].iloc[0]
+    assert (row["backward_rounds"], row["backward_bytes"], row["backward_offline_bytes"]) == (18, 5, 3)
+    assert table["backward"].sum() == 1
+    gelu = []
+    for clamp, backward, size, total, online, offline in ((False, True, 4, 600, 80, 40),  # first: must be skipped
+                                                         (False, False, 4, 400, None, None), (True, False, 4, 1000, None, None)):
+        scopes = {"backward": {"rounds": 10, "bytes": online, "offline_bytes": offline, "compute_s": 0.0}} if backward else {}
+        gelu.append({"workload": "gelu", "provider": "ttp", "status": "ok", "world_size": 2, "rounds": 26,
+                     "bytes": total, "offline_bytes": 1, "max_abs_err": 0.0, "scopes": scopes, "est_s": {}, "env": {},
+                     "params": {"impl": "tanh", "clamp": clamp, "range": 8.0, "size": size, "seed": 0,
+                                **({"backward": True} if backward else {})}})
+    df = report.records_frame(gelu)
+    table = report.gelu_table(df)
+    assert table.loc[table["backward"], ["backward_bytes_per_element", "backward_offline_bytes_per_element"]].values.tolist() \
+        == [[20.0, 10.0]]
+    assert report.clamp_cost_per_element(df) == (1000 - 400) / 4  # the clamp's cost, from forward runs only
+
+
+def test_best_against_best_takes_each_methods_cheapest_configuration_that_reaches_in_every_seed():
+    import pandas as pd
+
+    from secfwt import accuracy
+
+    def row(method, reached, units, gb, lan, wan):
+        return {"task": "sst2", "method": method, "target": "95% of SFT", "target_acc": 0.8, "reached": reached,
+                "units": units, "online_GB": gb, "lan_net_s": lan, "wan100_net_s": wan}
+
+    table = pd.DataFrame([
+        row("SFT", "3/3", 20, 100.0, 50.0, 500.0),
+        row("SFT + RFA", "3/3", 30, 60.0, 40.0, 300.0),  # SFT's cheapest on both links
+        row("LoRA + RFA + fourier GeLU", "2/3", 10, 1.0, 1.0, 1.0),  # cheapest of all, but misses a seed
+        row("FoT (softmax)", "3/3", 40, 500.0, 400.0, 4000.0),
+        row("FoT (RFA) + fourier GeLU", "3/3", 50, 100.0, 80.0, 1200.0),
+    ])
+    best = accuracy.best_against_best(table, links=("lan", "wan100"))
+    picked = {(r["link"], r["family"]): r["configuration"] for _, r in best.iterrows()}
+    assert picked == {("lan", "SFT"): "SFT + RFA", ("wan100", "SFT"): "SFT + RFA",
+                      ("lan", "FoT"): "FoT (RFA) + fourier GeLU", ("wan100", "FoT"): "FoT (RFA) + fourier GeLU"}
+    [line] = accuracy.best_against_best_lines(best)
+    assert "lan: FoT FoT (RFA) + fourier GeLU, 80 s and 100 GB against SFT + RFA, 40 s and 60 GB: FoT 2.0x dearer" \
+        in line
+    assert "wan100: FoT FoT (RFA) + fourier GeLU, 1,200 s and 100 GB against SFT + RFA, 300 s and 60 GB: " \
+        "FoT 4.0x dearer" in line
+    assert accuracy.method_label({"method": "lora", "attention": "rfa-onepass", "gelu": "fourier",
+                                  "qkv": "fused"}) == "LoRA + RFA + fourier GeLU + fused QKV"
+    assert accuracy.family("LoRA + RFA + fourier GeLU") == "LoRA"

@@ -18,7 +18,8 @@ Shapes are ``[batch, heads, seq, head_dim]``.  Variants:
   (:mod:`secfwt.mpc.cosine`).
 
 The l2 normalisation is range-safe: ``inv_sqrt`` is applied to the mean square
-(sum / d, a public scale) and the public 1/sqrt(d) is folded back in afterwards.
+(sum / d, a public scale) times the model owner's calibrated public ``qk_scale`` squared, and
+the public factors are folded back in afterwards.
 
 Where the cost is paid: softmax-stock pays O(L^2) non-linear work (max, exp,
 reciprocal over the L x L scores); RFA pays O(L * D) for the trig functions and
@@ -42,15 +43,17 @@ def random_features(head_dim: int, features: int, seed: int, sigma: float = 1.0)
 
 
 # -- MPC --------------------------------------------------------------------------------------
-def mpc_attention(variant: str, q, k, v, w: torch.Tensor | None = None, keys=None):
+def mpc_attention(variant: str, q, k, v, w: torch.Tensor | None = None, keys=None, qk_scale: float = 1.0):
     """Attention core on CrypTen tensors; scopes name each component for the meter.
 
     ``keys`` (optional) masks padded keys with the data owner's secret-shared mask: softmax adds
     ``keys.bias`` ([B, 1, 1, L], 0 or a large negative score: local), RFA multiplies phi(k) by
-    ``keys.mask`` ([B, 1, L, 1], 0/1: one Beaver multiplication)."""
+    ``keys.mask`` ([B, 1, L, 1], 0/1: one Beaver multiplication).  ``qk_scale`` (RFA only) is the
+    model owner's public factor that centres the q/k rows' mean square in inv_sqrt's accurate range
+    (:func:`secfwt.nn.encoder.calibrate`); it is folded into public divisions, so it costs nothing."""
     spec = lookup(variant)
     if spec.rfa:
-        return _mpc_rfa_attention(q, k, v, w, onepass=spec.onepass, keys=keys)
+        return _mpc_rfa_attention(q, k, v, w, onepass=spec.onepass, keys=keys, qk_scale=qk_scale)
     return _mpc_softmax_attention(q, k, v, stable=spec.stable, keys=keys)
 
 
@@ -83,10 +86,15 @@ def _mpc_softmax_attention(q, k, v, stable: bool, keys=None):
         return probs.matmul(v)
 
 
-def _mpc_l2_normalise(x):
+def _mpc_l2_normalise(x, scale: float = 1.0):
+    """x / |x| along the last axis, as x * inv_sqrt(s^2 |x|^2 / d) * s / sqrt(d): the public s (the
+    calibrated ``qk_scale``) puts the mean square inside inv_sqrt's accurate range, which its
+    backward needs as much as its forward.  Both public factors fold into local divisions."""
+    from .layers import inv_sqrt  # with its autograd registered
+
     d = x.size(-1)
-    mean_square = x.square().sum(-1, keepdim=True).div(d)  # O(1) for O(1) entries
-    return x * mean_square.inv_sqrt().div(math.sqrt(d))
+    mean_square = x.square().sum(-1, keepdim=True).div(d / scale**2)
+    return x * inv_sqrt(mean_square).div(math.sqrt(d) / scale)
 
 
 def _mpc_feature_map(x, w, onepass: bool):
@@ -96,12 +104,12 @@ def _mpc_feature_map(x, w, onepass: bool):
     return cosine.sin_cos(proj, onepass).div(math.sqrt(w.size(-1)))  # differentiable: its backward has no trig
 
 
-def _mpc_rfa_attention(q, k, v, w, onepass: bool, keys=None):
+def _mpc_rfa_attention(q, k, v, w, onepass: bool, keys=None, qk_scale: float = 1.0):
     from ..mpc.compat import crypten
 
     seq_q, seq = q.size(-2), k.size(-2)
     with scope("normalise"):  # q and k together: one pass of rounds for both
-        qk = _mpc_l2_normalise(crypten.cat([q, k], dim=-2))
+        qk = _mpc_l2_normalise(crypten.cat([q, k], dim=-2), qk_scale)
     with scope("features"):
         phi = _mpc_feature_map(qk, w, onepass)
         rows = phi.dim() - 2  # CrypTen's narrow backward needs dim >= 0

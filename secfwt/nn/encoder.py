@@ -272,6 +272,7 @@ class MPCEncoder:
         calibration = calibration or calibrate(model, head=head, label_embeddings=label_embeddings)
         self.ln_scales = calibration["ln_scales"]
         self.pool_scale = calibration.get("pool_scale", 1.0)
+        self.qk_scales = calibration.get("qk_scales", {})  # RFA's l2 normalisation, per layer
         if head == "sentence":
             if label_embeddings is None:
                 raise ValueError("the sentence head needs label_embeddings (the model owner's, [C, H])")
@@ -462,7 +463,8 @@ class MPCEncoder:
                 with scope("qkv"):
                     q, k, v = (y.reshape(bsz, seq, self.heads, self.head_dim).transpose(1, 2)
                                for y in self._projections(h, [n[x] for x in ("q", "k", "v")]))
-                ctx = attn.mpc_attention(self.attention, q, k, v, w=self.features, keys=keys)
+                ctx = attn.mpc_attention(self.attention, q, k, v, w=self.features, keys=keys,
+                                         qk_scale=self.qk_scales.get(n["q"], 1.0))
                 with scope("out"):
                     ctx = ctx.transpose(1, 2).reshape(bsz, seq, hidden)
                     h = self._ln(self._linear(ctx, n["o"]) + h, n["ln1"])
@@ -635,16 +637,19 @@ def calibrate(model, seq: int = 32, seed: int = 12345, head: str = "mlm", label_
     * ``gelu_max``: per GeLU (named by the dense layer feeding it), the largest input
       magnitude times ``GELU_MARGIN``; above ``GELU_SAFE`` the MPC GeLU clamps its cube;
     * ``pool_scale`` (sentence head): the same centring for the squared norm of the pooled
-      embedding."""
-    stats, peaks = {}, {}
+      embedding;
+    * ``qk_scales``: per layer (named by its query projection), the same centring for the mean
+      square of the query and key rows, which RFA's l2 normalisation takes inv_sqrt of."""
+    stats, peaks, qk = {}, {}, {}
     batch = synthetic_batch(model.config, 2, min(seq, model.config.max_position_embeddings - 2), 0, seed=seed)
     with torch.no_grad():
-        plain_forward(model, batch, ln_stats=stats, gelu_peaks=peaks)
+        plain_forward(model, batch, ln_stats=stats, gelu_peaks=peaks, qk_stats=qk)
         pooled = plain_forward(model, batch, hidden_only=True).mean(1)
     sq = pooled.square().sum(-1)
     return {"ln_scales": {name: _centring(lo, hi) for name, (lo, hi) in stats.items()},
             "gelu_max": {name: peak * GELU_MARGIN for name, peak in peaks.items()},
-            "pool_scale": _centring(sq.min().item(), sq.max().item())}
+            "pool_scale": _centring(sq.min().item(), sq.max().item()),
+            "qk_scales": {name: _centring(lo, hi) for name, (lo, hi) in qk.items()}}
 
 
 def _centring(lo: float, hi: float) -> float:
@@ -656,12 +661,15 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
                   features: int = 64, seed: int = 0, hidden_only: bool = False, ln_stats: dict | None = None,
                   lora: dict | None = None, lora_scale: float = 0.0, gelu_peaks: dict | None = None,
                   head: str = "mlm", label_embeddings: torch.Tensor | None = None, gelu: str = "tanh",
-                  deep_prompts: list | None = None, pair_threshold: float | None = None):
+                  deep_prompts: list | None = None, pair_threshold: float | None = None,
+                  qk_stats: dict | None = None):
     """The MPC forward's mathematics on the HF model's weights (differentiable), in the model's own
     dtype: float64 for parity checks, float32 for long plaintext tuning runs.  Padded keys are
     masked and the sentence head pools real positions exactly as in MPC.
     With ``ln_stats`` / ``gelu_peaks`` (dicts), records each LayerNorm's smallest and largest token
-    variance and each GeLU's largest input magnitude (keyed by the dense layer before it)."""
+    variance and each GeLU's largest input magnitude (keyed by the dense layer before it); with
+    ``qk_stats``, each layer's smallest and largest mean square of a query or key row (keyed by the
+    query projection)."""
     cfg = model.config
     sd = dict(model.named_parameters())
     base, _ = _prefixes(cfg)
@@ -699,6 +707,9 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
             h = _with_prompt(h, deep_prompts[i - 1].to(dtype), batch.prompt_tokens, 1 + batch.prompt_tokens)
         n = block_names(cfg, i)
         q, k, v = (lin(h, n[x]).reshape(bsz, seq, heads, head_dim).transpose(1, 2) for x in ("q", "k", "v"))
+        if qk_stats is not None:
+            rows = torch.cat([q, k], -2).detach().square().mean(-1)
+            qk_stats[n["q"]] = (rows.min().item(), rows.max().item())
         ctx = attn.plain_attention(attention, q, k, v, w_feat, key_mask=batch.attention_mask, dtype=dtype)
         h = ln(lin(ctx.transpose(1, 2).reshape(bsz, seq, -1), n["o"]) + h, n["ln1"])
         h = ln(lin(_gelu_peak(lin(h, n["ffn1"]), n["ffn1"], gelu_peaks, gelu), n["ffn2"]) + h, n["ln2"])

@@ -54,6 +54,9 @@ from .versus_paper import (
     depth_error_lines,
     paper_reproduction_lines,
     paper_table,
+    trick_ratios,
+    two_by_two_lines,
+    two_by_two_table,
 )
 
 #: what the report offers callers (the CLI, benchmarks, tests): every table and figure maker and the writer
@@ -62,6 +65,7 @@ __all__ = ["ARTIFACTS", "Artifact", "DEEP_PROMPT_LABEL", "FIGURE", "TABLE", "ada
            "attention_table", "beyond_paper_lines", "block_table", "breakdown_data", "clamp_cost_per_element",
            "depth_error_lines", "descriptions", "fot_modes_table", "gelu_table", "latest_records", "layernorm_table",
            "load_records", "markdown", "method_label", "ops_table", "paper_reproduction_lines", "paper_table",
+           "trick_ratios", "two_by_two_lines", "two_by_two_table",
            "plot_attention_scaling", "plot_breakdown", "plot_nonlinear_costs", "plot_rfa_error", "plot_step_costs",
            "provenance", "readme", "records_frame", "rfa_error_data", "sft_baseline_label", "step_table",
            "trig_table", "write_report"]
@@ -145,6 +149,14 @@ ARTIFACTS = (
              f"One encoder block of a FoT candidate at {publication.SHAPE}, per variant (the difference of "
              "the two measured depths: exact): rounds, online and offline GB, LAN network seconds under half "
              "and full duplex, and the blocks' share of the candidate's bytes."),
+    Artifact("two_by_two", TABLE, "step", two_by_two_table,
+             f"Best against best at {publication.SHAPE}: {{SFT, FoT}} x {{softmax, RFA}}, each with the paper's "
+             "nonlinearities (tanh GeLU, separate QKV) and with the cheap ones (Fourier GeLU, fused QKV): online "
+             "and offline GB, rounds, network-only seconds per link, LAN seconds with compute."),
+    Artifact("trick_ratios", TABLE, "step", lambda df: trick_ratios(two_by_two_table(df)),
+             "What each trick buys of the 2 x 2's per-step ratio, along two orders (forward-only tuning first, "
+             "as the paper takes it; or SFT given RFA and the cheap nonlinearities first): before/after ratios "
+             "of online and offline GB, rounds and network-only seconds per link."),
     Artifact("amortisation", TABLE, "step", amortisation_table,
              f"Per FoT candidate at {publication.SHAPE}, and at a few-shot shape (MiniLM, L = 64, the "
              "16-shot training set as one batch): online GB and rounds with the paper's fresh masks and with "
@@ -228,6 +240,7 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
                       f"on the published {publication.LINK.bandwidth_bps / 1e9:g} Gbps link under each convention.", ""]
             lines += paper_reproduction_lines(paper, sft_baseline_label(df), clamp_cost_per_element(df))
             lines += beyond_paper_lines(paper)
+            lines += two_by_two_lines(df)
             lines += amortisation_lines(amortisation_table(df))
             lines += depth_error_lines(df)
             bd = breakdown_data(df)

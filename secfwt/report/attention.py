@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import variants as attn  # the attention registry
-from .frame import measured_rows, pyplot, require_columns, variant_sorted
+from .frame import forward_rows, measured_rows, pyplot, require_columns, variant_sorted, with_backward_flag
 
 
 # -- attention: cost against sequence length ------------------------------------------------------
 def attention_scaling_data(df: pd.DataFrame, links=("lan", "wan100")) -> pd.DataFrame:
     """The points of the scaling figure: per config, variant and seq: bytes, rounds, est time."""
     cols = ["impl", "seq", "heads", "head_dim", "bytes", "rounds", "status"] + [f"est_s_{ln}" for ln in links]
-    sub = measured_rows(df, "attention")
+    sub = forward_rows(measured_rows(df, "attention"))
     require_columns(sub, cols, "attention scaling")
     if "features" in sub:  # one feature count per config: the most common one
         mode = sub.groupby(["heads", "head_dim"])["features"].agg(lambda s: s.mode().iloc[0])
@@ -59,7 +59,7 @@ def plot_attention_scaling(df: pd.DataFrame, links=("lan", "wan100")):
 # -- attention: error against the number of random features ----------------------------------------
 def rfa_error_data(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["impl", "features", "seq", "heads", "head_dim", "max_abs_err", "approx_err"]
-    sub = measured_rows(df, "attention")
+    sub = forward_rows(measured_rows(df, "attention"))
     require_columns(sub, cols, "RFA error against features")
     sub = sub[sub["impl"].map(attn.is_rfa)]
     if sub.empty:
@@ -92,18 +92,23 @@ def plot_rfa_error(df: pd.DataFrame):
 
 # -- tables -----------------------------------------------------------------------------------------
 def attention_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFrame:
-    data = df[df["workload"] == "attention"]
-    cols = ["impl", "seq", "heads", "head_dim", "features", "rounds", "bytes", "offline_bytes", "compute_s"]
+    """Every attention record; runs with ``backward`` also state what the backward alone costs and the
+    gradients' largest relative error and smallest cosine against the twin's autograd."""
+    data = with_backward_flag(df[df["workload"] == "attention"])
+    cols = ["impl", "seq", "heads", "head_dim", "features", "backward", "rounds", "bytes", "offline_bytes",
+            "compute_s"]
     cols += [f"est_s_{ln}" for ln in links] + ["max_abs_err", "approx_err", "status"]
     require_columns(data, cols, "attention table")
-    return variant_sorted(data[cols], "heads", "head_dim", "features", "impl", "seq").reset_index(drop=True)
+    cols += [c for c in ("backward_rounds", "backward_bytes", "backward_offline_bytes", "grad_max_rel_err",
+                         "grad_min_cosine") if c in data]
+    return variant_sorted(data[cols], "heads", "head_dim", "features", "backward", "impl", "seq").reset_index(drop=True)
 
 
 def attention_ratio_table(df: pd.DataFrame, seq: int | None = None, baseline: str = attn.SOFTMAX,
                           links=("lan", "wan200", "wan100")) -> pd.DataFrame:
     """At the longest L (or ``seq``), each variant's cost and the baseline's cost divided by it."""
     data = attention_scaling_data(df, links)
-    extra = measured_rows(df, "attention")
+    extra = forward_rows(measured_rows(df, "attention"))
     seq = seq or int(data["seq"].max())
     data = data[data["seq"] == seq].copy()
     errs = extra.set_index(["impl", "seq", "heads", "head_dim"])[["max_abs_err", "approx_err"]]

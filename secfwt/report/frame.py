@@ -11,7 +11,8 @@ from ..results import aggregate_layers, key_of
 
 BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_rounds", "offline_bytes",
                 "duplex_bytes", "compute_s", "wall_s", "max_abs_err", "max_rel_err", "optimizer_rel_err",
-                "optimizer_gross_errors", "optimizer_elements", "update_all_rel_err")
+                "optimizer_gross_errors", "optimizer_elements", "update_all_rel_err", "grad_max_abs_err",
+                "grad_max_rel_err", "grad_min_cosine")
 
 
 VARIANT_ORDER = list(attn.VARIANTS)
@@ -47,7 +48,7 @@ PHASES = ("forward", "loss", "backward", "optimizer", "open", "share_prompts", "
 COMPONENTS = ("softmax", "gelu", "layernorm", "embeddings", "head")
 
 
-SCOPE_COUNTERS = ("rounds", "bytes", "compute_s")
+SCOPE_COUNTERS = ("rounds", "bytes", "offline_bytes", "compute_s")
 
 
 def _scope_columns(scopes: dict) -> dict:
@@ -58,13 +59,14 @@ def _scope_columns(scopes: dict) -> dict:
     for phase in PHASES:
         if phase in folded:
             for c in SCOPE_COUNTERS:
-                cols[f"{phase}_{c}"] = folded[phase][c]
+                cols[f"{phase}_{c}"] = folded[phase].get(c)
     for comp in COMPONENTS:
         paths = [p for p in folded if p.startswith("forward.") and p.rsplit(".", 1)[-1] == comp]
         paths = [p for p in paths if not any(q != p and p.startswith(q + ".") for q in paths)]  # outermost only
         if paths:
             for c in SCOPE_COUNTERS:
-                cols[f"fwd_{comp}_{c}"] = sum(folded[p][c] for p in paths)
+                values = [folded[p].get(c) for p in paths]
+                cols[f"fwd_{comp}_{c}"] = None if None in values else sum(values)
     return cols
 
 
@@ -106,6 +108,19 @@ def require_columns(df: pd.DataFrame, columns, what: str) -> None:
 def measured_rows(df: pd.DataFrame, workload: str) -> pd.DataFrame:
     sub = df[df["workload"] == workload] if "workload" in df else df
     return sub[sub["status"] != "error"] if "status" in sub else sub
+
+
+def with_backward_flag(sub: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a boolean ``backward`` column (records from before the parameter: False)."""
+    sub = sub.copy()
+    sub["backward"] = sub["backward"].fillna(False).astype(bool) if "backward" in sub else False
+    return sub
+
+
+def forward_rows(sub: pd.DataFrame) -> pd.DataFrame:
+    """The runs of a micro workload that measured the forward alone (not ``backward=True``)."""
+    sub = with_backward_flag(sub)
+    return sub[~sub["backward"]]
 
 
 def pyplot():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import paper as publication
-from .frame import measured_rows, pyplot, require_columns
+from .frame import forward_rows, measured_rows, pyplot, require_columns, with_backward_flag
 from .versus_paper import paper_table
 
 
@@ -20,13 +20,21 @@ def trig_table(df: pd.DataFrame, links=("lan",)) -> pd.DataFrame:
 
 def gelu_table(df: pd.DataFrame) -> pd.DataFrame:
     """GeLU per element: the tanh form (with and without the clamp pretrained inputs need) against
-    the one-round Fourier series, error against exact (erf) GeLU over the input range."""
-    data = measured_rows(df, "gelu")
-    cols = ["impl", "clamp", "range", "size", "provider", "rounds", "bytes", "offline_bytes", "max_abs_err", "status"]
+    the one-round Fourier series, error against exact (erf) GeLU over the input range.  Runs with
+    ``backward`` also state what the backward alone costs per element (online and offline) and the
+    gradient's error against g * GeLU'(x) of the exact GeLU."""
+    data = with_backward_flag(measured_rows(df, "gelu"))
+    cols = ["impl", "clamp", "range", "size", "backward", "provider", "rounds", "bytes", "offline_bytes",
+            "max_abs_err", "status"]
     require_columns(data, cols, "gelu table")
-    out = data[cols].sort_values(["impl", "clamp", "range"]).reset_index(drop=True)
+    back = [c for c in ("backward_rounds", "backward_bytes", "backward_offline_bytes", "grad_max_abs_err")
+            if c in data]
+    out = data[cols + back].sort_values(["impl", "clamp", "range", "backward"]).reset_index(drop=True)
     out["bytes_per_element"] = out["bytes"] / out["size"]
     out["offline_bytes_per_element"] = out["offline_bytes"] / out["size"]
+    for c in ("backward_bytes", "backward_offline_bytes"):
+        if c in out:
+            out[f"{c}_per_element"] = out.pop(c) / out["size"]
     return out
 
 
@@ -55,8 +63,8 @@ def plot_nonlinear_costs(df: pd.DataFrame):
     the paper's shape (:data:`secfwt.paper.SHAPE`), with the paper's nonlinearities and beyond them, against the paper's GB."""
     plt = pyplot()
     gelu = gelu_table(df)
-    gelu = gelu.assign(label=[f"{i}{' clamped' if c else ''}\n|x|<={r:g}" for i, c, r in
-                              zip(gelu["impl"], gelu["clamp"], gelu["range"])])
+    gelu = gelu.assign(label=[f"{i}{' clamped' if c else ''}\n|x|<={r:g}{chr(10) + '+ backward' if b else ''}"
+                              for i, c, r, b in zip(gelu["impl"], gelu["clamp"], gelu["range"], gelu["backward"])])
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
     ax = axes[0]
     ax.bar(gelu["label"], gelu["bytes_per_element"], color="#4c72b0")
@@ -86,7 +94,7 @@ def plot_nonlinear_costs(df: pd.DataFrame):
 def clamp_cost_per_element(df: pd.DataFrame) -> float | None:
     """Online bytes per element that the tanh GeLU's clamp adds (what pretrained FFN inputs switch
     on), from the `gelu` records; None without both measurements."""
-    data = measured_rows(df, "gelu")
+    data = forward_rows(measured_rows(df, "gelu"))
     if data.empty or "impl" not in data:
         return None
     tanh = data[data["impl"] == "tanh"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from .. import paper as publication
@@ -9,7 +11,7 @@ from ..accuracy import AMORTISING_PARAMS, VARIANT_PARAMS
 from ..links import PROFILES as LINK_PROFILES
 from ..links import network_seconds
 from ..variants import FOT, SFT
-from .frame import as_number, measured_rows, narrow
+from .frame import as_number, markdown, measured_rows, narrow
 from .steps import ADAM_DEFAULTS, DEEP_PROMPT_LABEL, adam_choice, adam_text, method_label, sft_baseline_label, step_table
 
 PAPER_ORDER = ["SFT", "SFT (SGD)", "Prompt tuning", DEEP_PROMPT_LABEL, "LoRA", "FoT (softmax)", "FoT (RFA)"]
@@ -144,7 +146,10 @@ def amortisation_lines(table: pd.DataFrame) -> list[str]:
 
 def _paper_key(label: str) -> str:
     """The published row a label compares with: its base method without settings or variants
-    (both prompt-tuning variants sit beside the paper's one prompt-tuning figure)."""
+    (both prompt-tuning variants sit beside the paper's one prompt-tuning figure); a configuration with
+    variants the paper did not measure (' + RFA', ' + fourier GeLU'...) compares with none."""
+    if " + " in re.sub(r" \[[^\]]*\]", "", label):
+        return label
     for base in sorted(publication.STEP, key=len, reverse=True):
         if label == base or label.startswith(base + " ["):
             return base
@@ -171,6 +176,95 @@ def block_table(df: pd.DataFrame, model: str = publication.MODEL, seq: int = pub
                      "blocks_share_of_candidate_GB": r["block_bytes"] * r["layers"] / r["bytes"]})
     return pd.DataFrame(rows).sort_values("block_GB", ascending=False).reset_index(drop=True) if rows \
         else pd.DataFrame()
+
+
+#: the 2 x 2 of best against best at the paper's shape: the nonlinearities beside the paper's (the
+#: variants :data:`secfwt.profiles.BEYOND_PAPER` measures at that shape for both methods)
+CHEAP_NONLINEARITIES = " + fourier GeLU + fused QKV"
+
+
+def two_by_two_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFrame:
+    """{SFT, FoT} x {softmax, RFA} at the paper's shape, each with the paper's nonlinearities (tanh GeLU,
+    separate QKV) and with the cheap ones: online and offline GB, rounds, network-only seconds per
+    link (half duplex) and LAN seconds with this machine's compute.  SFT is Adam at its chosen setting;
+    a FoT step is one candidate's forward.  Cells not measured are left out."""
+    paper = paper_table(df)
+    if paper.empty:
+        return paper
+    sft = sft_baseline_label(df)
+    cells = []
+    for method, attention, label in (("SFT", "softmax", sft), ("SFT", "RFA", sft + " + RFA"),
+                                     ("FoT", "softmax", "FoT (softmax)"), ("FoT", "RFA", "FoT (RFA)")):
+        for nonlinear, suffix in (("paper", ""), ("cheap", CHEAP_NONLINEARITIES)):
+            row = paper[paper["method"] == label + suffix]
+            if row.empty:
+                continue
+            r = row.iloc[0]
+            cell = {"method": method, "attention": attention, "nonlinearities": nonlinear,
+                    "configuration": label + suffix, "GB": r["GB"], "offline_GB": r["offline_GB"], "rounds": r["rounds"]}
+            for name in links:
+                cell[f"{name}_net_s"] = network_seconds(r["rounds"], r["GB"] * 1e9, LINK_PROFILES[name], duplex="half")
+            cell["lan_s"] = r["lan_s"]
+            cells.append(cell)
+    return pd.DataFrame(cells)
+
+
+#: two orders of taking the paper's tricks, as (what the step buys, from cell, to cell); cells are
+#: (method, attention, nonlinearities).  The ratios compose multiplicatively, so each order's steps
+#: multiply to the same total; the order decides how much each step is credited with
+TRICK_PATHS = {
+    "forward-only first (the paper's order)": (
+        ("forward-only tuning", ("SFT", "softmax", "paper"), ("FoT", "softmax", "paper")),
+        ("RFA", ("FoT", "softmax", "paper"), ("FoT", "RFA", "paper")),
+        ("cheap nonlinearities", ("FoT", "RFA", "paper"), ("FoT", "RFA", "cheap"))),
+    "protocols first (SFT gets every trick it can use)": (
+        ("RFA", ("SFT", "softmax", "paper"), ("SFT", "RFA", "paper")),
+        ("cheap nonlinearities", ("SFT", "RFA", "paper"), ("SFT", "RFA", "cheap")),
+        ("forward-only tuning", ("SFT", "RFA", "cheap"), ("FoT", "RFA", "cheap"))),
+}
+
+
+def trick_ratios(two_by_two: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFrame:
+    """How much of SFT's per-step cost over FoT+RFA's each trick buys, along each order of
+    :data:`TRICK_PATHS`: the before/after ratio of online and offline GB, rounds and network-only
+    seconds per link (a path is left out where a cell is missing)."""
+    if two_by_two.empty:
+        return two_by_two
+    cell = {(r["method"], r["attention"], r["nonlinearities"]): r for _, r in two_by_two.iterrows()}
+    metrics = ["GB", "offline_GB", "rounds"] + [f"{name}_net_s" for name in links]
+    rows = []
+    for path, steps in TRICK_PATHS.items():
+        if not all(a in cell and b in cell for _, a, b in steps):
+            continue
+        for what, a, b in steps + (("all together", steps[0][1], steps[-1][2]),):
+            rows.append({"order": path, "step": what, "from": cell[a]["configuration"], "to": cell[b]["configuration"],
+                         **{f"{m}_x": cell[a][m] / cell[b][m] for m in metrics}})
+    return pd.DataFrame(rows)
+
+
+def two_by_two_lines(df: pd.DataFrame) -> list[str]:
+    """The 2 x 2 and what each trick buys, for the README (nothing without its cells)."""
+    table = two_by_two_table(df)
+    if table.empty:
+        return []
+    missing = [f"{m} + {a} ({n})" for m in ("SFT", "FoT") for a in ("softmax", "RFA") for n in ("paper", "cheap")
+               if not ((table["method"] == m) & (table["attention"] == a) & (table["nonlinearities"] == n)).any()]
+    lines = [f"### Best against best at {publication.SHAPE}: what forward-only tuning buys, and what the "
+             "protocols buy", "",
+             "The paper's 17x compares SFT with the paper's protocols against FoT with RFA: it takes forward-only "
+             "tuning and the cheaper attention together. Here SFT may use RFA and the cheap nonlinearities too "
+             "(their backward passes: `secfwt.mpc.cosine.sin_cos`, the Fourier GeLU's slope), so each trick's "
+             "share of the ratio can be read off. Network-only seconds, half duplex.", "",
+             markdown(table.drop(columns=["method", "attention", "nonlinearities"])), ""]
+    ratios = trick_ratios(table)
+    if len(ratios):
+        lines += ["Before/after ratios of each step (x: how many times cheaper the step makes a tuning step):", "",
+                  markdown(ratios[["order", "step", "GB_x", "offline_GB_x", "rounds_x", "lan_net_s_x",
+                                   "wan100_net_s_x"]]), ""]
+    if missing:
+        lines += [f"Not measured yet: {', '.join(missing)} (`make bench PROFILE=paper`); the orders that need "
+                  "them are left out.", ""]
+    return lines
 
 
 #: the paper table's columns in the README (the whole table, ratios too, is tables/paper_table)
