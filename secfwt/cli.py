@@ -132,6 +132,12 @@ def _jobs_option(p) -> None:
                         "SECFWT_JOBS); MPC runs always go one at a time")
 
 
+def _keep_stale_option(p) -> None:
+    p.add_argument("--keep-stale", action="store_true",
+                   help="keep finished points measured with other code (each record keeps its code_version) instead "
+                        "of measuring them again: for hours-long sweeps after a change that does not touch them")
+
+
 def _cold_option(p) -> None:
     p.add_argument("--cold", action="store_true", default=bool(os.environ.get("SECFWT_COLD")),
                    help="start fresh parties for every point (default: one warm pool for the whole command, "
@@ -161,7 +167,8 @@ def cmd_run(args) -> int:
     with exclusive(args.out) if store is not None else contextlib.nullcontext(), _parties(args):
         records = list(run_grid(args.workload, grid, links, provider=args.provider, store=store,
                                 progress=_model_bars(not args.no_progress and sys.stderr.isatty() or args.progress),
-                                world_size=args.world_size, emulate=emulate, jobs=args.jobs))
+                                world_size=args.world_size, emulate=emulate, jobs=args.jobs,
+                                keep_stale=args.keep_stale))
     if store is not None:  # report the whole grid, including records an earlier sweep stored
         identity = stored_identity(args.workload, args.provider, args.world_size)
         emulated = emulate.name if emulate is not None else None
@@ -261,7 +268,8 @@ def _bench(args, prof, links, final: Path, work: Path) -> int:
     with _parties(args):
         for sweep, emulate in zip(prof["sweeps"], emulated):
             for r in run_grid(sweep.workload, sweep.grid, links, provider=args.provider, store=store,
-                              progress=_model_bars(not args.no_progress), emulate=emulate, jobs=args.jobs):
+                              progress=_model_bars(not args.no_progress), emulate=emulate, jobs=args.jobs,
+                              keep_stale=args.keep_stale):
                 n_err += r["status"] == "error"
                 print(f"{r['workload']:<10} {_short(r['params'], sweep.grid)} {r['status']:<10} "
                       f"rounds={r.get('rounds')} bytes={r.get('bytes')}", file=sys.stderr)
@@ -471,6 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the two parties over this link, emulated (network namespaces and a userspace relay; "
                         "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
     _jobs_option(p)
+    _keep_stale_option(p)
     _cold_option(p)
     _protocol_seed_option(p)
     p.set_defaults(func=cmd_run)
@@ -487,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run every sweep's two parties over this link, emulated (network namespaces and a userspace relay; "
                         "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
     _jobs_option(p)
+    _keep_stale_option(p)
     _cold_option(p)
     _protocol_seed_option(p)
     p.set_defaults(func=cmd_bench)

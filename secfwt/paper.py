@@ -1,8 +1,11 @@
 """The SecFwT paper (arXiv 2506.15307): the shape its efficiency table measures at and the figures it
-publishes.  One home: the ``paper`` profile measures at this shape, the report sets this suite's
-figures beside these."""
+publishes; and the tuning budgets the method papers publish (Black-Box Tuning, LM-BFF), which the
+``projection`` profile prices whole runs with.  One home: the ``paper`` profile measures at this
+shape, the report sets this suite's figures beside these."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from .links import PROFILES
 
@@ -29,3 +32,39 @@ def published_text() -> str:
     return (f"Published ({CITATION}, {SHAPE}, LAN {LINK.text()}): {rows}; backward plus optimizer "
             f"{BACKWARD_OPTIMIZER_SHARE_OF_SFT:.0%} of SFT's time; softmax {SOFTMAX_SHARE_OF_FORWARD:.0%} of the "
             "forward.")
+
+
+# -- whole published tuning runs at the paper's scale (a projection, issue 24) ---------------------
+@dataclass(frozen=True)
+class Budget:
+    """A published tuning budget: ``units`` generations of ``population`` candidates (each a forward
+    over the whole 16-shot training set) or gradient steps of ``batch`` examples."""
+
+    method: str  # a secfwt.variants method name
+    name: str
+    units: int
+    population: int | None
+    batch: int | None
+    source: str
+
+
+#: Black-Box Tuning's CMA-ES budget (the FoT recipe SecFwT builds on) and LM-BFF's fine-tuning one
+BUDGETS = (
+    Budget("fot", "Black-Box Tuning", 400, 20, None,
+           "Sun et al., Black-Box Tuning for Language-Model-as-a-Service, ICML 2022: CMA-ES population 20, "
+           "8,000 evaluations (400 generations), prompt length 50, d = 500, RoBERTa-large"),
+    Budget("sft", "LM-BFF fine-tuning", 1000, None, 8,
+           "Gao et al., Making Pre-trained Language Models Better Few-shot Learners, ACL 2021: 1,000 steps, "
+           "batches of 2 to 8 (8 taken), RoBERTa-large"),
+)
+#: per task: (training examples of the 16-shot set, tokens of its longest example): a batched forward
+#: pads to the longest.  Measured with MiniLM's WordPiece tokenizer over the train draws of the default
+#: seeds (RoBERTa's BPE is not available offline), a pair as one sequence ([CLS] a [SEP] b [SEP]);
+#: tests/test_profiles.py recomputes them from the data
+FEW_SHOT_SHAPES = {"sst2": (32, 55), "agnews": (64, 128), "mrpc": (32, 89), "rte": (32, 191)}
+
+
+def projection_seq(task: str) -> int:
+    """The sequence length a whole batch of the task's 16-shot set pads to, rounded up to 8."""
+    longest = FEW_SHOT_SHAPES[task][1]
+    return -(-longest // 8) * 8

@@ -406,6 +406,40 @@ PROFILES["beyond"] = {
 }
 
 
+def _projection_sweeps() -> list[Sweep]:
+    """The unit prices of whole published tuning runs at the paper's scale (RoBERTa-large, each task's
+    16-shot set padded to its longest example): a FoT generation of Black-Box Tuning's population over
+    the whole training set and an SFT step of LM-BFF's batch, each with the paper's protocols and at
+    its cheapest configuration (FoT also paying its frozen weights' masks and inputs once per run)."""
+    from .data import get_task
+
+    sweeps = []
+    for task in paper.FEW_SHOT_SHAPES:
+        train, seq = paper.FEW_SHOT_SHAPES[task][0], paper.projection_seq(task)
+        shape = {"model": [paper.MODEL], "extrapolate": [True], "prompt_tokens": [paper.PROMPT_TOKENS],
+                 "classes": [get_task(task).classes]}
+        fot, sft = (next(b for b in paper.BUDGETS if b.method == m) for m in (FOT, SFT))
+        generation = {**shape, "method": [FOT], "seq": [paper.PROMPT_TOKENS + seq], "batch": [train],
+                      "population": [fot.population], "fot_mode": ["batched"], "attention": [attn.RFA]}
+        step = {**shape, "method": [SFT], "seq": [seq], "batch": [sft.batch], "optimizer": ["adam"], **ADAM_CHOSEN}
+        sweeps += [Sweep("step", generation, 300),
+                   Sweep("step", {**generation, **BEYOND_PAPER_ALL, **AMORTISED}, 300),
+                   Sweep("step", {**step, "attention": [attn.SOFTMAX]}, 2000),
+                   Sweep("step", {**step, "attention": [attn.RFA], **BEYOND_PAPER_ALL}, 2000)]
+    return sweeps
+
+
+PROFILES["projection"] = {
+    "description": "what whole published tuning runs cost at the paper's scale: per task, one FoT generation "
+                   "(Black-Box Tuning's population 20 over the 16-shot training set) and one SFT step (LM-BFF's "
+                   "batch 8) on RoBERTa-large at the set's longest example, with the paper's protocols and at the "
+                   "cheapest configuration; the report multiplies them by the published budgets (a projection, "
+                   "not a measured run)",
+    "links": ["lan", "wan200", "wan100"],
+    "sweeps": _projection_sweeps(),
+}
+
+
 #: scaled links a 2-core machine can emulate faithfully (well below the relay's ceiling, see
 #: secfwt.mpc.emulate): the paper's WAN bandwidth-delay products scaled down, full duplex as real
 #: links are, and one half-duplex link to check the duplex convention

@@ -286,9 +286,11 @@ def checkpoint_path(store: Store, key: str) -> str:
 
 def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: str = "ttp",
              store: Store | None = None, progress: bool = True, world_size: int = 2, emulate: Link | None = None,
-             jobs: int = 1):
+             jobs: int = 1, keep_stale: bool = False):
     """Run every combination; yield records as they finish.  With a store, records are appended
-    as they finish and combinations already stored (ok or inaccurate) are skipped; one stored under
+    as they finish and combinations already stored (ok or inaccurate) are skipped (measured with other
+    code: run again, unless ``keep_stale``, which keeps them as they are, each with its own
+    ``code_version``); one stored under
     other links is re-estimated for these (:func:`reestimate`: no run, the counts stand).  With
     ``emulate``, every run goes over that emulated link (:func:`run_one`).  A plaintext workload
     runs ``jobs`` points at a time (one torch thread each); MPC points run one at a time (their
@@ -306,6 +308,10 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
     version = code_version(wl.code)
     stale = {k for k, r in done.items() if r.get("code_version") != version}
     keys = {record_key(workload, p, provider, world_size, emulated) for p in combos}
+    if stale & keys and keep_stale:
+        print(f"secfwt: {workload}: keeping {len(stale & keys)} finished point(s) in {store.path} measured with "
+              f"other code (--keep-stale)", file=sys.stderr)
+        stale = set()
     if stale & keys:  # measured with other code: never reused silently
         print(f"secfwt: {workload}: {len(stale & keys)} finished point(s) in {store.path} were measured with other "
               f"code (not code version {version}); measuring them again", file=sys.stderr)

@@ -116,7 +116,8 @@ def test_run_appends_records_and_a_rerun_skips_finished_ones(tmp_path):
 @pytest.mark.parties
 def test_a_rerun_measures_again_what_other_code_measured(tmp_path):
     """Resume matches on the code version: a finished point measured with other measuring code (or by
-    a version that did not record its code) is measured again, with a line that says so."""
+    a version that did not record its code) is measured again, with a line that says so (unless
+    --keep-stale asks to keep it)."""
     from secfwt.results import code_version
 
     out = tmp_path / "r.jsonl"
@@ -127,6 +128,9 @@ def test_a_rerun_measures_again_what_other_code_measured(tmp_path):
     same = secfwt(*args)
     assert "other code" not in same.stderr and len(Store(out).load()) == 1  # same code: reused
     out.write_text(json.dumps({**first, "code_version": "0123456789abcdef"}) + "\n")
+    kept = secfwt(*args, "--keep-stale")  # asked to: kept as it is, with its own code version
+    assert kept.returncode == 0 and "keeping 1 finished point(s)" in kept.stderr, kept.stderr
+    assert [r["code_version"] for r in Store(out).load()] == ["0123456789abcdef"]
     again = secfwt(*args)
     assert again.returncode == 0, again.stderr
     assert "1 finished point(s)" in again.stderr and "measured with other code" in again.stderr

@@ -37,3 +37,21 @@ def test_list_profile_shows_runs_and_time():
     assert sum(s["runs"] for s in info["sweeps"]) == 8 + 2 + 2 + 2 + 1 + 2 + 3 + 2 + 3 + 6 + 3
 
 
+
+
+def test_few_shot_shapes_of_the_projection_are_the_data_s():
+    """Training examples and the longest example's tokens (a pair as one sequence) of each task's
+    16-shot train draws of the default seeds, recomputed from the data."""
+    from secfwt import data, paper
+    from secfwt.nn import encoder as enc
+
+    tokenizer = enc.minilm_tokenizer()
+    for task, (train, longest) in paper.FEW_SHOT_SHAPES.items():
+        lengths, sizes = [], set()
+        for seed in data.DEFAULT_SEEDS:
+            texts = data.texts(data.load(task, "train", seed))
+            sizes.add(len(texts))
+            for t in texts:
+                parts = t if isinstance(t, tuple) else (t,)
+                lengths.append(sum(len(tokenizer(s)["input_ids"]) for s in parts) - (len(parts) - 1))
+        assert (sizes, max(lengths)) == ({train}, longest), task

@@ -362,3 +362,31 @@ def test_best_against_best_takes_each_methods_cheapest_configuration_that_reache
     assert accuracy.method_label({"method": "lora", "attention": "rfa-onepass", "gelu": "fourier",
                                   "qkv": "fused"}) == "LoRA + RFA + fourier GeLU + fused QKV"
     assert accuracy.family("LoRA + RFA + fourier GeLU") == "LoRA"
+
+
+def test_projection_multiplies_the_measured_unit_by_the_published_budget_plus_what_is_paid_once():
+    from secfwt import paper
+
+    def step(method, seq, batch, nbytes, rounds, **extra):
+        params = {"method": method, "model": "large", "seq": seq, "batch": batch, "attention": "rfa-onepass",
+                  "optimizer": "adam", "population": 20, "fot_mode": "batched", "layers": 24, "classes": 2,
+                  "task": "synthetic", **extra}
+        return {"workload": "step", "provider": "ttp", "status": "ok", "world_size": 2, "params": params,
+                "rounds": rounds, "bytes": nbytes, "offline_bytes": 2 * nbytes, "compute_s": 0.0, "max_abs_err": 0.0,
+                "est_s": {"lan": 10.0}, "env": {}, "scopes": {}}
+
+    seq = paper.projection_seq("sst2")
+    assert seq == 56  # SST-2's longest 16-shot example, 55 tokens, rounded up to 8
+    fot = step("fot", paper.PROMPT_TOKENS + seq, 32, 10**9, 100, weight_masks="persistent")
+    fot["one_time"] = {"rounds": 7, "bytes": 5 * 10**9, "offline_bytes": 0}
+    sft = step("sft", seq, 8, 3 * 10**9, 1000)
+    other = step("sft", seq, 4, 10**12, 1)  # another batch: prices no published run
+    frame = report.records_frame([fot, sft, other])
+    table = report.projection_table(frame)
+    got = {r["budget"]: r for _, r in table.iterrows()}
+    assert set(got) == {"Black-Box Tuning", "LM-BFF fine-tuning"} and len(table) == 2
+    bbt, bff = got["Black-Box Tuning"], got["LM-BFF fine-tuning"]
+    assert (bbt["units"], bbt["GB"], bbt["rounds"], bbt["offline_GB"]) == (400, 400 * 1 + 5, 400 * 100 + 7, 800)
+    assert (bff["units"], bff["GB"], bff["rounds"]) == (1000, 3000, 10**6)
+    assert bff["lan_h"] == pytest.approx(1000 * frame["est_s_lan"].iloc[1] / 3600)  # the time model's, per step
+    assert "persistent weight masks" in bbt["configuration"] and bbt["seq"] == 106

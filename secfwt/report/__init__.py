@@ -54,6 +54,8 @@ from .versus_paper import (
     depth_error_lines,
     paper_reproduction_lines,
     paper_table,
+    projection_lines,
+    projection_table,
     trick_ratios,
     two_by_two_lines,
     two_by_two_table,
@@ -65,7 +67,7 @@ __all__ = ["ARTIFACTS", "Artifact", "DEEP_PROMPT_LABEL", "FIGURE", "TABLE", "ada
            "attention_table", "beyond_paper_lines", "block_table", "breakdown_data", "clamp_cost_per_element",
            "depth_error_lines", "descriptions", "fot_modes_table", "gelu_table", "latest_records", "layernorm_table",
            "load_records", "markdown", "method_label", "ops_table", "paper_reproduction_lines", "paper_table",
-           "trick_ratios", "two_by_two_lines", "two_by_two_table",
+           "projection_lines", "projection_table", "trick_ratios", "two_by_two_lines", "two_by_two_table",
            "plot_attention_scaling", "plot_breakdown", "plot_nonlinear_costs", "plot_rfa_error", "plot_step_costs",
            "provenance", "readme", "records_frame", "rfa_error_data", "sft_baseline_label", "step_table",
            "trig_table", "write_report"]
@@ -157,6 +159,11 @@ ARTIFACTS = (
              "What each trick buys of the 2 x 2's per-step ratio, along two orders (forward-only tuning first, "
              "as the paper takes it; or SFT given RFA and the cheap nonlinearities first): before/after ratios "
              "of online and offline GB, rounds and network-only seconds per link."),
+    Artifact("projection", TABLE, "step", projection_table,
+             "A projection, not a measured run: what one whole published tuning run (" + "; ".join(
+                 f"{b.name}: {b.units:,} {'generations of ' + str(b.population) if b.population else 'steps of batch ' + str(b.batch)}"
+                 for b in publication.BUDGETS) + f") costs at {publication.MODEL_NAME} per task and configuration, "
+             "from the measured price of one unit at the task's 16-shot shape."),
     Artifact("amortisation", TABLE, "step", amortisation_table,
              f"Per FoT candidate at {publication.SHAPE}, and at a few-shot shape (MiniLM, L = 64, the "
              "16-shot training set as one batch): online GB and rounds with the paper's fresh masks and with "
@@ -241,6 +248,7 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
             lines += paper_reproduction_lines(paper, sft_baseline_label(df), clamp_cost_per_element(df))
             lines += beyond_paper_lines(paper)
             lines += two_by_two_lines(df)
+            lines += projection_lines(df)
             lines += amortisation_lines(amortisation_table(df))
             lines += depth_error_lines(df)
             bd = breakdown_data(df)

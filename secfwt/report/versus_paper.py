@@ -267,6 +267,64 @@ def two_by_two_lines(df: pd.DataFrame) -> list[str]:
     return lines
 
 
+def projection_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFrame:
+    """What one whole published tuning run costs at the paper's scale, per task and configuration: the
+    measured price of one unit (a FoT generation, an SFT step; ``projection`` profile) times the
+    published budget (:data:`secfwt.paper.BUDGETS`), plus what the run pays once.  A projection from
+    published budgets, not a measured run: online and offline GB, rounds, network-only hours per link
+    (half duplex) and LAN hours with this machine's compute."""
+    data = measured_rows(df, "step")
+    if data.empty or "classes" not in data:
+        return pd.DataFrame()
+    rows = []
+    for task, (train, _) in publication.FEW_SHOT_SHAPES.items():
+        seq = publication.projection_seq(task)
+        for budget in publication.BUDGETS:
+            unit_seq, unit_batch = (publication.PROMPT_TOKENS + seq, train) if budget.method == FOT else (seq, budget.batch)
+            sub = data[(data["model"] == publication.MODEL) & (data["method"] == budget.method)
+                       & (data["seq"] == unit_seq) & (data["batch"] == unit_batch)
+                       & (data["task"].fillna("synthetic") == "synthetic")]
+            if budget.method == FOT:
+                sub = sub[(sub["fot_mode"] == "batched") & (sub["population"] == budget.population)]
+            for _, r in sub.iterrows():
+                once = {c: _paid_once(r, c) for c in ("rounds", "bytes", "offline_bytes")}
+                rounds = budget.units * r["rounds"] + once["rounds"]
+                nbytes = budget.units * r["bytes"] + once["bytes"]
+                row = {"task": task, "seq": unit_seq, "configuration": method_label(r), "budget": budget.name,
+                       "units": budget.units, "unit_GB": r["bytes"] / 1e9, "GB": nbytes / 1e9,
+                       "offline_GB": (budget.units * r["offline_bytes"] + once["offline_bytes"]) / 1e9,
+                       "rounds": rounds}
+                for name in links:
+                    row[f"{name}_net_h"] = network_seconds(rounds, nbytes, LINK_PROFILES[name], duplex="half") / 3600
+                # with compute: the units' estimates and the network time of what is paid once
+                row["lan_h"] = (budget.units * r["est_s_lan"] + network_seconds(
+                    once["rounds"], once["bytes"], LINK_PROFILES["lan"], duplex="half")) / 3600
+                row["source"] = budget.source
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _paid_once(row, counter: str) -> float:
+    """What a record's run pays once (``one_time_<counter>``; 0 for a run that amortises nothing)."""
+    value = row.get(f"one_time_{counter}")
+    return 0.0 if value is None or pd.isna(value) else float(value)
+
+
+def projection_lines(df: pd.DataFrame) -> list[str]:
+    """The projection table for the README, labelled as a projection, with its sources."""
+    table = projection_table(df)
+    if table.empty:
+        return []
+    sources = sorted(set(table["source"]))
+    return [f"### What a whole published tuning run would cost at {publication.MODEL_NAME} (a projection)", "",
+            f"Not a measured run: the measured price of one unit at each task's 16-shot shape ({publication.MODEL_NAME}, the "
+            "training set padded to its longest example: `secfwt.paper.FEW_SHOT_SHAPES`) times the budget the "
+            "method's paper publishes, plus what the run pays once. FoT's unit is a generation (the whole "
+            "population over the whole training set, batched), SFT's an Adam step of batch 8; network-only "
+            "hours, half duplex. Evaluations on dev and test are not counted.", "",
+            markdown(table.drop(columns=["source"])), "", "Budgets:", "", *[f"- {s}" for s in sources], ""]
+
+
 #: the paper table's columns in the README (the whole table, ratios too, is tables/paper_table)
 PAPER_VIEW = ("method", "GB", "offline_GB", "rounds", "lan_net_half_s", "lan_net_full_s", "lan_s", "wan100_s",
               "paper_GB", "paper_lan_s")
