@@ -94,6 +94,22 @@ def test_pretrained_minilm_forward_parity_on_real_sentences():
         assert r["logits_err"] < LOGITS_TOL and r["hidden_rel_err"] < HIDDEN_REL_TOL, r
 
 
+def test_calibration_centres_each_layers_query_and_key_mean_squares_for_rfa():
+    """The model owner's public q/k factor per layer, from the weights on a public synthetic batch: the
+    geometric mean of the smallest and largest row mean square of q and k, times its square, is
+    inv_sqrt's centre.  The tiny model's rows (0.014 to 0.042) sit below inv_sqrt's accurate range."""
+    m = E.hf_model("tiny", seed=0)
+    cal = E.calibrate(m)
+    stats = {}
+    batch = E.synthetic_batch(m.config, 2, 32, 0, seed=12345)
+    with torch.no_grad():
+        E.plain_forward(m, batch, qk_stats=stats)
+    assert set(cal["qk_scales"]) == set(stats) and len(stats) == m.config.num_hidden_layers
+    for name, (lo, hi) in stats.items():
+        assert 0.005 < lo < hi < 0.1  # without the factor: below [0.1, 100]
+        assert cal["qk_scales"][name] ** 2 * (lo * hi) ** 0.5 == pytest.approx(E.INV_SQRT_CENTRE, rel=1e-9)
+
+
 def test_unknown_model_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown model"):
         E.model_config("gpt-17")
