@@ -409,24 +409,29 @@ PROFILES["beyond"] = {
 def _projection_sweeps() -> list[Sweep]:
     """The unit prices of whole published tuning runs at the paper's scale (RoBERTa-large, each task's
     16-shot set padded to its longest example): a FoT generation of Black-Box Tuning's population over
-    the whole training set and an SFT step of LM-BFF's batch, each with the paper's protocols and at
-    its cheapest configuration (FoT also paying its frozen weights' masks and inputs once per run)."""
+    the whole training set and an SFT step of LM-BFF's batch, each at its cheapest configuration (FoT
+    also paying its frozen weights' masks and inputs once per run) and then with the paper's
+    protocols; the cheapest first, task by task, as a partial run is most useful."""
     from .data import get_task
 
-    sweeps = []
-    for task in paper.FEW_SHOT_SHAPES:
+    fot, sft = (next(b for b in paper.BUDGETS if b.method == m) for m in (FOT, SFT))
+
+    def units(task: str) -> tuple[dict, dict]:
         train, seq = paper.FEW_SHOT_SHAPES[task][0], paper.projection_seq(task)
         shape = {"model": [paper.MODEL], "extrapolate": [True], "prompt_tokens": [paper.PROMPT_TOKENS],
                  "classes": [get_task(task).classes]}
-        fot, sft = (next(b for b in paper.BUDGETS if b.method == m) for m in (FOT, SFT))
         generation = {**shape, "method": [FOT], "seq": [paper.PROMPT_TOKENS + seq], "batch": [train],
                       "population": [fot.population], "fot_mode": ["batched"], "attention": [attn.RFA]}
         step = {**shape, "method": [SFT], "seq": [seq], "batch": [sft.batch], "optimizer": ["adam"], **ADAM_CHOSEN}
-        sweeps += [Sweep("step", generation, 300),
-                   Sweep("step", {**generation, **BEYOND_PAPER_ALL, **AMORTISED}, 300),
-                   Sweep("step", {**step, "attention": [attn.SOFTMAX]}, 2000),
-                   Sweep("step", {**step, "attention": [attn.RFA], **BEYOND_PAPER_ALL}, 2000)]
-    return sweeps
+        return generation, step
+
+    cheapest, papers = [], []
+    for task in paper.FEW_SHOT_SHAPES:
+        generation, step = units(task)
+        cheapest += [Sweep("step", {**generation, **BEYOND_PAPER_ALL, **AMORTISED}, 600),
+                     Sweep("step", {**step, "attention": [attn.RFA], **BEYOND_PAPER_ALL}, 2700)]
+        papers += [Sweep("step", generation, 600), Sweep("step", {**step, "attention": [attn.SOFTMAX]}, 2700)]
+    return cheapest + papers
 
 
 PROFILES["projection"] = {
