@@ -390,3 +390,29 @@ def test_projection_multiplies_the_measured_unit_by_the_published_budget_plus_wh
     assert (bff["units"], bff["GB"], bff["rounds"]) == (1000, 3000, 10**6)
     assert bff["lan_h"] == pytest.approx(1000 * frame["est_s_lan"].iloc[1] / 3600)  # the time model's, per step
     assert "persistent weight masks" in bbt["configuration"] and bbt["seq"] == 106
+
+
+def test_trick_ratios_split_the_two_by_two_along_both_orders_and_skip_an_order_missing_a_cell():
+    import itertools
+
+    import pandas as pd
+
+    from secfwt.report import trick_ratios
+
+    # GB per cell: SFT 100, x 1/2 for RFA, x 1/5 for the cheap nonlinearities; FoT a tenth of SFT's
+    cells = []
+    for method, attention, nonlinear in itertools.product(("SFT", "FoT"), ("softmax", "RFA"), ("paper", "cheap")):
+        gb = 100.0 * (0.1 if method == "FoT" else 1) * (0.5 if attention == "RFA" else 1) * (0.2 if nonlinear == "cheap" else 1)
+        cells.append({"method": method, "attention": attention, "nonlinearities": nonlinear,
+                      "configuration": f"{method} {attention} {nonlinear}", "GB": gb, "offline_GB": gb, "rounds": gb,
+                      "lan_net_s": gb, "wan200_net_s": gb, "wan100_net_s": gb})
+    table = pd.DataFrame(cells)
+    ratios = trick_ratios(table)
+    assert set(ratios["order"]) == {"forward-only first (the paper's order)",
+                                    "protocols first (SFT gets every trick it can use)"}
+    for _, sub in ratios.groupby("order"):
+        steps = dict(zip(sub["step"], sub["GB_x"]))
+        assert steps["forward-only tuning"] == pytest.approx(10) and steps["RFA"] == pytest.approx(2)
+        assert steps["cheap nonlinearities"] == pytest.approx(5) and steps["all together"] == pytest.approx(100)
+    partial = trick_ratios(table[~((table["method"] == "SFT") & (table["attention"] == "RFA"))])
+    assert set(partial["order"]) == {"forward-only first (the paper's order)"}
