@@ -392,7 +392,7 @@ def test_projection_multiplies_the_measured_unit_by_the_published_budget_plus_wh
     assert "persistent weight masks" in bbt["configuration"] and bbt["seq"] == 106
 
 
-def test_trick_ratios_split_the_two_by_two_along_both_orders_and_skip_an_order_missing_a_cell():
+def test_trick_ratios_split_the_two_by_two_along_both_orders_and_merge_across_a_missing_cell():
     import itertools
 
     import pandas as pd
@@ -414,5 +414,12 @@ def test_trick_ratios_split_the_two_by_two_along_both_orders_and_skip_an_order_m
         steps = dict(zip(sub["step"], sub["GB_x"]))
         assert steps["forward-only tuning"] == pytest.approx(10) and steps["RFA"] == pytest.approx(2)
         assert steps["cheap nonlinearities"] == pytest.approx(5) and steps["all together"] == pytest.approx(100)
-    partial = trick_ratios(table[~((table["method"] == "SFT") & (table["attention"] == "RFA"))])
-    assert set(partial["order"]) == {"forward-only first (the paper's order)"}
+    no_sft_rfa_paper = table[~((table["method"] == "SFT") & (table["attention"] == "RFA")
+                               & (table["nonlinearities"] == "paper"))]
+    merged = trick_ratios(no_sft_rfa_paper)
+    protocols = merged[merged["order"].str.startswith("protocols")]
+    assert dict(zip(protocols["step"], protocols["GB_x"])) == pytest.approx(
+        {"RFA and cheap nonlinearities": 10, "forward-only tuning": 10, "all together": 100})
+    no_end = trick_ratios(table[~((table["method"] == "SFT") & (table["nonlinearities"] == "paper")
+                                  & (table["attention"] == "softmax"))])
+    assert no_end.empty  # both orders start at SFT with the paper's protocols
