@@ -730,10 +730,26 @@ def main(argv=None) -> int:
         tmp.replace(args.out)
 
     # started by run_parties: its exit check, stall watch and run timeout bound the join (no fixed deadline)
-    party_main(args.rank, args.world_size, args.master, args.provider, Task(spec["target"], spec["kwargs"]),
-               threads=args.threads, on_result=write if args.rank == 0 and args.out else None,
-               join_timeout=float("inf"))
+    try:
+        party_main(args.rank, args.world_size, args.master, args.provider, Task(spec["target"], spec["kwargs"]),
+                   threads=args.threads, on_result=write if args.rank == 0 and args.out else None,
+                   join_timeout=float("inf"))
+    except Exception:
+        exit_failed()
     return 0
+
+
+def exit_failed() -> None:
+    """End a failed party at once with status 1, its traceback on stderr.  Not through the
+    interpreter's teardown: while it ran, the peers saw this party go and closed their connections,
+    and gloo's threads, still up, could abort the process on the reset (SIGABRT, which the launcher
+    reads as a consequence, not the root cause)."""
+    import traceback
+
+    traceback.print_exc()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
 
 
 if __name__ == "__main__":

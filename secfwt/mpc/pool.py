@@ -54,6 +54,7 @@ from .parties import (
     _remove_stale_run_folders,
     _seeded_protocol,
     die_with_launcher,
+    exit_failed,
     owner_address,
     owner_command,
     rendezvous,
@@ -322,7 +323,10 @@ def main(argv=None) -> int:
     ap.add_argument("--folder", required=True)
     args = ap.parse_args(argv)
     die_with_launcher()
-    serve(args.rank, args.world_size, args.master, args.provider, args.threads, Path(args.folder))
+    try:
+        serve(args.rank, args.world_size, args.master, args.provider, args.threads, Path(args.folder))
+    except Exception:
+        exit_failed()
     return 0
 
 
