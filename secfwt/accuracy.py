@@ -419,7 +419,7 @@ def best_against_best_lines(best: pd.DataFrame) -> list[str]:
         fot, grad = sub[sub["family"] == "FoT"], sub[sub["family"] != "FoT"]
         if not len(fot) or not len(grad):
             side = grad if not len(fot) else fot
-            r = side.iloc[0] if side["units"].iloc[0] == 0 else side.loc[side["net_s"].astype(float).idxmin()]
+            r = side.loc[side["net_s"].astype(float).idxmin()]  # an untuned head's 0 s is the minimum
             lines.append(head + f"no {'FoT' if not len(fot) else 'gradient'} configuration reaches it in every "
                          f"seed; the best {'gradient method' if not len(fot) else 'FoT'} on {r['link']} is {named(r)}.")
             continue
