@@ -83,6 +83,22 @@ def test_the_party_that_raised_is_reported_before_peers_that_lost_their_connecti
     assert min([(0, lost), (1, raised)], key=lambda r: _failure_rank_order(1, r[1]))[0] == 1
 
 
+def test_a_party_whose_data_owner_went_away_is_a_consequence_not_the_cause():
+    """The owner link's own error (a closed socket) ranks after the killed data owner: the launcher
+    names the owner, whichever process it sees exit first."""
+    import socket
+
+    from secfwt.mpc import owner
+    from secfwt.mpc.parties import _failure_rank_order
+
+    mine, theirs = socket.socketpair()
+    theirs.close()
+    with mine, pytest.raises(ConnectionError) as lost:
+        owner._recv_frame(mine)
+    tail = f"Traceback (most recent call last):\nConnectionError: {lost.value}"
+    assert _failure_rank_order(-9, "") < _failure_rank_order(1, tail)
+
+
 def test_the_root_cause_is_reported_even_when_the_peers_fail_first():
     """Party 1 raises after its connections closed, and its process exits last: the dealer's "the
     parties went away" and party 0's lost connection come first; the launcher still reports

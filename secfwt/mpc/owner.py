@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from .parties import TOKEN_ENV  # noqa: F401  (re-exported; parties imports only the standard library at load)
+from .parties import PEER_CLOSED, TOKEN_ENV  # noqa: F401  (re-exported; parties imports only the standard library at load)
 from .ring import PRECISION_BITS, decode, encode, small_fraction  # noqa: F401  (encode, decode: re-exported)
 
 ADDRESS_ENV = "SECFWT_OWNER"
@@ -179,7 +179,7 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     while got < n:
         chunk = sock.recv(min(n - got, 1 << 20))
         if not chunk:
-            raise ConnectionError("peer closed the connection")
+            raise ConnectionError(PEER_CLOSED)
         chunks.append(chunk)
         got += len(chunk)
     return b"".join(chunks)
@@ -190,7 +190,7 @@ def _recv_line(sock: socket.socket, limit: int = 1 << 16) -> bytes:
     while not out.endswith(b"\n"):
         byte = sock.recv(1)
         if not byte:
-            raise ConnectionError("peer closed the connection")
+            raise ConnectionError(PEER_CLOSED)
         out += byte
         if len(out) > limit:
             raise ConnectionError("header too long")

@@ -674,6 +674,8 @@ def _how(code: int) -> str:
 
 #: the dealer's error when its serving loop ended without party 0's "terminate"
 PARTIES_WENT_AWAY = "the parties went away before the run ended"
+#: the error a secfwt socket (the data owner's link) raises when its peer went away, worded as gloo's
+PEER_CLOSED = "Connection closed by peer"
 #: what a party's error says when it failed only because a peer went away first (with the address)
 _LOST_CONNECTION = re.compile(r"(Connection (?:closed|reset) by peer(?: \[[^\]]*\]:\d+)?|Broken pipe)")
 
