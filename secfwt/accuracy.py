@@ -21,7 +21,7 @@ from . import variants as attn  # the attention registry
 from .links import PROFILES as LINK_PROFILES
 from .links import Link, estimates, network_seconds
 from .tuning.selection import select as select_checkpoint  # the runs' own rule (no torch)
-from .variants import LORA, PROMPT, SFT
+from .variants import LORA, PROMPT, SETTINGS, SFT
 
 #: methods in plot and table order, with the label each gets
 METHOD_ORDER = ["SFT", "prompt", "LoRA", "FoT (softmax)", "FoT (RFA)"]
@@ -44,8 +44,7 @@ def method_label(params: dict, skip=()) -> str:
 
 #: parameters that select a variant of the same computation (its own row and label wherever costs
 #: or accuracies are compared): name -> (the paper's own value, what a label calls the parameter)
-VARIANT_PARAMS = {"gelu": ("tanh", "GeLU"), "qkv": ("separate", "QKV"), "weight_masks": ("fresh", "weight masks"),
-                  "fixed_inputs": ("recomputed", "fixed inputs"), "inv_sqrt": ("crypten", "inv sqrt")}
+VARIANT_PARAMS = {s.param: (s.default, s.noun) for s in SETTINGS.values()}
 #: variants that pay part of a run's cost once per run (``one_time`` in the record)
 AMORTISING_PARAMS = ("weight_masks", "fixed_inputs")
 #: variants that change what MPC pays, not the plaintext twin's function (LayerNorm's exact there

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from . import paper
 from . import variants as attn  # the attention registry
 from .errors import InputError
-from .variants import FOT, INV_SQRTS, LORA, PROMPT, SFT
+from .variants import FOT, GELU, GELUS, INV_SQRTS, LORA, PROMPT, SFT
 
 ATTENTION_VARIANTS = list(attn.VARIANTS)
 RFA_VARIANTS = [v for v in attn.VARIANTS if attn.is_rfa(v)]
@@ -149,18 +149,20 @@ PROFILES["quick"]["sweeps"].append(
     Sweep("step", {"model": ["tiny"], "seq": [32], "batch": [2], "method": [FOT],
                    "attention": PAIR, "population": [4],
                    "fot_mode": ["batched", "sequential"]}, 6))
-# GeLU per element (tanh as the paper's model needs it, clamped for pretrained inputs; fourier over its
-# whole range), and FoT with every beyond-the-paper variant
+# GeLU per element: the paper's (tanh; clamped, as pretrained inputs need it), and every registered
+# approximation beyond it over the calibrated range of pretrained MiniLM's FFN inputs (the Fourier
+# series' whole range); then FoT with every beyond-the-paper variant
 PROFILES["quick"]["sweeps"].append(
-    Sweep("gelu", {"impl": ["tanh"], "clamp": [False, True], "range": [8.0], "size": [4096]}, 3))
-PROFILES["quick"]["sweeps"].append(Sweep("gelu", {"impl": ["fourier"], "range": [39.0], "size": [4096]}, 3))
+    Sweep("gelu", {"impl": [GELU.default], "clamp": [False, True], "range": [8.0], "size": [4096]}, 3))
+PROFILES["quick"]["sweeps"].append(
+    Sweep("gelu", {"impl": [o.name for o in GELU.options if not o.paper], "range": [39.0], "size": [4096]}, 3))
 # the backward passes beside them: the attention core's (RFA's features reuse the forward's trig) and
 # the GeLU's (the Fourier series' derivative from the forward's own opening)
 PROFILES["quick"]["sweeps"].append(
     Sweep("attention", {"impl": [attn.SOFTMAX, attn.RFA], "seq": [64], "heads": [4], "head_dim": [32],
                         "features": [32], "backward": [True]}, 4))
 PROFILES["quick"]["sweeps"].append(
-    Sweep("gelu", {"impl": ["tanh", "fourier"], "range": [8.0], "size": [4096], "backward": [True]}, 3))
+    Sweep("gelu", {"impl": list(GELUS), "range": [8.0], "size": [4096], "backward": [True]}, 3))
 # LayerNorm per token over the variance range its pre-scale keeps it in: CrypTen's inverse square root
 # against the fast one
 PROFILES["quick"]["sweeps"].append(Sweep("layernorm", {"impl": list(INV_SQRTS)}, 3))
@@ -300,7 +302,7 @@ def _claims_sweeps() -> list[Sweep]:
         fot_sweep("agnews", [s for s in seeds if s != long_seed], CLAIMS_FOT_GENERATIONS),
         fot_sweep("rte", seeds, CLAIMS_FOT_GENERATIONS),
         *(fot_sweep(task, seeds, CLAIMS_FOT_GENERATIONS, attention=[attn.RFA], gelu=gelu)
-          for task in ("sst2", "mrpc") for gelu in (["tanh"], ["fourier"])),
+          for task in ("sst2", "mrpc") for gelu in ([GELU.default], ["fourier"])),
     ]
 
 

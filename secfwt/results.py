@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import InputError
+from .variants import SETTINGS
 
 STATUSES = ("ok", "inaccurate", "error")
 #: provider of records computed in the plaintext twin (tuning trajectories): no MPC, no counts
@@ -206,7 +207,7 @@ _REQUIRED = {f.name for f in dataclasses.fields(Record) if f.default is dataclas
 #: parameters added after records were made, with the value every older record ran at (the
 #: behaviour before the parameter existed): a key leaves such a parameter out at that value, so a
 #: record stored before it existed and one measured now at that value are the same measurement
-BACKFILLED_PARAMS = {"weight_masks": "fresh", "fixed_inputs": "recomputed", "inv_sqrt": "crypten", "data_seed": 13,
+BACKFILLED_PARAMS = {**{s: SETTINGS[s].default for s in ("weight_masks", "fixed_inputs", "inv_sqrt")}, "data_seed": 13,
                      "backward": False}
 _ABSENT = object()
 

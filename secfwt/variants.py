@@ -52,25 +52,102 @@ def is_rfa(name: str) -> bool:
     return lookup(name).rfa
 
 
-# -- nonlinearities -----------------------------------------------------------------------------------
-#: GeLU variants, selectable like the attention variants (``gelu=`` on block, step, tune, fot-mpc)
-GELUS = ("tanh", "fourier")
-#: inverse square roots for LayerNorm and the sentence head's norm: CrypTen's (exp start with 8
-#: squarings, 3 Newton steps of 3 rounds: 17 rounds) or ``fast`` (6 squarings, 3 Newton steps of 2
-#: rounds: 12 rounds; same error on [0.1, 100]; :func:`secfwt.mpc.util.fast_inv_sqrt`)
-INV_SQRTS = ("crypten", "fast")
+# -- protocol settings: one registry entry per choice --------------------------------------------------
+@dataclass(frozen=True)
+class Option:
+    """One choice of a protocol setting: what it does and where its cost is paid (the parameter's
+    help), whether it is the paper's (the default, left out of report labels), whether its gradient
+    can be taken in MPC, and the module that implements it where the setting is pluggable."""
+
+    name: str
+    summary: str
+    paper: bool = False
+    backward: bool = True
+    module: str | None = None  # e.g. secfwt.nn.gelus.fourier: defines IMPLEMENTATION
+    takes: tuple[str, ...] = ()  # workload parameters only this option has (the tanh GeLU's clamp)
+
+    def implementation(self):
+        """The implementing object (imports torch and CrypTen: call it where MPC runs)."""
+        import importlib
+
+        if self.module is None:
+            raise LookupError(f"{self.name!r} has no pluggable implementation")
+        return importlib.import_module(self.module).IMPLEMENTATION
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A protocol setting of the encoder: the workload parameter, the noun a report label gives it
+    (' + fourier GeLU'), its options in listing order; exactly one option is the paper's."""
+
+    param: str
+    noun: str
+    options: tuple[Option, ...]
+
+    def __post_init__(self):
+        if sum(o.paper for o in self.options) != 1:
+            raise ValueError(f"setting {self.param!r} needs exactly one paper option")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.options)
+
+    @property
+    def default(self) -> str:
+        """The paper's choice: every parameter, record backfill and label default reads it."""
+        return next(o.name for o in self.options if o.paper)
+
+    def option(self, name: str) -> Option:
+        for o in self.options:
+            if o.name == name:
+                return o
+        raise ValueError(f"unknown {self.param} {name!r}; choose one of {', '.join(self.names)}")
+
+    def help(self) -> str:
+        return "; ".join(f"{o.name}: {o.summary}" for o in self.options)
+
+
+#: GeLU.  A new approximation is one module under :mod:`secfwt.nn.gelus` plus one entry here.
+GELU = Setting("gelu", "GeLU", (
+    Option("tanh", "the tanh form from CrypTen ops (a cube, tanh's exp and reciprocal; ~26 rounds), its cube "
+           "clamped by two comparisons where calibrated inputs exceed +-8 (the paper's)", paper=True,
+           module="secfwt.nn.gelus.tanh", takes=("clamp",)),
+    Option("fourier", "x (1/2 + a sine series) from ONE trig opening + one product (2 rounds); its backward one more "
+           "product; valid to |x| <= 39", module="secfwt.nn.gelus.fourier"),
+    Option("piecewise", "x, 0 or a Chebyshev polynomial in x^2, the segment chosen by ONE batched secure comparison "
+           "of x against +-4 (as PUMA and BumbleBee); then x^2, 3 rounds of terms and the selection product",
+           module="secfwt.nn.gelus.piecewise"),
+))
+#: inverse square roots for LayerNorm and the sentence head's norm
+INV_SQRT = Setting("inv_sqrt", "inv sqrt", (
+    Option("crypten", "CrypTen's: an exp start with 8 squarings, 3 Newton steps of 3 rounds (17 rounds)", paper=True),
+    Option("fast", "6 squarings, 3 Newton steps of 2 rounds (12 rounds; same error on [0.1, 100]; see "
+           "secfwt.mpc.util.fast_inv_sqrt)"),
+))
+#: how the query, key and value projections are computed
+QKV_SETTING = Setting("qkv", "QKV", (
+    Option("separate", "three Beaver matmuls, the input opened three times (the paper's, CrypTen's)", paper=True),
+    Option("fused", "one matmul on the concatenated weights: the input opened once, 2 rounds and 2 x 16 B per "
+           "input element fewer per block"),
+))
+#: Beaver masks of the fixed operands (weights, word table, head matrix)
+WEIGHT_MASK = Setting("weight_masks", "weight masks", (
+    Option("fresh", "fresh per product (the paper's, CrypTen's)", paper=True),
+    Option("persistent", "W - B opened once per run (frozen weights: fot, lora, shallow prompts; see "
+           "secfwt.mpc.persistent)"),
+))
+#: a FoT run's training sentences' token embeddings
+FIXED_INPUT = Setting("fixed_inputs", "fixed inputs", (
+    Option("recomputed", "looked up per candidate (the paper's)", paper=True),
+    Option("cached", "looked up once per run; only the prompt slots change between candidates (fot only)"),
+))
+#: every protocol setting, by parameter: parameters, validation, backfill and labels read it
+SETTINGS = {s.param: s for s in (GELU, QKV_SETTING, WEIGHT_MASK, FIXED_INPUT, INV_SQRT)}
+#: each setting's choices, in listing order
+GELUS, INV_SQRTS, QKV, WEIGHT_MASKS = GELU.names, INV_SQRT.names, QKV_SETTING.names, WEIGHT_MASK.names
+FIXED_INPUTS = FIXED_INPUT.names
 
 # -- the encoder --------------------------------------------------------------------------------------
-#: how the query, key and value projections are computed: ``separate`` (three Beaver matmuls,
-#: the paper's and CrypTen's) or ``fused`` (one matmul on the concatenated weights: the input
-#: is opened once instead of three times, 2 rounds and 2 x 16 B per input element fewer per block)
-QKV = ("separate", "fused")
-#: Beaver masks of the fixed operands (weights, word table, head matrix): ``fresh`` per product (the
-#: paper's, CrypTen's), or ``persistent``: W - B opened once per run (:mod:`secfwt.mpc.persistent`)
-WEIGHT_MASKS = ("fresh", "persistent")
-#: a FoT run's training sentences: their token embeddings looked up per candidate (``recomputed``,
-#: the paper's) or once per run (``cached``; only the prompt slots change between candidates)
-FIXED_INPUTS = ("recomputed", "cached")
 #: where soft prompts go: the input only, or also before every later block (P-tuning v2)
 PROMPT_DEPTHS = ("shallow", "deep")
 #: Heads: ``mlm``, the masked-LM verbaliser (label words' logits at the mask; the paper's);

@@ -21,19 +21,22 @@ from . import variants as attn  # the attention registry (attn.VARIANTS...), as 
 from .errors import InputError
 from .results import MEASURING_CODE, PLAINTEXT_TWIN_CODE
 from .variants import (
-    FIXED_INPUTS,
+    FIXED_INPUT,
     FOT,
     FOT_MODES,
+    GELU,
     GELUS,
     HEADS,
+    INV_SQRT,
     INV_SQRTS,
     METHODS,
     MODEL_NAMES,
     OPS,
     OPTIMIZERS,
     PROMPT_DEPTHS,
-    QKV,
-    WEIGHT_MASKS,
+    QKV_SETTING,
+    WEIGHT_MASK,
+    Setting,
     method,
 )
 
@@ -235,8 +238,9 @@ register(Workload(
 
 # -- GeLU per element: CrypTen-style tanh form vs the one-round Fourier series -------------------
 def _gelu_validate(p):
-    if p["impl"] == "fourier" and p["clamp"]:
-        raise ValueError("clamp is the tanh form's option; the fourier GeLU has none")
+    if p["clamp"] and "clamp" not in GELU.option(p["impl"]).takes:
+        raise ValueError(f"clamp is an option of the {', '.join(o.name for o in GELU.options if 'clamp' in o.takes)} "
+                         f"GeLU; the {p['impl']} GeLU has none")
 
 
 register(Workload(
@@ -266,7 +270,7 @@ register(Workload(
     description="LayerNorm over rows whose variances span [low, high], against float64: CrypTen's inverse "
                 "square root (impl=crypten) or the fast one (impl=fast: shorter exp start, 2-round Newton steps)",
     params=(
-        Param("impl", str, "crypten", "inverse square root", choices=INV_SQRTS),
+        Param("impl", str, INV_SQRT.default, "inverse square root", choices=INV_SQRTS),
         Param("rows", int, 256, "tokens (one inverse square root each)", positive=True, maximum=1048576),
         Param("hidden", int, 384, "values per token", minimum=2, maximum=65536),
         Param("low", float, 0.1, "smallest variance", positive=True, maximum=1e6),
@@ -349,24 +353,21 @@ class _ModelParam(Param):
         return _model_name(str(raw).strip())
 
 
-#: the GeLU variant of every workload that runs the encoder
-_GELU = Param("gelu", str, "tanh", "GeLU: tanh (CrypTen ops) or fourier (one trig opening + one product; its "
-                                    "backward one more product; see secfwt.nn.layers)", choices=GELUS)
+def _setting_param(setting: Setting, help_prefix: str = "") -> Param:
+    """A workload parameter choosing among a protocol setting's options (its registry entry gives
+    the choices, the paper's default and the help)."""
+    return Param(setting.param, str, setting.default, help_prefix + setting.help(), choices=setting.names)
 
 
-_QKV = Param("qkv", str, "separate", "query/key/value projections: separate (three openings of the input, "
-                                     "the paper's) or fused (one)", choices=QKV)
+#: the protocol settings of every workload that runs the encoder
+_GELU = _setting_param(GELU)
+_QKV = _setting_param(QKV_SETTING)
 
 
 #: run-level amortisation of forward-only tuning (see secfwt.mpc.persistent); costs paid once per run
 #: go to the record's ``one_time``, apart from the per-generation costs
-_WEIGHT_MASKS = Param("weight_masks", str, "fresh", "Beaver masks of the frozen weights: fresh per product (the "
-                                                    "paper's) or persistent (W - B opened once per run; frozen "
-                                                    "weights: fot, lora, shallow prompts)",
-                      choices=WEIGHT_MASKS)
-_FIXED_INPUTS = Param("fixed_inputs", str, "recomputed", "the training batch's token embeddings: recomputed per "
-                                                         "candidate (the paper's) or cached once per run (fot only)",
-                      choices=FIXED_INPUTS)
+_WEIGHT_MASKS = _setting_param(WEIGHT_MASK, "Beaver masks of the frozen weights: ")
+_FIXED_INPUTS = _setting_param(FIXED_INPUT, "the training batch's token embeddings: ")
 
 
 def _amortised_where_fixed(p):
@@ -377,19 +378,17 @@ def _amortised_where_fixed(p):
     if not m.gradient:
         return
     changing = not m.frozen_base or p["prompt_depth"] == "deep"
-    if p["weight_masks"] != "fresh" and changing:
+    if p["weight_masks"] != WEIGHT_MASK.default and changing:
         why = "SFT updates every weight each step" if not m.frozen_base else \
             "deep prompt tuning computes every weight's gradient as SFT does"
         raise ValueError(f"weight_masks={p['weight_masks']} with method={p['method']}: {why}; persistent masks "
                          "need frozen weights (fot, lora, shallow prompts)")
-    if p["fixed_inputs"] != "recomputed":
+    if p["fixed_inputs"] != FIXED_INPUT.default:
         raise ValueError(f"fixed_inputs={p['fixed_inputs']} applies to method=fot only (gradient methods draw "
                          "new batches)")
 
 
-_INV_SQRT = Param("inv_sqrt", str, "crypten", "inverse square root of LayerNorm and the sentence head: crypten "
-                                              "(17 rounds) or fast (12 rounds, same error on [0.1, 100]; see "
-                                              "secfwt.mpc.util.fast_inv_sqrt)", choices=INV_SQRTS)
+_INV_SQRT = _setting_param(INV_SQRT, "inverse square root of LayerNorm and the sentence head: ")
 
 
 def _step_validate(p):
@@ -531,8 +530,8 @@ register(Workload(
         _seed(13, _SEED_HELP + " and optimiser seed"),
         Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.PAPER_PAIR),
         _GELU,
-        Param("qkv", str, "separate", "the MPC projection variant whose `step` price applies (the plaintext "
-                                      "function is the same either way)", choices=QKV),
+        _setting_param(QKV_SETTING, "the MPC projection variant whose `step` price applies (the plaintext "
+                                    "function is the same either way): "),
         Param("budget", int, 25, "generations (fot) or optimiser steps (others)", positive=True, maximum=100000),
         Param("eval_every", int, 5, "evaluate dev and test every this many units", positive=True),
         Param("prompt_tokens", int, 8, "soft-prompt vectors (fot, prompt)", positive=True),

@@ -11,7 +11,8 @@ import torch
 
 from secfwt.links import PROFILES
 from secfwt.nn import encoder as enc
-from secfwt.nn.layers import FOURIER_GELU, FourierGelu, plain_gelu
+from secfwt.nn.gelus import plain_gelu
+from secfwt.nn.gelus.fourier import FOURIER_GELU, FourierGelu
 from secfwt.runner import run_one
 
 LINKS = [PROFILES["lan"]]
@@ -142,7 +143,7 @@ def test_minilm_predictions_with_fourier_gelu_agree_with_exact_gelu(task):
     """Label logits of the sentence head on 200 real test sentences: the fourier twin (what MPC
     computes, see test_tuning_parity) picks the exact-GeLU model's label on 99% or more."""
     from secfwt import data
-    from secfwt.nn.layers import EXACT_GELU
+    from secfwt.nn.gelus import EXACT_GELU
 
     model, tokenizer = enc.hf_model("minilm").float(), enc.minilm_tokenizer()
     spec = data.get_task(task)

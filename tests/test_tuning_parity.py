@@ -54,10 +54,12 @@ LAYERS, GENERATIONS, POPULATION, TRAIN_ROWS, TEST_ROWS, SEQ = 2, 2, 4, 4, 8, 16
     # run, the training rows' token embeddings looked up once (secfwt.mpc.persistent)
     {"attention": "rfa-onepass", "gelu": "fourier", "qkv": "fused", "inv_sqrt": "fast", "weight_masks": "persistent",
      "fixed_inputs": "cached"},
+    # the third GeLU (secfwt.nn.gelus.piecewise): its segment chosen by secure comparisons
+    {"attention": "rfa-onepass", "gelu": "piecewise"},
     # a sentence-pair task (MRPC): two rows per example, the pair head's cosine in MPC; half the
     # examples, so that its rows are as many as the sentence runs'
     {"task": "mrpc", "attention": "softmax-stable", "train_rows": TRAIN_ROWS // 2, "test_rows": TEST_ROWS // 2},
-], ids=["softmax", "rfa", "rfa-fourier-fused", "rfa-all-beyond-persistent", "mrpc-pairs"])
+], ids=["softmax", "rfa", "rfa-fourier-fused", "rfa-all-beyond-persistent", "rfa-piecewise", "mrpc-pairs"])
 def fot(request):
     return run_one("fot-mpc", {"layers": LAYERS, "generations": GENERATIONS, "population": POPULATION,
                                "train_rows": TRAIN_ROWS, "test_rows": TEST_ROWS, "seq": SEQ, "prompt_tokens": 4,

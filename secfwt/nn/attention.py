@@ -138,9 +138,13 @@ def plain_attention(variant: str, q, k, v, w: torch.Tensor | None = None, key_ma
     return plain_softmax_attention(q, k, v, key_mask)
 
 
-def plain_softmax_attention(q, k, v, key_mask=None):
-    from .encoder import MASK_BIAS
+#: Score added to padded keys before softmax.  exp(-30) ~ 1e-13 is below fixed point's 2^-16,
+#: and the shifted exponent stays far inside CrypTen's exp range (|x| < 256); the plaintext twin
+#: uses the same value, so both compute the same function.
+MASK_BIAS = -30.0
 
+
+def plain_softmax_attention(q, k, v, key_mask=None):
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
     if key_mask is not None:
         scores = scores + (1.0 - key_mask.to(scores.dtype))[:, None, None, :] * MASK_BIAS

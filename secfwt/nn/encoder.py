@@ -31,9 +31,24 @@ from ..mpc.meter import scope
 from ..mpc.persistent import FixedOperands
 from ..mpc.util import inv_sqrt_newton_step
 from ..results import ONE_TIME
-from ..variants import FIXED_INPUTS, HEADS, MODEL_NAMES, MODEL_SIZES, POOLED_HEADS, PRETRAINED, PROMPT_DEPTHS, QKV, WEIGHT_MASKS  # noqa: F401,E501
+from ..variants import (  # noqa: F401
+    FIXED_INPUTS,
+    GELU,
+    HEADS,
+    INV_SQRT,
+    MODEL_NAMES,
+    MODEL_SIZES,
+    POOLED_HEADS,
+    PRETRAINED,
+    PROMPT_DEPTHS,
+    QKV,
+    QKV_SETTING,
+    WEIGHT_MASK,
+    WEIGHT_MASKS,
+)
 from . import attention as attn
-from .layers import FOURIER_GELU, GELU_SAFE, GELUS, INV_SQRTS, gelu, inv_sqrt, layer_norm, plain_gelu
+from .gelus import implementation as gelu_implementation
+from .layers import gelu, inv_sqrt, layer_norm, plain_gelu
 
 
 def minilm_path():
@@ -151,10 +166,7 @@ class Batch:
         return (1.0 - mask.double()) * MASK_BIAS
 
 
-#: Score added to padded keys before softmax.  exp(-30) ~ 1e-13 is below fixed point's 2^-16,
-#: and the shifted exponent stays far inside CrypTen's exp range (|x| < 256); the plaintext twin
-#: uses the same value, so both compute the same function.
-MASK_BIAS = -30.0
+MASK_BIAS = attn.MASK_BIAS  # (re-exported) padded keys' score, in the attention module
 
 
 def synthetic_batch(cfg, batch: int, seq: int, prompt_tokens: int, classes: int = 2, seed: int = 0) -> Batch:
@@ -248,25 +260,20 @@ class MPCEncoder:
     def __init__(self, model, attention: str = attn.SOFTMAX, trainable=lambda name: False,
                  lora_rank: int = 0, lora_alpha: float = 16.0, features: int = 64, seed: int = 0,
                  calibration: dict | None = None, head: str = "mlm", label_embeddings: torch.Tensor | None = None,
-                 gelu: str = "tanh", qkv: str = "separate", weight_masks: str = "fresh", inv_sqrt: str = "crypten",
+                 gelu: str = GELU.default, qkv: str = QKV_SETTING.default, weight_masks: str = WEIGHT_MASK.default,
+                 inv_sqrt: str = INV_SQRT.default,
                  pair_threshold: float | None = None):
         self.cfg = model.config
-        if inv_sqrt not in INV_SQRTS:
-            raise ValueError(f"unknown inv_sqrt {inv_sqrt!r}; choose one of {', '.join(INV_SQRTS)}")
+        for setting, choice in ((INV_SQRT, inv_sqrt), (QKV_SETTING, qkv), (WEIGHT_MASK, weight_masks), (GELU, gelu)):
+            setting.option(choice)  # ValueError naming the choices
         self.inv_sqrt = inv_sqrt  # of every LayerNorm and of the sentence head's norm
-        if qkv not in QKV:
-            raise ValueError(f"unknown qkv {qkv!r}; choose one of {', '.join(QKV)}")
         self.qkv = qkv
-        if weight_masks not in WEIGHT_MASKS:
-            raise ValueError(f"unknown weight_masks {weight_masks!r}; choose one of {', '.join(WEIGHT_MASKS)}")
         #: persistent masks: the fixed operands of every product, opened once (:meth:`open_weights`)
-        self.fixed = FixedOperands() if weight_masks == "persistent" else None
+        self.fixed = None if weight_masks == WEIGHT_MASK.default else FixedOperands()
         self._fused_qkv: dict = {}  # layer names -> the concatenated weight and bias (local copies)
         self._label_rows: dict = {}  # label word ids -> the tied decoder rows, transposed
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
-        if gelu not in GELUS:
-            raise ValueError(f"unknown gelu {gelu!r}; choose one of {', '.join(GELUS)}")
         self.gelu = gelu
         self.head_kind = head
         calibration = calibration or calibrate(model, head=head, label_embeddings=label_embeddings)
@@ -282,11 +289,12 @@ class MPCEncoder:
         if head == "pair" and pair_threshold is None:
             raise ValueError("the pair head needs its public pair_threshold (the task's)")
         self.pair_threshold = pair_threshold
-        self.gelu_clamp = {name: peak > GELU_SAFE for name, peak in calibration["gelu_max"].items()}
+        gelu_impl = gelu_implementation(gelu)
+        self.gelu_clamp = {name: gelu_impl.clamp_for(peak) for name, peak in calibration["gelu_max"].items()}
         peak = max(calibration["gelu_max"].values(), default=0.0)
-        if gelu == "fourier" and peak > FOURIER_GELU.range:
+        if peak > gelu_impl.range:
             raise ValueError(f"the model's GeLU inputs reach {peak:.1f} (calibrated, with margin), beyond the "
-                             f"fourier GeLU's range {FOURIER_GELU.range:g}; use gelu=tanh")
+                             f"{gelu} GeLU's range {gelu_impl.range:g}; use gelu={GELU.default}")
         self.attention = attention
         self.heads = self.cfg.num_attention_heads
         self.head_dim = self.cfg.hidden_size // self.heads
@@ -329,7 +337,7 @@ class MPCEncoder:
         for i in range(self.cfg.num_hidden_layers):
             n = block_names(self.cfg, i)
             qkv = [n[x] for x in ("q", "k", "v")]
-            if self.qkv == "fused":
+            if self.qkv != QKV_SETTING.default:
                 out[_fused_key(qkv)] = self._fused(qkv)[0]
             else:
                 out.update({q + ".weight": self.weights[q + ".weight"] for q in qkv})
@@ -400,7 +408,7 @@ class MPCEncoder:
         """x @ W^T + b for several layers reading the same x.  ``qkv=fused`` concatenates the
         weights (a local copy of shares) so that x is opened once for all of them: one Beaver
         matmul instead of one per layer (LoRA terms stay per layer)."""
-        if self.qkv == "separate" or len(names) == 1:
+        if self.qkv == QKV_SETTING.default or len(names) == 1:
             return [self._linear(x, name) for name in names]
         weight, bias = self._fused(names)
         fused = self._matmul(x, _fused_key(names), weight) + bias
@@ -614,7 +622,7 @@ def lora_init(cfg, rank: int, seed: int) -> dict:
 
 
 # -- plaintext twin ----------------------------------------------------------------------------
-def _gelu_peak(x, name, peaks, variant="tanh"):
+def _gelu_peak(x, name, peaks, variant=GELU.default):
     if peaks is not None:
         peaks[name] = max(peaks.get(name, 0.0), x.detach().abs().max().item())
     return plain_gelu(x, variant)
@@ -660,7 +668,7 @@ def _centring(lo: float, hi: float) -> float:
 def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, attention: str = attn.SOFTMAX,
                   features: int = 64, seed: int = 0, hidden_only: bool = False, ln_stats: dict | None = None,
                   lora: dict | None = None, lora_scale: float = 0.0, gelu_peaks: dict | None = None,
-                  head: str = "mlm", label_embeddings: torch.Tensor | None = None, gelu: str = "tanh",
+                  head: str = "mlm", label_embeddings: torch.Tensor | None = None, gelu: str = GELU.default,
                   deep_prompts: list | None = None, pair_threshold: float | None = None,
                   qk_stats: dict | None = None):
     """The MPC forward's mathematics on the HF model's weights (differentiable), in the model's own
@@ -732,7 +740,7 @@ def plain_pooled(h: torch.Tensor, batch: Batch) -> torch.Tensor:
 
 
 def label_embeddings(model, tokenizer, descriptions, attention: str = attn.SOFTMAX, features: int = 64,
-                     seed: int = 0, max_len: int = 64, gelu: str = "tanh") -> torch.Tensor:
+                     seed: int = 0, max_len: int = 64, gelu: str = GELU.default) -> torch.Tensor:
     """The model owner's unit embeddings of the label descriptions [C, H] (no prompt), by the same
     plaintext function the encoder computes (so an RFA model embeds its labels with RFA too)."""
     batch = text_batch(tokenizer, list(descriptions), [0] * len(descriptions), max_len)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import paper as publication
+from ..variants import GELU
 from .frame import forward_rows, measured_rows, pyplot, require_columns, with_backward_flag
 from .versus_paper import paper_table
 
@@ -97,6 +98,6 @@ def clamp_cost_per_element(df: pd.DataFrame) -> float | None:
     data = forward_rows(measured_rows(df, "gelu"))
     if data.empty or "impl" not in data:
         return None
-    tanh = data[data["impl"] == "tanh"]
+    tanh = data[data["impl"] == GELU.default]
     per = {bool(c): (g["bytes"] / g["size"]).iloc[0] for c, g in tanh.groupby("clamp")}
     return per[True] - per[False] if {True, False} <= set(per) else None

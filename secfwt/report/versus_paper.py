@@ -10,7 +10,7 @@ from .. import paper as publication
 from ..accuracy import AMORTISING_PARAMS, VARIANT_PARAMS
 from ..links import PROFILES as LINK_PROFILES
 from ..links import network_seconds
-from ..variants import FOT, SFT
+from ..variants import FIXED_INPUT, FOT, SFT, WEIGHT_MASK
 from .frame import as_number, markdown, measured_rows, narrow
 from .steps import ADAM_DEFAULTS, DEEP_PROMPT_LABEL, adam_choice, adam_text, method_label, sft_baseline_label, step_table
 
@@ -84,10 +84,11 @@ def amortisation_table(df: pd.DataFrame, links=("lan", "wan100")) -> pd.DataFram
                                                                        if k in data and k not in AMORTISING_PARAMS]
     rows = []
     for cfg, g in data.groupby(keys, dropna=False):
-        masks = g["weight_masks"].fillna("fresh")
-        inputs = g["fixed_inputs"].fillna("recomputed") if "fixed_inputs" in g else pd.Series("recomputed", g.index)
-        fresh = g[(masks == "fresh") & (inputs == "recomputed")]
-        amortised = g[(masks == "persistent") & (inputs == "cached")]
+        masks = g["weight_masks"].fillna(WEIGHT_MASK.default)
+        inputs = g["fixed_inputs"].fillna(FIXED_INPUT.default) if "fixed_inputs" in g else \
+            pd.Series(FIXED_INPUT.default, g.index)
+        fresh = g[(masks == WEIGHT_MASK.default) & (inputs == FIXED_INPUT.default)]
+        amortised = g[(masks != WEIGHT_MASK.default) & (inputs != FIXED_INPUT.default)]
         if fresh.empty or amortised.empty:
             continue
         f, a = fresh.iloc[-1], amortised.iloc[-1]

@@ -28,7 +28,7 @@ import torch
 
 from ..mpc.meter import scope
 from ..nn import encoder as enc
-from ..variants import FOT
+from ..variants import FIXED_INPUT, FOT
 from . import runs
 
 
@@ -112,7 +112,7 @@ def server_run(state: dict):
         with scope("owner_inputs"):  # once per run: the training set does not change
             inputs = {name: link.input(f"train.{name}") for name in mpc.owner_inputs(train)}
         rows = shapes["train"].n_rows  # the population repeats the training rows
-        cache = p["fixed_inputs"] == "cached"
+        cache = p["fixed_inputs"] != FIXED_INPUT.default
         _, words = mpc.pay_once(shapes["train"], inputs["ids"].narrow(0, 0, rows) if cache else None)
         words = crypten.cat([words] * n, dim=0) if words is not None else None
         for _ in range(p["generations"]):

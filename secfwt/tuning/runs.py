@@ -41,7 +41,7 @@ import torch
 from .. import data as fewshot
 from ..nn import attention as attn
 from ..nn import encoder as enc
-from ..variants import FOT, LORA, PROMPT, SFT, method
+from ..variants import FOT, GELU, LORA, PROMPT, SFT, method
 from .selection import select
 
 #: How each method is tuned: Adam's learning rate and the batch of a gradient method (FoT: CMA-ES
@@ -65,7 +65,7 @@ class TuneConfig:
     method: str = FOT
     seed: int = 13
     attention: str = attn.SOFTMAX
-    gelu: str = "tanh"
+    gelu: str = GELU.default
     budget: int = 30
     eval_every: int = 5
     prompt_tokens: int = 8

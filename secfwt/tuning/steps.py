@@ -44,7 +44,7 @@ from ..mpc.compat import crypten
 from ..mpc.meter import scope
 from ..mpc.util import reveal_float
 from ..nn import encoder as enc
-from ..variants import FOT_MODES, METHODS, method  # noqa: F401  (re-exported)
+from ..variants import FIXED_INPUT, FOT_MODES, METHODS, method  # noqa: F401  (re-exported)
 from .optim import make_optimizer, plain_adam_update
 
 LR = {"sgd": 1e-2, "adam": 1e-3}
@@ -332,7 +332,7 @@ class FotGeneration:
             shared = [crypten.cryptensor(pr.float(), src=0) for pr in prompts]
         logits = []
         with crypten.no_grad():
-            cache = self.p["fixed_inputs"] == "cached"
+            cache = self.p["fixed_inputs"] != FIXED_INPUT.default
             self.cached, words = mpc.pay_once(batch, mpc.share_inputs(batch)["ids"] if cache else None)
             if self.p["fot_mode"] == "batched":
                 big = batch.repeat(n)
