@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## set up .venv: torch 2.13.0 CPU, CrypTen 0.4.1 (--no-deps), secfwt and its tools
 
-lint: $(STAMP) ## ruff over the package, tests and benchmarks (rules in pyproject.toml)
+lint: $(STAMP) ## ruff over the package, tests and benchmarks, and the import layers (both in pyproject.toml)
 	$(VENV)/bin/ruff check secfwt tests benchmarks tools
+	$(VENV)/bin/lint-imports --no-cache
 
 TEST_WORKERS ?= 2
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from secfwt.mpc import parties, pool
+from secfwt.mpc import pool, process
 
 TESTS = Path(__file__).resolve().parent
 
@@ -61,17 +61,17 @@ def pytest_collection_modifyitems(items):
 
 @contextlib.contextmanager
 def _refused(nodeid: str):
-    launch = parties._launch
+    launch = process._launch
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"{nodeid} starts MPC parties: mark it @pytest.mark.parties")
 
-    parties._launch = refuse
+    process._launch = refuse
     try:
         with pool.cold():  # not the session's pool either, started or not
             yield
     finally:
-        parties._launch = launch
+        process._launch = launch
 
 
 @pytest.hookimpl(wrapper=True)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from secfwt import accuracy, data
-from secfwt.report import claims
+from secfwt import data
+from secfwt.report import accuracy, claims
 
 
 def labels(task, seed=13):

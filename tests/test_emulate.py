@@ -266,7 +266,7 @@ def _emulated_record(workload="attention", link="50mbit:80ms:full", wall=10.0, *
 
 
 def test_time_model_table_predicts_from_the_counts_before_and_after_the_correction():
-    from secfwt import timing
+    from secfwt.report import timing
 
     table = timing.model_table([_emulated_record(), _emulated_record("op", "200mbit:20ms:full", 3.0, op="mul"),
                                 {**_emulated_record(), "status": "error"}])

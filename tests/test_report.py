@@ -163,7 +163,7 @@ def test_a_failed_rerun_does_not_hide_a_finished_measurement():
 
 
 def test_variants_get_their_own_label_and_sort_after_their_base_method():
-    from secfwt import accuracy
+    from secfwt.report import accuracy
 
     rfa = {"method": "fot", "attention": "rfa-onepass", "gelu": "tanh", "qkv": "separate"}
     beyond = {**rfa, "gelu": "fourier", "qkv": "fused"}
@@ -177,7 +177,7 @@ def test_variants_get_their_own_label_and_sort_after_their_base_method():
 def test_fot_gain_is_stated_against_its_start_and_the_untuned_head():
     import pandas as pd
 
-    from secfwt.accuracy import fot_gain_lines
+    from secfwt.report.accuracy import fot_gain_lines
 
     acc = pd.DataFrame([{"task": "sst2", "method": "FoT (softmax)", "final_acc_mean": 0.709, "start_acc": 0.506,
                          "zero_shot_acc": 0.742}, {"task": "sst2", "method": "SFT", "final_acc_mean": 0.755,
@@ -289,7 +289,7 @@ def test_step_figures_show_the_papers_shape_with_one_distinct_bar_per_row():
 
 def test_accuracy_figure_gives_each_method_one_style_in_every_panel_and_one_legend():
     """Eleven methods used to cycle through ten colours (two curves alike) with a legend per row."""
-    from secfwt.accuracy import plot_accuracy_vs_cost
+    from secfwt.report.accuracy import plot_accuracy_vs_cost
 
     methods = [f"M{k}" if k % 2 else f"M{k} + persistent weight masks" for k in range(11)]
     rows = [{"task": task, "method": m, "units": u, "test_acc": 0.5 + 0.01 * u, "online_GB": u * (k + 1.0),
@@ -337,7 +337,7 @@ def test_backward_runs_get_their_own_columns_and_stay_out_of_the_forward_figures
 def test_best_against_best_takes_each_methods_cheapest_configuration_that_reaches_in_every_seed():
     import pandas as pd
 
-    from secfwt import accuracy
+    from secfwt.report import accuracy
 
     def row(method, reached, units, gb, lan, wan):
         return {"task": "sst2", "method": method, "target": "95% of SFT", "target_acc": 0.8, "reached": reached,

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from secfwt import accuracy
 from secfwt.links import PROFILES, network_seconds
 from secfwt.nn import encoder as E
+from secfwt.report import accuracy
 from secfwt.runner import run_one
 from secfwt.tuning import runs
 

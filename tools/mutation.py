@@ -198,7 +198,7 @@ MUTANTS = (
            "qk_scale=1.0)",
            ("tests/test_steps.py", "-k", "gradients_match and cheap"),
            "RFA's q/k normalisation without the model owner's calibrated scale"),
-    Mutant("best-against-best-partial-seeds", "secfwt/accuracy.py",
+    Mutant("best-against-best-partial-seeds", "secfwt/report/accuracy.py",
            "r.split(\"/\")[0] == r.split(\"/\")[1]",
            "r.split(\"/\")[0] != \"0\"",
            ("tests/test_report.py", "-k", "best_against_best"),

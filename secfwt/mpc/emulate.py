@@ -98,7 +98,7 @@ def namespaces(pid: int) -> dict[str, str]:
 def remove_stale() -> None:
     """Namespaces of runs whose launcher is gone (SIGKILLed: nothing could clean up), and any named
     after this process (a dead launcher's pid, reused by this one: this process has none yet)."""
-    from .parties import _alive
+    from .process import _alive
 
     listed = _ip("netns", "list", check=False).stdout.split()
     for name in listed:

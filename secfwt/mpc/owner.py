@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from .parties import PEER_CLOSED, TOKEN_ENV  # noqa: F401  (re-exported; parties imports only the standard library at load)
+from .process import PEER_CLOSED, TOKEN_ENV  # noqa: F401  (re-exported; process imports only the standard library at load)
 from .ring import PRECISION_BITS, decode, encode, small_fraction  # noqa: F401  (encode, decode: re-exported)
 
 ADDRESS_ENV = "SECFWT_OWNER"
@@ -214,7 +214,7 @@ def _ring_frame(name: str, ring: torch.Tensor) -> tuple[dict, bytes]:
 
 
 def _hello_timeout() -> float:
-    from .parties import join_timeout_s
+    from .process import join_timeout_s
 
     return join_timeout_s()
 
@@ -235,7 +235,7 @@ class DataOwner:
         self.refused = 0
         # the owner's share masks: secret randomness, or derived from a public protocol seed (reproducible
         # runs, NOT secure; see secfwt.mpc.parties.PROTOCOL_SEED_ENV)
-        from .parties import protocol_seed
+        from .process import protocol_seed
 
         seed = protocol_seed(OWNER_SEED_STREAM)
         self.rng = torch.Generator().manual_seed(seed if seed is not None else secrets.randbits(63))
@@ -344,7 +344,7 @@ class OwnerLink:
 
 def main(argv=None) -> int:
     """Entry of the data owner's process (started by :func:`secfwt.mpc.parties.run_parties`)."""
-    from .parties import Task, die_with_launcher
+    from .process import Task, die_with_launcher
 
     die_with_launcher()
     ap = argparse.ArgumentParser(prog="python -m secfwt.mpc.owner")

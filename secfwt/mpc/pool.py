@@ -34,8 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import parties
-from .parties import (
+from . import process
+from .process import (
     DEFAULT_STALL_S,
     LAUNCHER_ENV,
     LOOPBACK,
@@ -116,7 +116,7 @@ class PartyPool:
             cmd = [sys.executable, "-m", "secfwt.mpc.pool", "--rank", str(r), "--world-size", str(self.world_size),
                    "--master", master, "--provider", self.provider, "--threads", str(self.threads),
                    "--folder", str(self.folder)]
-            self.procs[r], self.logs[r] = parties._launch(cmd, env, self.folder / f"rank{r}.log")
+            self.procs[r], self.logs[r] = process._launch(cmd, env, self.folder / f"rank{r}.log")
 
     def run(self, task: Task, timeout: float, stall_s: float | None = None, owner: Task | None = None):
         """One point: its per-party results (rank 0's gathered list) and, with ``owner``, the data
@@ -136,7 +136,7 @@ class PartyPool:
         try:
             if owner is not None:
                 address_file = self.folder / f"owner-{n}.addr"
-                procs[OWNER], logs[OWNER] = parties._launch(owner_command(owner, self.world_size, address_file, owner_out),
+                procs[OWNER], logs[OWNER] = process._launch(owner_command(owner, self.world_size, address_file, owner_out),
                                                             self.env, self.folder / f"owner-{n}.log")
                 job["owner"] = owner_address(address_file, procs, logs, self.world_size, deadline, timeout, watch,
                                              state)
@@ -152,7 +152,7 @@ class PartyPool:
             raise
         finally:  # the owner has written its output, or the point failed: nothing of it is lost
             if OWNER in procs:
-                parties._reap({OWNER: procs[OWNER]}, {OWNER: logs[OWNER]})
+                process._reap({OWNER: procs[OWNER]}, {OWNER: logs[OWNER]})
 
     def close(self, kill: bool = False) -> None:
         """End the pool: a clean stop (the parties leave, party 0 tells the dealer) or a kill."""
@@ -163,7 +163,7 @@ class PartyPool:
             end = time.monotonic() + 30
             while any(p.poll() is None for p in self.procs.values()) and time.monotonic() < end:
                 time.sleep(POLL_S)
-        parties._reap(self.procs, self.logs)
+        process._reap(self.procs, self.logs)
         shutil.rmtree(self.folder, ignore_errors=True)
         self.procs, self.logs, self.folder, self.points = {}, {}, None, 0
 

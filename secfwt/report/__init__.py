@@ -18,11 +18,11 @@ from typing import Callable
 import pandas as pd
 
 from .. import paper as publication
-from .. import plotting
 from ..errors import InputError
 from ..links import PROFILES as LINK_PROFILES
 from ..links import ROUND_TRIPS_PER_ROUND
 from ..results import Store, emulated_name
+from . import plotting
 from .attention import (
     attention_ratio_table,
     attention_scaling_data,
@@ -31,7 +31,7 @@ from .attention import (
     plot_rfa_error,
     rfa_error_data,
 )
-from .frame import latest_records, markdown, narrow, provenance, records_frame
+from .frame import latest_records, markdown, narrow, provenance, records_frame, write_table
 from .nonlinear import clamp_cost_per_element, gelu_table, layernorm_table, ops_table, plot_nonlinear_costs, trig_table
 from .steps import (
     DEEP_PROMPT_LABEL,
@@ -96,7 +96,7 @@ class Artifact:
 
 
 #: every figure and table made from the loopback records, in README order (the cost-to-accuracy
-#: analysis, :mod:`secfwt.accuracy`, and the time model, :mod:`secfwt.timing`, list their own)
+#: analysis, :mod:`secfwt.report.accuracy`, and the time model, :mod:`secfwt.report.timing`, list their own)
 ARTIFACTS = (
     Artifact("attention_scaling", FIGURE, "attention", plot_attention_scaling,
              "Online bytes, rounds and estimated LAN / WAN-100 time of the attention core against the sequence"
@@ -177,8 +177,7 @@ ARTIFACTS = (
 
 def descriptions() -> dict[tuple[str, str], str]:
     """(kind, name) -> description of every artifact the report can write."""
-    from .. import accuracy, timing
-    from . import claims
+    from . import accuracy, claims, timing
 
     return {**{(a.kind, a.name): a.description for a in ARTIFACTS}, **accuracy.ARTIFACT_DESCRIPTIONS,
             **claims.ARTIFACT_DESCRIPTIONS,
@@ -297,7 +296,7 @@ def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
     if not records:
         raise InputError(f"no records in {', '.join(map(str, paths))}")
     out_dir = Path(out_dir)
-    from .. import timing
+    from . import timing
 
     df = records_frame([r for r in records if not emulated_name(r)])  # emulated runs: the time model's own
     if "workload" not in df:
@@ -316,8 +315,7 @@ def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
             table = art.make(df)
             if len(table):
                 written += write_table(table, tables / art.name)
-    from .. import accuracy
-    from . import claims
+    from . import accuracy, claims
 
     claimed, claim_lines, summary_lines = claims.write(records, figs, tables)
     tuned, accuracy_lines = accuracy.write(records, figs, tables)
@@ -329,8 +327,4 @@ def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
     return written + [readme_path]
 
 
-def write_table(table: pd.DataFrame, stem: Path) -> list[Path]:
-    csv, md = stem.with_suffix(".csv"), stem.with_suffix(".md")
-    table.to_csv(csv, index=False)
-    md.write_text(markdown(table) + "\n")
-    return [csv, md]
+

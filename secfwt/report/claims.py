@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import accuracy
 from .. import data as fewshot
+from . import accuracy
 
 FOT, FOT_RFA, SFT = "FoT (softmax)", "FoT (RFA)", "SFT"
 UNTUNED = "untuned head"
@@ -301,7 +301,7 @@ def _longest_seed_line(records: list[dict]) -> str:
 def plot_accuracy_vs_evaluations(records: list[dict]):
     """Per task: FoT's test and dev accuracy (mean over seeds; thin lines: single seeds past the
     common budget) against loss evaluations, with SFT's final accuracy and the untuned head as lines."""
-    from .. import plotting
+    from . import plotting
 
     plt = plotting.pyplot()
     traj = accuracy.trajectories(records)
@@ -387,7 +387,7 @@ def pivot(table: pd.DataFrame) -> pd.DataFrame:
 
 def write(records: list[dict], figures, tables) -> tuple[list, list[str], list[str]]:
     """The claims' table and figure; returns (written paths, the report section, the summary lines)."""
-    from .. import plotting
+    from . import plotting
 
     summary = accuracy.summaries(records)
     if not len(summary):

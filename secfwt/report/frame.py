@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
-from .. import plotting
 from .. import variants as attn  # the attention registry
 from ..links import record_estimates
 from ..results import aggregate_layers, key_of
+from . import plotting
 
 BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_rounds", "offline_bytes",
                 "duplex_bytes", "compute_s", "wall_s", "max_abs_err", "max_rel_err", "optimizer_rel_err",
@@ -178,3 +180,11 @@ def markdown(table: pd.DataFrame) -> str:
             return v
         return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
     return table.map(fmt).to_markdown(index=False, disable_numparse=True)
+
+
+def write_table(table: pd.DataFrame, stem: Path) -> list[Path]:
+    """The table as ``stem``.csv and ``stem``.md; returns both paths."""
+    csv, md = stem.with_suffix(".csv"), stem.with_suffix(".md")
+    table.to_csv(csv, index=False)
+    md.write_text(markdown(table) + "\n")
+    return [csv, md]

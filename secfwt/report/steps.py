@@ -6,10 +6,10 @@ import pandas as pd
 
 from .. import paper as publication
 from .. import variants as attn  # the attention registry
-from ..accuracy import VARIANT_PARAMS, variant_suffix
 from ..links import PROFILES as LINK_PROFILES
 from ..links import estimate_seconds
 from ..variants import FOT, LORA, PROMPT, SFT
+from .accuracy import VARIANT_PARAMS, variant_suffix
 from .frame import as_number, measured_rows, pyplot, require_columns
 
 METHOD_LABELS = {(SFT, "adam"): "SFT", (SFT, "sgd"): "SFT (SGD)", (PROMPT, None): "Prompt tuning",

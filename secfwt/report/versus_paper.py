@@ -7,10 +7,10 @@ import re
 import pandas as pd
 
 from .. import paper as publication
-from ..accuracy import AMORTISING_PARAMS, VARIANT_PARAMS
 from ..links import PROFILES as LINK_PROFILES
 from ..links import network_seconds
 from ..variants import FIXED_INPUT, FOT, SFT, WEIGHT_MASK
+from .accuracy import AMORTISING_PARAMS, VARIANT_PARAMS
 from .frame import as_number, markdown, measured_rows, narrow
 from .steps import ADAM_DEFAULTS, DEEP_PROMPT_LABEL, adam_choice, adam_text, method_label, sft_baseline_label, step_table
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..links import ROUND_TRIPS_PER_ROUND, UNCORRECTED_ROUND_TRIPS, Link, network_seconds
+from ..results import emulated_name
 from . import plotting
-from .links import ROUND_TRIPS_PER_ROUND, UNCORRECTED_ROUND_TRIPS, Link, network_seconds
-from .results import emulated_name
 
 #: the acceptance band of the corrected model (relative error of the prediction)
 WITHIN = 0.15
@@ -137,7 +137,7 @@ def write(records: list[dict], figs: Path, tables: Path) -> tuple[list[Path], li
     if not len(table):
         return [], []
     table = table.sort_values(["link", "workload", "case"]).reset_index(drop=True)
-    from .report import write_table
+    from .frame import write_table
 
     written = plotting.save(plot_model(table), figs / "time_model")
     written += write_table(table, tables / "time_model")

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import variants as attn  # the attention registry
+from ..links import PROFILES as LINK_PROFILES
+from ..links import Link, estimates, network_seconds
+from ..tuning.selection import select as select_checkpoint  # the runs' own rule (no torch)
+from ..variants import LORA, PROMPT, SETTINGS, SFT
 from . import plotting
-from . import variants as attn  # the attention registry
-from .links import PROFILES as LINK_PROFILES
-from .links import Link, estimates, network_seconds
-from .tuning.selection import select as select_checkpoint  # the runs' own rule (no torch)
-from .variants import LORA, PROMPT, SETTINGS, SFT
 
 #: methods in plot and table order, with the label each gets
 METHOD_ORDER = ["SFT", "prompt", "LoRA", "FoT (softmax)", "FoT (RFA)"]
@@ -502,7 +502,7 @@ def _md(table: pd.DataFrame) -> str:
 
 def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path], list[str]]:
     """Figure and tables of the cost-to-accuracy analysis; returns (written paths, README lines)."""
-    from .report.frame import narrow
+    from .frame import narrow
 
     traj, summary, costs = trajectories(records), summaries(records), unit_costs(records)
     written, lines = [], []
