@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from ...mpc.util import register_autograd
 from ...variants import GELU
 
 
@@ -33,6 +34,27 @@ class Gelu:
 
     def plain(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+
+def with_slope(gelu, x):
+    """GeLU of ``x`` under CrypTen's autograd for an approximation whose forward also yields its slope
+    (``gelu.mpc_with_slope(x)`` -> (GeLU(x), GeLU'(x)), from the forward's own openings): the backward
+    is then one Beaver product g * GeLU'(x)."""
+    return x.secfwt_gelu_with_slope(gelu)
+
+
+def _with_slope_forward(ctx, input, gelu):
+    out, slope = gelu.mpc_with_slope(input)
+    ctx.save_for_backward(slope)
+    return out
+
+
+def _with_slope_backward(ctx, grad_output):
+    (slope,) = ctx.saved_tensors
+    return grad_output * slope
+
+
+register_autograd("secfwt_gelu_with_slope", _with_slope_forward, _with_slope_backward)
 
 
 def implementation(name: str) -> Gelu:

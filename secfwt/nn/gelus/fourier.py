@@ -26,8 +26,7 @@ import torch
 
 from ...mpc import cosine
 from ...mpc.compat import crypten
-from ...mpc.util import register_autograd
-from . import Gelu
+from . import Gelu, with_slope
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class FourierGelu(Gelu):
         """GeLU of a CrypTen tensor; differentiable (CrypTen's autograd) when x requires a gradient.
         No data-dependent clamp (``clamp`` is ignored): its cost does not depend on the weights."""
         if crypten.CrypTensor.AUTOGRAD_ENABLED and getattr(x, "requires_grad", False):
-            return x.secfwt_fourier_gelu(self)  # registered below (_fourier_gelu_forward)
+            return with_slope(self, x)  # the backward: one product g * GeLU'(x)
         series = cosine.sine_series(x, self.w, self.orders, self.coefficients)
         return x * series.add(0.5)
 
@@ -102,19 +101,3 @@ class FourierGelu(Gelu):
 
 
 IMPLEMENTATION = FOURIER_GELU = FourierGelu()
-
-
-def _fourier_gelu_forward(ctx, input, gelu):
-    """``x.secfwt_fourier_gelu(gelu)`` under CrypTen's autograd: keeps GeLU'(x) (see
-    :meth:`FourierGelu.mpc_with_slope`) for the backward, one Beaver product g * GeLU'(x)."""
-    out, slope = gelu.mpc_with_slope(input)
-    ctx.save_for_backward(slope)
-    return out
-
-
-def _fourier_gelu_backward(ctx, grad_output):
-    (slope,) = ctx.saved_tensors
-    return grad_output * slope
-
-
-register_autograd("secfwt_fourier_gelu", _fourier_gelu_forward, _fourier_gelu_backward)

@@ -27,8 +27,7 @@ from functools import cached_property
 import torch
 
 from ...mpc.compat import crypten
-from ...mpc.util import register_autograd
-from . import Gelu
+from . import Gelu, with_slope
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ class PiecewiseGelu(Gelu):
         """GeLU of a CrypTen tensor (``clamp`` is ignored: the segments bound it); differentiable under
         CrypTen's autograd when x requires a gradient (:meth:`mpc_with_slope`)."""
         if crypten.CrypTensor.AUTOGRAD_ENABLED and getattr(x, "requires_grad", False):
-            return x.secfwt_piecewise_gelu(self)  # registered below
+            return with_slope(self, x)  # the backward: one product g * GeLU'(x)
         return self._evaluate(x, slope=False)
 
     def mpc_with_slope(self, x):
@@ -114,19 +113,3 @@ class PiecewiseGelu(Gelu):
 
 
 IMPLEMENTATION = PIECEWISE_GELU = PiecewiseGelu()
-
-
-def _piecewise_gelu_forward(ctx, input, gelu):
-    """``x.secfwt_piecewise_gelu(gelu)`` under CrypTen's autograd: keeps GeLU'(x) for the backward,
-    one Beaver product g * GeLU'(x)."""
-    out, slope = gelu.mpc_with_slope(input)
-    ctx.save_for_backward(slope)
-    return out
-
-
-def _piecewise_gelu_backward(ctx, grad_output):
-    (slope,) = ctx.saved_tensors
-    return grad_output * slope
-
-
-register_autograd("secfwt_piecewise_gelu", _piecewise_gelu_forward, _piecewise_gelu_backward)
