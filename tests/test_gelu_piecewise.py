@@ -60,7 +60,7 @@ def forward_and_backward():
 def test_one_batched_comparison_then_five_product_rounds_exactly(forward_and_backward):
     """13 rounds: CrypTen's comparison of 2n values (8 rounds), x^2, three rounds of Chebyshev terms,
     the selection.  1,168 B per element online (the comparison's A2B and B2A most of it)."""
-    forward, both = forward_and_backward
+    forward, _ = forward_and_backward
     assert forward["status"] == "ok", forward.get("error")
     assert (forward["rounds"], forward["bytes"], forward["offline_bytes"]) == (13, 1168 * N, 1248504)
     assert forward["max_abs_err"] < 3e-4  # over |x| <= 39: no range limit, unlike the Fourier series

@@ -48,7 +48,7 @@ class PiecewiseGelu(Gelu):
         joins the factors: CrypTen's stack, so that each level is one round)."""
         terms = [None, y]  # T_0 = 1 is kept apart (a public constant)
         while len(terms) <= self.degree:
-            new = list(range(len(terms), min(2 * len(terms) - 2, self.degree) + 1)) or [len(terms)]
+            new = list(range(len(terms), min(2 * len(terms) - 2, self.degree) + 1))
             halves = [(k // 2, k - k // 2) for k in new]
             products = stack([terms[a] for a, _ in halves]) * stack([terms[b] for _, b in halves])
             for i, (a, b) in enumerate(halves):
