@@ -493,3 +493,31 @@ def rfa_features_backward():
     total = meter.summary()[""]
     return {"rounds": total["rounds"], "bytes": total["bytes"], "elements": x.numel(),
             "protocols": sorted({o["protocol"] for o in meter.openings})}
+
+
+def lookup_cases(values: list, reach: float, resolution_bits: int, rows: list, bound: float):
+    """The lookup protocol in 2PC: relu of ``values`` in a window of ``reach``, the tree max of each
+    of ``rows`` (and its rounds and online bytes, from CrypTen's counters), and softmax-lookup of
+    ``rows`` with the public score bound ``bound``; every result revealed as float64 lists."""
+    import torch
+
+    from secfwt.mpc import lookup as lut
+    from secfwt.mpc.compat import crypten
+    from secfwt.mpc.util import reveal_float
+    from secfwt.nn.attention import lookup_softmax, stable_softmax
+
+    comm = crypten.communicator.get()
+    window = lut.window_for(reach, resolution_bits)
+    x = crypten.cryptensor(torch.tensor(values, dtype=torch.float64).float(), src=0)
+    held = reveal_float(x)
+    relu = reveal_float(lut.relu(x, window))
+    r = crypten.cryptensor(torch.tensor(rows, dtype=torch.float64).float(), src=0)
+    with crypten.cfg.temp_override({"communicator.verbose": True}):  # CrypTen counts only when verbose
+        rounds, nbytes = comm.comm_rounds, comm.comm_bytes
+        top = lut.tree_max(r, -1, window)
+        max_cost = (comm.comm_rounds - rounds, comm.comm_bytes - nbytes)
+    probs = reveal_float(lookup_softmax(r, -1, bound))
+    return {"held": held.tolist(), "relu": relu.tolist(), "max": reveal_float(top).tolist(),
+            "rows_held": reveal_float(r).tolist(), "max_cost": max_cost, "softmax": probs.tolist(),
+            "stable": reveal_float(stable_softmax(r, -1)).tolist(),
+            "window": [window.bits, window.resolution_bits]}

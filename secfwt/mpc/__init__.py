@@ -8,6 +8,7 @@ Importing the package loads neither torch nor CrypTen (the launcher and the comm
 #: TTP and TFP providers (each module's ``install()`` registers it; idempotent)
 PROTOCOL_MODULES = {
     "cosine": "the one-round trig mask: T and [cos kt, sin kt] per harmonic",
+    "lookup": "table lookups on a bounded value: A and tables indexed by top_n((X - A) 2^s) per element",
     "persistent": "persistent Beaver masks of fixed operands: B once per run, (A, C = A B) per product",
 }
 

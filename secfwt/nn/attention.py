@@ -10,6 +10,14 @@ Shapes are ``[batch, heads, seq, head_dim]``.  Variants:
   subtracted) is divided by the public L/4 before CrypTen's reciprocal and the result
   rescaled after, so the reciprocal always sees [4/L, 4], inside its accurate range, at no
   extra communication.  This is what makes it right at L = 512.
+* ``softmax-lookup``: exact softmax without CrypTen's secure max: the max is a tree of pairwise
+  max(a, b) = b + relu(a - b) whose relu is ONE dealer-assisted table lookup on the bounded
+  difference (:mod:`secfwt.mpc.lookup`: 16 B online per comparison instead of CrypTen's ~1.35 KB,
+  one round per level instead of ~11); the shift is an exact score within depth * 2^-r of the max,
+  so the denominator lies in the public [1, L e^(depth 2^-r)], and its reciprocal starts from a
+  second lookup on that range (the optimal constant per cell) and takes 4 Newton steps instead of
+  CrypTen's exp start and 10.  The scores' window is public: twice the model owner's calibrated
+  largest |score| plus the padding mask's bias.
 * ``rfa-builtin``: Random Feature Attention (Peng et al., 2021) with CrypTen's own
   ``cossin`` (exp(ix) by 10 squarings: 28 rounds).  phi(x) = [sin(W x), cos(W x)] / sqrt(D)
   of the l2-normalised q and k, linear-time aggregation, and a normaliser scaled by the
@@ -43,17 +51,22 @@ def random_features(head_dim: int, features: int, seed: int, sigma: float = 1.0)
 
 
 # -- MPC --------------------------------------------------------------------------------------
-def mpc_attention(variant: str, q, k, v, w: torch.Tensor | None = None, keys=None, qk_scale: float = 1.0):
+def mpc_attention(variant: str, q, k, v, w: torch.Tensor | None = None, keys=None, qk_scale: float = 1.0,
+                  score_bound: float | None = None):
     """Attention core on CrypTen tensors; scopes name each component for the meter.
 
     ``keys`` (optional) masks padded keys with the data owner's secret-shared mask: softmax adds
     ``keys.bias`` ([B, 1, 1, L], 0 or a large negative score: local), RFA multiplies phi(k) by
     ``keys.mask`` ([B, 1, L, 1], 0/1: one Beaver multiplication).  ``qk_scale`` (RFA only) is the
     model owner's public factor that centres the q/k rows' mean square in inv_sqrt's accurate range
-    (:func:`secfwt.nn.encoder.calibrate`); it is folded into public divisions, so it costs nothing."""
+    (:func:`secfwt.nn.encoder.calibrate`); it is folded into public divisions, so it costs nothing.
+    ``score_bound`` (softmax-lookup only) is the model owner's public bound on |score| (default
+    :data:`SCORE_BOUND`): it sizes the lookup tables, not the online cost."""
     spec = lookup(variant)
     if spec.rfa:
         return _mpc_rfa_attention(q, k, v, w, onepass=spec.onepass, keys=keys, qk_scale=qk_scale)
+    if spec.lookup:
+        return _mpc_softmax_attention(q, k, v, keys=keys, lookup_bound=score_bound or SCORE_BOUND)
     return _mpc_softmax_attention(q, k, v, stable=spec.stable, keys=keys)
 
 
@@ -74,14 +87,86 @@ def stable_softmax(x, dim: int = -1):
     return num * inv
 
 
-def _mpc_softmax_attention(q, k, v, stable: bool, keys=None):
+#: softmax-lookup: the default public bound on |score| (q k^T / sqrt(d)) where no calibration gives one
+SCORE_BOUND = 16.0
+#: softmax-lookup: the max's comparisons read differences at 2^-1 (the shift is within depth / 2 of the
+#: max: exp's largest value at most e^(depth / 2)); the reciprocal's start reads its input at 2^0
+LOOKUP_MAX_RESOLUTION_BITS = 1
+LOOKUP_RECIPROCAL_RESOLUTION_BITS = 0
+#: Newton steps after the range start: its relative error is at most 1/2 (a cell [1, 3) at the floor;
+#: 1/4 above 5), and each step squares it: (1/2)^16 = 1.5e-5, fixed point's own resolution
+LOOKUP_RECIPROCAL_NEWTON_STEPS = 4
+
+
+def lookup_windows(seq: int, score_bound: float, masked: bool):
+    """The public windows of softmax-lookup over ``seq`` keys: the max's differences (twice the
+    score bound, plus the padding mask's bias when keys are masked) and the denominator's range
+    [1, seq e^(depth 2^-r)] (the shift is an exact score at most depth 2^-r below the max)."""
+    from ..mpc import lookup as lut
+
+    spread = 2.0 * score_bound + (abs(MASK_BIAS) if masked else 0.0)
+    diff = lut.window_for(spread, LOOKUP_MAX_RESOLUTION_BITS)
+    top = seq * math.exp(lut.tree_depth(seq) * diff.step)
+    den = lut.window_for((top - 1.0) / 2 + 2.0, LOOKUP_RECIPROCAL_RESOLUTION_BITS, centre=(top + 1.0) / 2)
+    return diff, den
+
+
+def lookup_softmax(x, dim: int = -1, score_bound: float = SCORE_BOUND, masked: bool = False):
+    """Softmax along ``dim`` with the max and the reciprocal's start from dealer-assisted lookups
+    (see the module doc); differentiable through CrypTen's autograd (backward p (g - sum g p): 2
+    products, no lookup)."""
+    from ..mpc.compat import crypten
+
+    if crypten.CrypTensor.AUTOGRAD_ENABLED and getattr(x, "requires_grad", False):
+        return x.secfwt_lookup_softmax(dim, score_bound, masked)
+    return _lookup_softmax(x, dim, score_bound, masked)
+
+
+def _lookup_softmax(x, dim: int, score_bound: float, masked: bool):
+    from ..mpc import lookup as lut
+
+    diff, den_window = lookup_windows(x.size(dim), score_bound, masked)
+    with scope("max"):
+        shifted = x - lut.tree_max(x, dim, diff)
+    with scope("exp"):
+        num = shifted.exp()
+    with scope("reciprocal"):
+        den = num.sum(dim, keepdim=True)
+        inv = lut.value(den, den_window, "reciprocal", 1.0)
+        for _ in range(LOOKUP_RECIPROCAL_NEWTON_STEPS):
+            inv = inv * (2 - den * inv)
+    return num * inv
+
+
+def _lookup_softmax_forward(ctx, x, dim, score_bound, masked):
+    out = _lookup_softmax(x, dim, score_bound, masked)
+    ctx.save_multiple_for_backward((out, dim))
+    return out
+
+
+def _lookup_softmax_backward(ctx, grad):
+    probs, dim = ctx.saved_tensors
+    return probs * (grad - (grad * probs).sum(dim, keepdim=True))
+
+
+def _register_lookup_softmax() -> None:
+    from ..mpc.util import register_autograd
+
+    register_autograd("secfwt_lookup_softmax", _lookup_softmax_forward, _lookup_softmax_backward)
+
+
+def _mpc_softmax_attention(q, k, v, stable: bool = False, keys=None, lookup_bound: float | None = None):
     d = q.size(-1)
     with scope("scores"):
         scores = q.matmul(k.transpose(-2, -1)).div(math.sqrt(d))
         if keys is not None:
             scores = scores + keys.bias
     with scope("softmax"):
-        probs = stable_softmax(scores, -1) if stable else scores.softmax(-1)
+        if lookup_bound is not None:
+            _register_lookup_softmax()
+            probs = lookup_softmax(scores, -1, lookup_bound, masked=keys is not None)
+        else:
+            probs = stable_softmax(scores, -1) if stable else scores.softmax(-1)
     with scope("context"):
         return probs.matmul(v)
 

@@ -280,6 +280,9 @@ class MPCEncoder:
         self.ln_scales = calibration["ln_scales"]
         self.pool_scale = calibration.get("pool_scale", 1.0)
         self.qk_scales = calibration.get("qk_scales", {})  # RFA's l2 normalisation, per layer
+        self.score_bounds = calibration.get("score_max", {})  # softmax-lookup's tables, per layer
+        if attn.lookup(attention).lookup and not self.score_bounds:
+            raise ValueError(f"attention {attention!r} needs the calibrated score bounds (calibrate(): 'score_max')")
         if head == "sentence":
             if label_embeddings is None:
                 raise ValueError("the sentence head needs label_embeddings (the model owner's, [C, H])")
@@ -472,7 +475,8 @@ class MPCEncoder:
                     q, k, v = (y.reshape(bsz, seq, self.heads, self.head_dim).transpose(1, 2)
                                for y in self._projections(h, [n[x] for x in ("q", "k", "v")]))
                 ctx = attn.mpc_attention(self.attention, q, k, v, w=self.features, keys=keys,
-                                         qk_scale=self.qk_scales.get(n["q"], 1.0))
+                                         qk_scale=self.qk_scales.get(n["q"], 1.0),
+                                         score_bound=self.score_bounds.get(n["q"]))
                 with scope("out"):
                     ctx = ctx.transpose(1, 2).reshape(bsz, seq, hidden)
                     h = self._ln(self._linear(ctx, n["o"]) + h, n["ln1"])
@@ -634,6 +638,9 @@ INV_SQRT_CENTRE = math.sqrt(0.1 * 100.0)
 
 #: margin on the calibrated GeLU input peak (real inputs may exceed the synthetic batch's)
 GELU_MARGIN = 1.5
+#: margin on the calibrated largest |score| (MiniLM: real SST-2 and AG News sentences reach 1.47x the
+#: synthetic batch's in the last layer, 9.7 against 6.6); it sizes softmax-lookup's tables
+SCORE_MARGIN = 2.0
 
 
 def calibrate(model, seq: int = 32, seed: int = 12345, head: str = "mlm", label_embeddings=None) -> dict:
@@ -647,17 +654,20 @@ def calibrate(model, seq: int = 32, seed: int = 12345, head: str = "mlm", label_
     * ``pool_scale`` (sentence head): the same centring for the squared norm of the pooled
       embedding;
     * ``qk_scales``: per layer (named by its query projection), the same centring for the mean
-      square of the query and key rows, which RFA's l2 normalisation takes inv_sqrt of."""
-    stats, peaks, qk = {}, {}, {}
+      square of the query and key rows, which RFA's l2 normalisation takes inv_sqrt of;
+    * ``score_max``: per layer (named the same way), the largest |score| times ``SCORE_MARGIN``:
+      the window of softmax-lookup's comparisons."""
+    stats, peaks, qk, scores = {}, {}, {}, {}
     batch = synthetic_batch(model.config, 2, min(seq, model.config.max_position_embeddings - 2), 0, seed=seed)
     with torch.no_grad():
-        plain_forward(model, batch, ln_stats=stats, gelu_peaks=peaks, qk_stats=qk)
+        plain_forward(model, batch, ln_stats=stats, gelu_peaks=peaks, qk_stats=qk, score_peaks=scores)
         pooled = plain_forward(model, batch, hidden_only=True).mean(1)
     sq = pooled.square().sum(-1)
     return {"ln_scales": {name: _centring(lo, hi) for name, (lo, hi) in stats.items()},
             "gelu_max": {name: peak * GELU_MARGIN for name, peak in peaks.items()},
             "pool_scale": _centring(sq.min().item(), sq.max().item()),
-            "qk_scales": {name: _centring(lo, hi) for name, (lo, hi) in qk.items()}}
+            "qk_scales": {name: _centring(lo, hi) for name, (lo, hi) in qk.items()},
+            "score_max": {name: peak * SCORE_MARGIN for name, peak in scores.items()}}
 
 
 def _centring(lo: float, hi: float) -> float:
@@ -670,14 +680,14 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
                   lora: dict | None = None, lora_scale: float = 0.0, gelu_peaks: dict | None = None,
                   head: str = "mlm", label_embeddings: torch.Tensor | None = None, gelu: str = GELU.default,
                   deep_prompts: list | None = None, pair_threshold: float | None = None,
-                  qk_stats: dict | None = None):
+                  qk_stats: dict | None = None, score_peaks: dict | None = None):
     """The MPC forward's mathematics on the HF model's weights (differentiable), in the model's own
     dtype: float64 for parity checks, float32 for long plaintext tuning runs.  Padded keys are
     masked and the sentence head pools real positions exactly as in MPC.
     With ``ln_stats`` / ``gelu_peaks`` (dicts), records each LayerNorm's smallest and largest token
     variance and each GeLU's largest input magnitude (keyed by the dense layer before it); with
     ``qk_stats``, each layer's smallest and largest mean square of a query or key row (keyed by the
-    query projection)."""
+    query projection); with ``score_peaks``, each layer's largest |score| (keyed the same way)."""
     cfg = model.config
     sd = dict(model.named_parameters())
     base, _ = _prefixes(cfg)
@@ -718,6 +728,8 @@ def plain_forward(model, batch: Batch, prompt: torch.Tensor | None = None, atten
         if qk_stats is not None:
             rows = torch.cat([q, k], -2).detach().square().mean(-1)
             qk_stats[n["q"]] = (rows.min().item(), rows.max().item())
+        if score_peaks is not None:
+            score_peaks[n["q"]] = (q @ k.transpose(-2, -1)).detach().abs().max().item() / math.sqrt(head_dim)
         ctx = attn.plain_attention(attention, q, k, v, w_feat, key_mask=batch.attention_mask, dtype=dtype)
         h = ln(lin(ctx.transpose(1, 2).reshape(bsz, seq, -1), n["o"]) + h, n["ln1"])
         h = ln(lin(_gelu_peak(lin(h, n["ffn1"]), n["ffn1"], gelu_peaks, gelu), n["ffn2"]) + h, n["ln2"])
