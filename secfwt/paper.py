@@ -68,3 +68,31 @@ def projection_seq(task: str) -> int:
     """The sequence length a whole batch of the task's 16-shot set pads to, rounded up to 8."""
     longest = FEW_SHOT_SHAPES[task][1]
     return -(-longest // 8) * 8
+
+
+# -- published secure inference: one BERT-base forward at L = 128 (issue 27's table) ----------------
+@dataclass(frozen=True)
+class PublishedInference:
+    """One published system's cost of one secure forward (BERT-base, L = 128, batch 1), with what its
+    figures count: they differ between sources, so the report prints the convention beside them."""
+
+    system: str
+    family: str
+    online_gb: float | None  # between the computing parties, per forward
+    dealer_gb: float | None  # keys / correlated randomness from the dealer
+    total_gib: float | None  # where a source gives only online and dealer together
+    rounds: int
+    convention: str
+    source: str
+
+
+INFERENCE_MODEL, INFERENCE_SEQ = "bert-base", 128
+PUBLISHED_INFERENCE = (
+    PublishedInference("SIGMA", "2PC, function secret sharing, dealer, GPU", 0.989, 16.8, None, 1128,
+                       "online bytes; dealer = FSS keys", "PoPETs 2024 (ePrint 2023/1269); the FuseFSS artifact's re-run "
+                       "(ponyyuhan/SUF_new)"),
+    PublishedInference("FuseFSS", "2PC, function secret sharing (a compiler over SIGMA), dealer", 0.830, 12.7, None,
+                       1116, "online bytes; dealer = FSS keys", "arXiv 2606.09551 and its artifact (ponyyuhan/SUF_new)"),
+    PublishedInference("SHAFT", "2PC on CrypTen with a dealer, GPU", None, None, 10.46, 1496,
+                       "one total: online and dealer together, GiB", "NDSS 2025 (andeskyl/SHAFT); the same re-run"),
+)

@@ -474,3 +474,43 @@ PROFILES["emulation"] = {
     "links": ["lan", "wan200", "wan100"],
     "sweeps": [s for link in EMULATED_LINKS for s in _emulation_sweeps(link)],
 }
+
+
+#: One secure forward beside the published 2PC inference systems (issue 27): each configuration as a
+#: FoT generation of 2 and of 3 candidates at batch 1, so that one forward is read off exactly (counts
+#: are linear in the candidates: one forward = the 2-candidate generation minus the third candidate's
+#: increment; the rounds are the generation's, as its candidates run batched).  One soft-prompt slot:
+#: a secret input row like any token's.
+INFERENCE_CONFIGS = {
+    "the paper's nonlinearities, softmax-stable": {"attention": [attn.SOFTMAX]},
+    "softmax-stable + Fourier GeLU, fused QKV, fast inv sqrt": {"attention": [attn.SOFTMAX], **BEYOND_PAPER_ALL},
+    "the same + persistent weight masks": {"attention": [attn.SOFTMAX], **BEYOND_PAPER_ALL, **AMORTISED},
+    "softmax-lookup + the same (exact)": {"attention": ["softmax-lookup"], **BEYOND_PAPER_ALL, **AMORTISED},
+    "RFA + the same (approximate)": {"attention": [attn.RFA], **BEYOND_PAPER_ALL, **AMORTISED},
+}
+INFERENCE_POPULATIONS = (2, 3)
+
+
+def _inference_sweeps() -> list[Sweep]:
+    shape = {"model": [paper.INFERENCE_MODEL], "seq": [paper.INFERENCE_SEQ], "batch": [1], "extrapolate": [True],
+             "method": [FOT], "prompt_tokens": [1], "population": list(INFERENCE_POPULATIONS),
+             "fot_mode": ["batched"]}
+    # ... and softmax-lookup's error at a pretrained model's full depth on real sentences, beside
+    # softmax-stable's (MiniLM: 6 blocks, calibrated score bounds; logits against the plaintext twin)
+    depth = Sweep("step", {"model": ["minilm"], "head": ["sentence"], "task": ["sst2", "agnews"], "method": [FOT],
+                           "seq": [INFERENCE_DEPTH_SEQ], "batch": [4], "population": [2], "prompt_tokens": [8],
+                           "attention": ["softmax-lookup", attn.SOFTMAX]}, 200)
+    return [Sweep("step", {**shape, **config}, 90) for config in INFERENCE_CONFIGS.values()] + [depth]
+
+
+#: the public padded length of the full-depth error runs (8 prompt slots + the tasks' first 4 rows)
+INFERENCE_DEPTH_SEQ = 64
+
+
+PROFILES["inference"] = {
+    "description": "one secure BERT-base forward at L = 128 (its vocabulary, batch 1) in each configuration, "
+                   "exact and approximate attention, beside the published 2PC systems (SIGMA, FuseFSS, SHAFT): "
+                   "the report's inference table",
+    "links": ["lan", "wan200", "wan100"],
+    "sweeps": _inference_sweeps(),
+}

@@ -167,6 +167,10 @@ MODEL_SIZES = {
                   vocab_size=8000),
     "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072,
                  vocab_size=50265),
+    # BERT-base's shape and vocabulary (30,522), in this suite's RoBERTa layout: the model the published
+    # 2PC inference systems report (secfwt.paper.PUBLISHED_INFERENCE)
+    "bert-base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072,
+                      vocab_size=30522),
     "large": dict(num_hidden_layers=24, hidden_size=1024, num_attention_heads=16, intermediate_size=4096,
                   vocab_size=50265),
 }

@@ -315,9 +315,12 @@ def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
             table = art.make(df)
             if len(table):
                 written += write_table(table, tables / art.name)
-    from . import accuracy, claims
+    from . import accuracy, claims, inference
 
     claimed, claim_lines, summary_lines = claims.write(records, figs, tables)
+    inferred, inference_lines = inference.write(records, tables)
+    claimed += inferred
+    claim_lines = claim_lines + inference_lines
     tuned, accuracy_lines = accuracy.write(records, figs, tables)
     timed, timing_lines = timing.write(records, figs, tables)
     written += claimed + tuned + timed

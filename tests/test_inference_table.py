@@ -1,0 +1,62 @@
+"""The inference table (secfwt/report/inference.py): one forward read off the 2- and 3-candidate runs
+exactly, beside the published anchors, which come from secfwt.paper and are not typed in the report."""
+
+import pytest
+
+from secfwt import paper
+from secfwt.links import PROFILES as LINKS
+from secfwt.links import network_seconds
+from secfwt.profiles import INFERENCE_CONFIGS, PROFILES
+from secfwt.report.inference import depth_table, inference_table
+
+LABEL = "softmax-lookup + the same (exact)"
+
+
+def _record(population: int, fixed: float, per_candidate: float, rounds: int = 800) -> dict:
+    """A FoT generation whose counts are fixed + population x per_candidate (as a real run's are)."""
+    config = {k: v[0] for k, v in INFERENCE_CONFIGS[LABEL].items()}
+    params = {"model": paper.INFERENCE_MODEL, "seq": paper.INFERENCE_SEQ, "batch": 1, "method": "fot",
+              "population": population, **config}
+    total = fixed + population * per_candidate
+    return {"workload": "step", "status": "ok", "provider": "ttp", "params": params, "rounds": rounds,
+            "bytes": total, "offline_bytes": 10 * total, "one_time": {"bytes": 2e9},
+            "scopes": {"forward.embeddings": {"bytes": population * 1e6},
+                       "forward.layers.attn.softmax.max": {"bytes": population * 3e7},
+                       "one_time.embeddings": {"bytes": 6e7}}}
+
+
+def test_one_forward_is_read_off_two_and_three_candidates_exactly():
+    table = inference_table([_record(2, 5e7, 9.5e8), _record(3, 5e7, 9.5e8)])
+    ours = table[table["system"] == f"secfwt: {LABEL}"].iloc[0]
+    assert ours["online_GB"] == pytest.approx((5e7 + 9.5e8) / 1e9)  # fixed part kept once, not halved
+    assert ours["dealer_GB"] == pytest.approx(10 * (5e7 + 9.5e8) / 1e9)
+    assert ours["rounds"] == 800 and ours["one_time_GB"] == pytest.approx(2.0)
+    assert ours["softmax_max_GB"] == pytest.approx(0.03) and ours["word_lookup_GB"] == pytest.approx(0.061)
+    assert ours["wan100_net_s"] == pytest.approx(network_seconds(800, 1e9, LINKS["wan100"]))
+
+
+def test_the_anchors_come_from_the_paper_module_with_their_conventions():
+    table = inference_table([_record(2, 0, 1e9), _record(3, 0, 1e9)])
+    published = table[~table["system"].str.startswith("secfwt")]
+    assert len(published) == len(paper.PUBLISHED_INFERENCE) == 3
+    sigma = published[published["system"].str.startswith("SIGMA")].iloc[0]
+    assert (sigma["online_GB"], sigma["dealer_GB"], sigma["rounds"]) == (0.989, 16.8, 1128)
+    assert all("counts" in s for s in published["source"])
+
+
+def test_nothing_without_both_runs_and_the_profile_measures_both():
+    assert not len(inference_table([_record(2, 0, 1e9)]))
+    sweeps = [s for s in PROFILES["inference"]["sweeps"] if s.grid["model"] != ["minilm"]]
+    assert len(sweeps) == len(INFERENCE_CONFIGS) and all(s.grid["population"] == [2, 3] for s in sweeps)
+    assert all(s.grid["model"] == ["bert-base"] and s.grid["seq"] == [128] for s in sweeps)
+
+
+def test_the_full_depth_rows_pair_lookup_with_stable_per_task():
+    base = {"workload": "step", "status": "ok", "rounds": 600, "bytes": 6e9, "offline_bytes": 1.7e10,
+            "tolerance": 0.05, "scopes": {}}
+    records = [{**base, "params": {"model": "minilm", "seq": 64, "task": t, "attention": a}, "max_abs_err": e}
+               for t, a, e in (("sst2", "softmax-lookup", 0.027), ("sst2", "softmax-stable", 0.023),
+                               ("sst2", "rfa-onepass", 0.5))]
+    table = depth_table(records)
+    assert list(table["attention"]) == ["softmax-lookup", "softmax-stable"]
+    assert list(table["max_abs_err"]) == [0.027, 0.023]
