@@ -495,13 +495,18 @@ def rfa_features_backward():
             "protocols": sorted({o["protocol"] for o in meter.openings})}
 
 
-def lookup_cases(values: list, reach: float, resolution_bits: int, rows: list, bound: float):
+def lookup_cases(values: list, reach: float, resolution_bits: int, rows: list, bound: float,
+                 chunk_entries: int | None = None):
     """The lookup protocol in 2PC: relu of ``values`` in a window of ``reach``, the tree max of each
     of ``rows`` (and its rounds and online bytes, from CrypTen's counters), and softmax-lookup of
-    ``rows`` with the public score bound ``bound``; every result revealed as float64 lists."""
+    ``rows`` with the public score bound ``bound``; every result revealed as float64 lists.
+    ``chunk_entries`` makes the dealer's tables travel in smaller chunks."""
     import torch
 
     from secfwt.mpc import lookup as lut
+
+    if chunk_entries:
+        lut.CHUNK_ENTRIES = chunk_entries
     from secfwt.mpc.compat import crypten
     from secfwt.mpc.util import reveal_float
     from secfwt.nn.attention import lookup_softmax, stable_softmax

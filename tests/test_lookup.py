@@ -6,6 +6,8 @@ values are checked against what the parties hold, including next to the window's
 dropped bit or a shifted index shows."""
 
 
+import math
+
 import pytest
 import torch
 
@@ -45,8 +47,25 @@ def test_the_reciprocal_start_is_within_a_half_on_every_cell():
     assert 0.45 < worst <= 1 / 2 + 1e-9 and worst_above <= 1 / 4 + 1e-9
 
 
-@pytest.fixture(scope="module")
-def cases():
+def test_long_sequences_read_the_denominator_coarser_and_take_more_newton_steps():
+    """The denominator's table stays within 2^13 entries; the Newton steps are what the start's worst
+    cell needs to reach 2^-16: 4 up to L = 128, then one more per halving of the resolution."""
+    steps = {}
+    for seq in (32, 128, 256, 512):
+        den = attn.lookup_windows(seq, attn.SCORE_BOUND, masked=True)[1]
+        assert den.bits <= attn.LOOKUP_RECIPROCAL_MAX_BITS
+        assert den.centre + den.reach >= seq * math.exp(lut.tree_depth(seq) * 0.5)  # the whole range is read
+        steps[seq] = (den.resolution_bits, attn.reciprocal_newton_steps(den))
+    assert steps == {32: (0, 4), 128: (0, 4), 256: (-1, 5), 512: (-3, 7)}
+    # the step count is computed, not assumed: one step fewer leaves more than the target
+    den = attn.lookup_windows(512, attn.SCORE_BOUND, masked=True)[1]
+    v = torch.arange(-(den.entries // 2), den.entries // 2, dtype=torch.float64)
+    lo = torch.clamp(den.centre + v * den.step, min=1.0)
+    worst = (1 - lo * lut.reciprocal_start(v, den.step, den.centre, 1.0)).abs().max().item()
+    assert worst ** (2**6) > attn.LOOKUP_RECIPROCAL_TARGET >= worst ** (2**7)
+
+
+def _run_cases(chunk_entries=None):
     g = torch.Generator().manual_seed(5)
     edge = lut.window_for(REACH, 1).reach
     values = torch.cat([torch.linspace(-edge + 0.01, edge - 0.01, 501, dtype=torch.float64),
@@ -57,9 +76,25 @@ def cases():
     rows[2] = torch.linspace(-19, 19, 37, dtype=torch.float64)
     out = run_parties(Task("party_tasks:lookup_cases", {
         "values": values.tolist(), "reach": REACH, "resolution_bits": 1, "rows": rows.tolist(),
-        "bound": 20.0}), timeout=180)
+        "bound": 20.0, "chunk_entries": chunk_entries}), timeout=180)
     # party 1 never talks to the dealer: its counters are the online cost alone
     return {**out[0], "max_cost": out[1]["max_cost"]}
+
+
+@pytest.mark.parties
+def test_tables_in_chunks_give_the_same_exact_relu():
+    """The dealer's tables travel in chunks (bounding its memory): 4,096 entries a chunk (16 elements)
+    gives the same exact relu away from zero as one message."""
+    chunked = _run_cases(chunk_entries=4096)
+    held, got = torch.tensor(chunked["held"]), torch.tensor(chunked["relu"])
+    far = held.abs() >= 0.5
+    assert far.sum() > 450 and (got[far] - held[far].clamp(min=0)).abs().max() < 1e-9
+    assert (torch.tensor(chunked["max"]).squeeze(-1) <= torch.tensor(chunked["rows_held"]).max(-1).values + 1e-9).all()
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return _run_cases()
 
 
 @pytest.mark.parties
@@ -126,10 +161,22 @@ def test_the_attention_core_costs_a_twelfth_of_the_rounds_and_an_84th_of_the_max
     s, t = new["scopes"], old["scopes"]
     assert (s["softmax.max"]["rounds"], s["softmax.max"]["bytes"]) == (7, 16 * comparisons)
     assert (t["softmax.max"]["rounds"], t["softmax.max"]["bytes"]) == (79, 87785472)
-    assert s["softmax.reciprocal"]["rounds"] == 1 + 2 * attn.LOOKUP_RECIPROCAL_NEWTON_STEPS
+    assert s["softmax.reciprocal"]["rounds"] == 1 + 2 * 4  # a lookup, 4 Newton steps of 2 rounds
     assert s["softmax.exp"] == {**s["softmax.exp"], "rounds": t["softmax.exp"]["rounds"],
                                 "bytes": t["softmax.exp"]["bytes"]}
     assert (new["rounds"], new["bytes"]) == (27, 12460032)
     # the dealer pays: two tables of 256 words per comparison
     assert s["softmax.max"]["offline_bytes"] >= 2 * 256 * 8 * comparisons
     assert new["max_abs_err"] < 2e-3 and new["max_abs_err"] <= 2 * old["max_abs_err"]
+
+
+def test_the_encoder_refuses_softmax_lookup_without_score_bounds_and_calibrates_them():
+    from secfwt.nn import encoder as enc
+
+    model = enc.hf_model("tiny")
+    calibration = enc.calibrate(model)
+    assert set(calibration["score_max"]) == {enc.block_names(model.config, i)["q"] for i in range(2)}
+    assert all(v > 0 for v in calibration["score_max"].values())
+    without = {k: v for k, v in calibration.items() if k != "score_max"}
+    with pytest.raises(ValueError, match="score bounds"):
+        enc.MPCEncoder(model, attention="softmax-lookup", calibration=without)

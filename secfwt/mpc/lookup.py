@@ -118,10 +118,27 @@ TABLES = {"relu": 2, "reciprocal": 1}
 
 
 # -- dealer material through CrypTen's providers ------------------------------------------------
+#: table entries the dealer computes and sends per request: tables are large (2^n words per element),
+#: so they travel in chunks that bound every process's peak memory, not in one message
+CHUNK_ENTRIES = 1 << 24
+
+
+def _chunks(elements: int, entries: int):
+    """(start, stop) element ranges whose tables hold at most CHUNK_ENTRIES entries each."""
+    step = max(1, CHUNK_ENTRIES // entries)
+    return [(i, min(i + step, elements)) for i in range(0, elements, step)]
+
+
 def _dealer_lookup_mask(server, size, kind, window, precision_bits, args=()):
-    """TTPServer side: A from the parties' shared PRSS, party 0's share of the tables."""
-    a = server._get_additive_PRSS(size)
-    tables = _tables(a, kind, window, precision_bits, args)
+    """TTPServer side, first request: A from the parties' shared PRSS, kept for the chunk requests."""
+    server.secfwt_lookup_pending = (server._get_additive_PRSS(size).flatten(), kind, window, precision_bits, args)
+    return torch.zeros(1, dtype=torch.long)
+
+
+def _dealer_lookup_chunk(server, start, stop):
+    """TTPServer side: party 0's share of the tables of elements [start, stop) of the pending mask."""
+    a, kind, window, precision_bits, args = server.secfwt_lookup_pending
+    tables = _tables(a[start:stop], kind, window, precision_bits, args)
     return tables - server._get_additive_PRSS(tables.size(), remove_rank=True)
 
 
@@ -132,12 +149,16 @@ def _ttp_lookup_mask(provider, size, kind, window, precision_bits, args=(), devi
     client = TTPClient.get()
     gen = client.get_generator(device=device)
     a = generate_random_ring_element(size, generator=gen, device=device)
-    table_size = torch.Size((TABLES[kind], *size, 1 << window[0]))
-    if crypten.communicator.get().get_rank() == 0:
-        tables = client.ttp_request("secfwt_lookup_mask", device, size, kind, window, precision_bits, args)
-    else:
-        tables = generate_random_ring_element(table_size, generator=gen, device=device)
-    return a, tables.reshape(table_size)
+    count, entries, kinds = a.numel(), 1 << window[0], TABLES[kind]
+    rank0 = crypten.communicator.get().get_rank() == 0
+    if rank0:
+        client.ttp_request("secfwt_lookup_mask", device, size, kind, window, precision_bits, args)
+    parts = []
+    for start, stop in _chunks(count, entries):
+        shape = torch.Size((kinds, stop - start, entries))
+        parts.append(client.ttp_request("secfwt_lookup_chunk", device, start, stop).reshape(shape) if rank0
+                     else generate_random_ring_element(shape, generator=gen, device=device))
+    return a, torch.cat(parts, dim=1).reshape(kinds, *size, entries)
 
 
 def _tfp_lookup_mask(provider, size, kind, window, precision_bits, args=(), device=None):
@@ -155,6 +176,7 @@ def install() -> None:
     from crypten.mpc.provider import TrustedFirstParty, TrustedThirdParty, TTPServer
 
     TTPServer.secfwt_lookup_mask = _dealer_lookup_mask
+    TTPServer.secfwt_lookup_chunk = _dealer_lookup_chunk
     TrustedThirdParty.secfwt_lookup_mask = _ttp_lookup_mask
     TrustedFirstParty.secfwt_lookup_mask = _tfp_lookup_mask
 

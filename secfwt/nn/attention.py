@@ -15,9 +15,9 @@ Shapes are ``[batch, heads, seq, head_dim]``.  Variants:
   difference (:mod:`secfwt.mpc.lookup`: 16 B online per comparison instead of CrypTen's ~1.35 KB,
   one round per level instead of ~11); the shift is an exact score within depth * 2^-r of the max,
   so the denominator lies in the public [1, L e^(depth 2^-r)], and its reciprocal starts from a
-  second lookup on that range (the optimal constant per cell) and takes 4 Newton steps instead of
-  CrypTen's exp start and 10.  The scores' window is public: twice the model owner's calibrated
-  largest |score| plus the padding mask's bias.
+  second lookup on that range (the optimal constant per cell) and takes the Newton steps the start's
+  worst cell needs (4 at L = 128) instead of CrypTen's exp start and 10.  The scores' window is
+  public: twice the model owner's calibrated largest |score| plus the padding mask's bias.
 * ``rfa-builtin``: Random Feature Attention (Peng et al., 2021) with CrypTen's own
   ``cossin`` (exp(ix) by 10 squarings: 28 rounds).  phi(x) = [sin(W x), cos(W x)] / sqrt(D)
   of the l2-normalised q and k, linear-time aggregation, and a normaliser scaled by the
@@ -93,9 +93,11 @@ SCORE_BOUND = 16.0
 #: max: exp's largest value at most e^(depth / 2)); the reciprocal's start reads its input at 2^0
 LOOKUP_MAX_RESOLUTION_BITS = 1
 LOOKUP_RECIPROCAL_RESOLUTION_BITS = 0
-#: Newton steps after the range start: its relative error is at most 1/2 (a cell [1, 3) at the floor;
-#: 1/4 above 5), and each step squares it: (1/2)^16 = 1.5e-5, fixed point's own resolution
-LOOKUP_RECIPROCAL_NEWTON_STEPS = 4
+#: the reciprocal's table holds at most 2^13 entries (64 KB a row from the dealer): a wider range (long
+#: sequences) is read coarser, and more Newton steps make up for the coarser start
+LOOKUP_RECIPROCAL_MAX_BITS = 13
+#: the reciprocal's relative error after its Newton steps: fixed point's own resolution
+LOOKUP_RECIPROCAL_TARGET = 2.0**-16
 
 
 def lookup_windows(seq: int, score_bound: float, masked: bool):
@@ -107,8 +109,28 @@ def lookup_windows(seq: int, score_bound: float, masked: bool):
     spread = 2.0 * score_bound + (abs(MASK_BIAS) if masked else 0.0)
     diff = lut.window_for(spread, LOOKUP_MAX_RESOLUTION_BITS)
     top = seq * math.exp(lut.tree_depth(seq) * diff.step)
-    den = lut.window_for((top - 1.0) / 2 + 2.0, LOOKUP_RECIPROCAL_RESOLUTION_BITS, centre=(top + 1.0) / 2)
-    return diff, den
+    resolution = LOOKUP_RECIPROCAL_RESOLUTION_BITS
+    while True:
+        den = lut.window_for((top - 1.0) / 2 + 2.0 / 2.0**resolution, resolution, centre=(top + 1.0) / 2)
+        if den.bits <= LOOKUP_RECIPROCAL_MAX_BITS:
+            return diff, den
+        resolution -= 1
+
+
+def reciprocal_newton_steps(window) -> int:
+    """Newton steps that take the range start's worst relative error (over every cell the dealer
+    tabulates, floored at 1) to :data:`LOOKUP_RECIPROCAL_TARGET`: each step squares it.  4 at L = 128
+    (worst cell [1, 3): 1/2); more where a long sequence's range is read coarser."""
+    from ..mpc import lookup as lut
+
+    v = torch.arange(-(window.entries // 2), window.entries // 2, dtype=torch.float64)
+    lo = torch.clamp(window.centre + v * window.step, min=1.0)
+    hi = torch.clamp(window.centre + (v + 2) * window.step, min=1.0)
+    y0 = lut.reciprocal_start(v, window.step, window.centre, 1.0)
+    worst = torch.maximum((1 - lo * y0).abs(), (1 - hi * y0).abs()).max().item()
+    if worst <= LOOKUP_RECIPROCAL_TARGET:
+        return 0
+    return math.ceil(math.log2(math.log(LOOKUP_RECIPROCAL_TARGET) / math.log(worst)))
 
 
 def lookup_softmax(x, dim: int = -1, score_bound: float = SCORE_BOUND, masked: bool = False):
@@ -133,7 +155,7 @@ def _lookup_softmax(x, dim: int, score_bound: float, masked: bool):
     with scope("reciprocal"):
         den = num.sum(dim, keepdim=True)
         inv = lut.value(den, den_window, "reciprocal", 1.0)
-        for _ in range(LOOKUP_RECIPROCAL_NEWTON_STEPS):
+        for _ in range(reciprocal_newton_steps(den_window)):
             inv = inv * (2 - den * inv)
     return num * inv
 

@@ -281,7 +281,7 @@ class MPCEncoder:
         self.pool_scale = calibration.get("pool_scale", 1.0)
         self.qk_scales = calibration.get("qk_scales", {})  # RFA's l2 normalisation, per layer
         self.score_bounds = calibration.get("score_max", {})  # softmax-lookup's tables, per layer
-        if attn.lookup(attention).lookup and not self.score_bounds:
+        if attn.lookup(attention).lookup and self.cfg.num_hidden_layers and not self.score_bounds:
             raise ValueError(f"attention {attention!r} needs the calibrated score bounds (calibrate(): 'score_max')")
         if head == "sentence":
             if label_embeddings is None:
