@@ -500,7 +500,11 @@ def _inference_sweeps() -> list[Sweep]:
     depth = Sweep("step", {"model": ["minilm"], "head": ["sentence"], "task": ["sst2", "agnews"], "method": [FOT],
                            "seq": [INFERENCE_DEPTH_SEQ], "batch": [4], "population": [2], "prompt_tokens": [8],
                            "attention": ["softmax-lookup", attn.SOFTMAX]}, 200)
-    return [Sweep("step", {**shape, **config}, 90) for config in INFERENCE_CONFIGS.values()] + [depth]
+    # ... and the same improvement at the paper's shape: one FoT generation (2 candidates, one at a time)
+    # with the cheap GeLU and fused QKV, softmax-lookup in place of softmax-stable (the paper profile's)
+    paper_shape = Sweep("step", {**_PAPER_STEP, "method": [FOT], "population": [2], "fot_mode": ["sequential"],
+                                 "attention": ["softmax-lookup"], **BEYOND_PAPER}, 400)
+    return [Sweep("step", {**shape, **config}, 90) for config in INFERENCE_CONFIGS.values()] + [depth, paper_shape]
 
 
 #: the public padded length of the full-depth error runs (8 prompt slots + the tasks' first 4 rows)

@@ -7,7 +7,7 @@ from secfwt import paper
 from secfwt.links import PROFILES as LINKS
 from secfwt.links import network_seconds
 from secfwt.profiles import INFERENCE_CONFIGS, PROFILES
-from secfwt.report.inference import depth_table, inference_table
+from secfwt.report.inference import depth_table, inference_table, paper_shape_table
 
 LABEL = "softmax-lookup + the same (exact)"
 
@@ -46,7 +46,7 @@ def test_the_anchors_come_from_the_paper_module_with_their_conventions():
 
 def test_nothing_without_both_runs_and_the_profile_measures_both():
     assert not len(inference_table([_record(2, 0, 1e9)]))
-    sweeps = [s for s in PROFILES["inference"]["sweeps"] if s.grid["model"] != ["minilm"]]
+    sweeps = [s for s in PROFILES["inference"]["sweeps"] if s.grid["model"] == [paper.INFERENCE_MODEL]]
     assert len(sweeps) == len(INFERENCE_CONFIGS) and all(s.grid["population"] == [2, 3] for s in sweeps)
     assert all(s.grid["model"] == ["bert-base"] and s.grid["seq"] == [128] for s in sweeps)
 
@@ -54,9 +54,28 @@ def test_nothing_without_both_runs_and_the_profile_measures_both():
 def test_the_full_depth_rows_pair_lookup_with_stable_per_task():
     base = {"workload": "step", "status": "ok", "rounds": 600, "bytes": 6e9, "offline_bytes": 1.7e10,
             "tolerance": 0.05, "scopes": {}}
-    records = [{**base, "params": {"model": "minilm", "seq": 64, "task": t, "attention": a}, "max_abs_err": e}
+    records = [{**base, "params": {"model": "minilm", "seq": 64, "task": t, "attention": a, "method": "fot",
+                                   "head": "sentence"}, "max_abs_err": e}
                for t, a, e in (("sst2", "softmax-lookup", 0.027), ("sst2", "softmax-stable", 0.023),
                                ("sst2", "rfa-onepass", 0.5))]
     table = depth_table(records)
     assert list(table["attention"]) == ["softmax-lookup", "softmax-stable"]
     assert list(table["max_abs_err"]) == [0.027, 0.023]
+    # a full-depth record's per-layer scopes are summed
+    layered = {**records[0], "scopes": {f"forward.layer{i}.attn.softmax.max": {"bytes": 1e9} for i in range(6)}}
+    assert depth_table([layered])["softmax_max_GB"].iloc[0] == pytest.approx(6.0)
+
+
+def test_the_paper_shape_rows_are_per_candidate():
+    base = {"workload": "step", "status": "ok", "rounds": 9000, "scopes": {}}
+    params = {"model": paper.MODEL, "seq": paper.SEQ, "method": "fot", "fot_mode": "sequential", "gelu": "fourier",
+              "qkv": "fused", "population": 2}
+    records = [{**base, "params": {**params, "attention": "softmax-stable"}, "bytes": 294.8e9, "offline_bytes": 134e9,
+                "scopes": {"forward.layers.attn.softmax.max": {"bytes": 238.9e9}}},
+               {**base, "params": {**params, "attention": "softmax-lookup"}, "bytes": 60e9, "offline_bytes": 500e9},
+               {**base, "params": {**params, "attention": "softmax-lookup", "weight_masks": "persistent"},
+                "bytes": 1.0, "offline_bytes": 1.0}]
+    table = paper_shape_table(records)
+    assert list(table["attention"]) == ["softmax-lookup", "softmax-stable"]
+    assert list(table["online_GB_per_candidate"]) == [30.0, 147.4]
+    assert table["softmax_max_GB_per_candidate"].iloc[1] == pytest.approx(119.45)

@@ -9,6 +9,7 @@ batched).  The persistent masks' one-time part is the 2-candidate run's ``one_ti
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -35,7 +36,14 @@ def _matches(record: dict, config: dict) -> bool:
 
 
 def _scope_bytes(record: dict, name: str, key: str = "bytes") -> float:
-    return float(record.get("scopes", {}).get(name, {}).get(key, 0.0))
+    """A scope's count; ``forward.layers.X`` of a record measured at full depth (not extrapolated) is
+    the sum of its ``forward.layer<i>.X``."""
+    scopes = record.get("scopes", {})
+    if name in scopes or not name.startswith("forward.layers."):
+        return float(scopes.get(name, {}).get(key, 0.0))
+    rest = name[len("forward.layers."):]
+    return float(sum(v.get(key, 0.0) for k, v in scopes.items()
+                     if re.fullmatch(rf"forward\.layer\d+\.{re.escape(rest)}", k)))
 
 
 def _one_forward(small: dict, large: dict, key: str = "bytes", scope: str | None = None) -> float:
@@ -89,7 +97,8 @@ def depth_table(records: list[dict]) -> pd.DataFrame:
     for r in records:
         p = r.get("params", {})
         if r.get("workload") != "step" or p.get("model") != "minilm" or p.get("seq") != INFERENCE_DEPTH_SEQ \
-                or p.get("attention") not in ("softmax-lookup", "softmax-stable") or r.get("status") != "ok":
+                or p.get("method") != "fot" or p.get("head") != "sentence" or r.get("status") != "ok" \
+                or p.get("attention") not in ("softmax-lookup", "softmax-stable"):
             continue
         rows.append({"task": p.get("task"), "attention": p["attention"], "max_abs_err": r.get("max_abs_err"),
                      "tolerance": r.get("tolerance"), "rounds": r["rounds"], "online_GB": r["bytes"] / GB,
@@ -107,10 +116,36 @@ def lines(table: pd.DataFrame) -> list[str]:
             "systems their keys), `one_time_GB` what persistent weight masks pay once per run; network time "
             "alone (rounds x 2 round trips x latency + online bytes / bandwidth, half duplex). The published "
             "systems ran on GPUs and count as their sources do (the `source` column of the linked table). "
-            "softmax-lookup's dealer tables are sized by the calibrated score bound: random weights here "
-            "(|score| <= 2.3, the padding bias dominates: 256 entries); pretrained MiniLM's first layer needs "
-            "2,048.", "",
+            "softmax-lookup's dealer bytes scale with its window, twice the calibrated largest |score| (plus the "
+            "padding bias where keys are padded): this row's random weights (|score| <= 2.7 with margin) and "
+            "unpadded batch need 32-entry tables for the max; pretrained MiniLM's calibrated bounds need 256 to "
+            "2,048 entries per layer with padding, so its max would cost the dealer 8 to 64 times this row's "
+            "(online bytes and rounds do not change).", "",
             table[shown].to_markdown(index=False, floatfmt=".3g"), ""]
+
+
+def paper_shape_table(records: list[dict]) -> pd.DataFrame:
+    """FoT at the paper's shape (paper.SHAPE; the cheap GeLU and fused QKV; 2 candidates one
+    at a time) with softmax-lookup beside softmax-stable: per candidate, half the generation."""
+    rows = []
+    for r in records:
+        p = r.get("params", {})
+        if r.get("workload") != "step" or r.get("status") != "ok" or p.get("model") != paper.MODEL \
+                or p.get("seq") != paper.SEQ or p.get("method") != "fot" or p.get("fot_mode") != "sequential" \
+                or p.get("gelu") != "fourier" or p.get("qkv") != "fused" or p.get("population") != 2 \
+                or p.get("weight_masks", "fresh") != "fresh" or p.get("inv_sqrt", "crypten") != "crypten" \
+                or p.get("attention") not in ("softmax-lookup", "softmax-stable"):
+            continue
+        n = p["population"]
+        rows.append({"attention": p["attention"], "online_GB_per_candidate": r["bytes"] / n / GB,
+                     "softmax_max_GB_per_candidate": _scope_bytes(r, "forward.layers.attn.softmax.max") / n / GB,
+                     "dealer_GB_per_candidate": r["offline_bytes"] / n / GB, "rounds_per_candidate": r["rounds"] / n})
+    return pd.DataFrame(rows).sort_values("attention") if rows else pd.DataFrame()
+
+
+def paper_shape_lines(table: pd.DataFrame) -> list[str]:
+    return [f"At the paper's shape ({paper.SHAPE}, 50 prompt tokens; FoT with the Fourier GeLU and fused QKV, "
+            "fresh weight masks; one candidate's forward):", "", table.to_markdown(index=False, floatfmt=".4g"), ""]
 
 
 def depth_lines(table: pd.DataFrame) -> list[str]:
@@ -122,7 +157,7 @@ def depth_lines(table: pd.DataFrame) -> list[str]:
 def write(records: list[dict], tables: Path) -> tuple[list[Path], list[str]]:
     from .frame import write_table
 
-    table, depth = inference_table(records), depth_table(records)
+    table, depth, shape = inference_table(records), depth_table(records), paper_shape_table(records)
     written, text = [], []
     if len(table):
         written += write_table(table, tables / "inference")
@@ -130,4 +165,7 @@ def write(records: list[dict], tables: Path) -> tuple[list[Path], list[str]]:
     if len(depth):
         written += write_table(depth, tables / "inference_depth")
         text += depth_lines(depth) if text else [f"## {INFERENCE_HEADING}", ""] + depth_lines(depth)
+    if "softmax-lookup" in set(shape.get("attention", ())):
+        written += write_table(shape, tables / "inference_paper_shape")
+        text += paper_shape_lines(shape) if text else [f"## {INFERENCE_HEADING}", ""] + paper_shape_lines(shape)
     return written, text
