@@ -52,3 +52,16 @@ def test_an_import_cycle_and_an_upward_import_fail_lint(tree):
     assert done.returncode != 0
     assert "no import cycles, at any level of the package BROKEN" in done.stdout
     assert "layers: mpc < nn < tuning < workloads < runner < cli BROKEN" in done.stdout
+
+
+def test_the_paper_defaults_are_typed_only_in_the_registry():
+    """Each protocol setting's paper choice is spelled once, in secfwt/variants.py: parameters, record
+    backfill, labels and report filters read it from there (issue 26; a report filter that typed
+    "fresh" again was caught by this)."""
+    from secfwt.variants import SETTINGS
+
+    root = Path(__file__).resolve().parents[1] / "secfwt"
+    defaults = {s.default for s in SETTINGS.values()} - {"crypten"}  # also the library's name
+    typed = [(path.relative_to(root).as_posix(), name) for path in sorted(root.rglob("*.py"))
+             if path.name != "variants.py" for name in defaults if f'"{name}"' in path.read_text()]
+    assert typed == [], typed

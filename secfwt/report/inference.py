@@ -18,8 +18,11 @@ from .. import paper
 from ..links import PROFILES as LINKS
 from ..links import network_seconds
 from ..profiles import INFERENCE_CONFIGS, INFERENCE_DEPTH_SEQ, INFERENCE_POPULATIONS
+from ..variants import SETTINGS
 
 GB = 1e9
+#: every protocol setting at the paper's choice (a record that does not name a setting made it)
+PAPER_SETTINGS = {name: setting.default for name, setting in SETTINGS.items()}
 INFERENCE_HEADING = f"One {paper.INFERENCE_MODEL} forward at L = {paper.INFERENCE_SEQ} beside published systems"
 NETWORK_LINKS = ("lan", "wan100")
 
@@ -28,9 +31,7 @@ def _matches(record: dict, config: dict) -> bool:
     p = record.get("params", {})
     shape = {"model": paper.INFERENCE_MODEL, "seq": paper.INFERENCE_SEQ, "batch": 1, "method": "fot"}
     wanted = {**shape, **{k: v[0] for k, v in config.items()}}
-    defaults = {"gelu": "tanh", "qkv": "separate", "inv_sqrt": "crypten", "weight_masks": "fresh",
-                "fixed_inputs": "recomputed"}
-    wanted = {**defaults, **wanted}
+    wanted = {**PAPER_SETTINGS, **wanted}
     return record.get("workload") == "step" and record.get("status") == "ok" and all(
         p.get(k) == v for k, v in wanted.items())
 
@@ -133,7 +134,7 @@ def paper_shape_table(records: list[dict]) -> pd.DataFrame:
         if r.get("workload") != "step" or r.get("status") != "ok" or p.get("model") != paper.MODEL \
                 or p.get("seq") != paper.SEQ or p.get("method") != "fot" or p.get("fot_mode") != "sequential" \
                 or p.get("gelu") != "fourier" or p.get("qkv") != "fused" or p.get("population") != 2 \
-                or p.get("weight_masks", "fresh") != "fresh" or p.get("inv_sqrt", "crypten") != "crypten" \
+                or any(p.get(k, PAPER_SETTINGS[k]) != PAPER_SETTINGS[k] for k in ("weight_masks", "inv_sqrt")) \
                 or p.get("attention") not in ("softmax-lookup", "softmax-stable"):
             continue
         n = p["population"]
