@@ -255,10 +255,12 @@ def encoder_parity(model: str, sentences: list, seq: int = 0, attention: str = "
 
 def audit_cases():
     """The reveal audit on known openings: Beaver (masked), a plain reveal (plaintext), the trig
-    protocol (masked), and a reveal to one party (seen only by that party)."""
+    protocol (masked), the table lookup's relu and tree max (masked), and a reveal to one party (seen
+    only by that party)."""
     import torch
 
     from secfwt.mpc import cosine
+    from secfwt.mpc import lookup as lut
     from secfwt.mpc.compat import crypten
     from secfwt.mpc.meter import Meter, scope
 
@@ -271,6 +273,8 @@ def audit_cases():
             x.reveal()
         with scope("trig"):
             cosine.cossin(x)
+        with scope("lookup"):
+            lut.tree_max(x.reshape(4, 16), -1, lut.window_for(8.0, 1))
         with scope("to0"):
             x.reveal(dst=0)
     return meter.audit_summary()

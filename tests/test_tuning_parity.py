@@ -159,6 +159,8 @@ def test_the_audit_flags_a_plaintext_opening():
     assert by[("mul", "Beaver (x - a, y - b)")]["verdict"] == "masked"
     assert by[("open", "reveal")]["verdict"] == "plaintext"
     assert by[("trig", "trig (m x + T)")]["verdict"] == "masked"
+    assert by[("lookup", "table lookup (x - a)")]["verdict"] == "masked"  # one opening per tree level
+    assert by[("lookup", "table lookup (x - a)")]["elements"] == 4 * 15  # a tree over 16 entries: 15 comparisons
     assert by[("to0", "reveal")]["verdict"] == "plaintext" and by[("to0", "reveal")]["receiver"] == "party 0"
     assert {(r["scope"], r["verdict"]) for r in rows[1] if r["scope"] == "to0"} == {("to0", "not received")}
 

@@ -26,7 +26,7 @@ link carries.
 Reveal audit (``Meter(audit=True)``): every online opening (``all_reduce`` / ``reduce``:
 how CrypTen opens shares) is recorded with its scope, shape, receiver, the protocol that
 made it (read off the call stack: Beaver, binary AND, bit conversion, the one-round trig
-protocol, or a plain ``reveal``) and a verdict from the opened ring values themselves:
+protocol, the table lookup, or a plain ``reveal``) and a verdict from the opened ring values themselves:
 a masked opening (x - a, x ^ a, m x + T) is uniform over the 64-bit ring, a plaintext
 fixed-point value is small.  An opening whose values are mostly below ``2**44`` in
 magnitude (probability 2^-19 per element for a uniform value) is ``plaintext``.
@@ -218,6 +218,7 @@ OPENINGS = ("all_reduce", "reduce")
 #: (file suffix, function) -> protocol name, innermost match wins
 PROTOCOLS = (
     ("secfwt/mpc/cosine.py", None, "trig (m x + T)"),
+    ("secfwt/mpc/lookup.py", None, "table lookup (x - a)"),
     ("secfwt/mpc/persistent.py", "open_all", "fixed-operand mask (W - B), once per run"),
     ("secfwt/mpc/persistent.py", "product", "Beaver, fixed operand (x - a)"),
     ("crypten/mpc/primitives/beaver.py", "AND", "binary AND (x ^ a)"),
