@@ -143,6 +143,8 @@ def _dealer_lookup_chunk(server, start, stop):
 
 
 def _ttp_lookup_mask(provider, size, kind, window, precision_bits, args=(), device=None):
+    """(this party's share of A, a lazy sequence of (start, stop, its table shares [T, stop - start, N])
+    over the flattened elements): a chunk is fetched only when read, so a party holds one at a time."""
     from crypten.common.rng import generate_random_ring_element
     from crypten.mpc.provider.ttp_provider import TTPClient
 
@@ -153,12 +155,14 @@ def _ttp_lookup_mask(provider, size, kind, window, precision_bits, args=(), devi
     rank0 = crypten.communicator.get().get_rank() == 0
     if rank0:
         client.ttp_request("secfwt_lookup_mask", device, size, kind, window, precision_bits, args)
-    parts = []
-    for start, stop in _chunks(count, entries):
-        shape = torch.Size((kinds, stop - start, entries))
-        parts.append(client.ttp_request("secfwt_lookup_chunk", device, start, stop).reshape(shape) if rank0
-                     else generate_random_ring_element(shape, generator=gen, device=device))
-    return a, torch.cat(parts, dim=1).reshape(kinds, *size, entries)
+
+    def chunks():
+        for start, stop in _chunks(count, entries):
+            shape = torch.Size((kinds, stop - start, entries))
+            yield start, stop, (client.ttp_request("secfwt_lookup_chunk", device, start, stop).reshape(shape) if rank0
+                                else generate_random_ring_element(shape, generator=gen, device=device))
+
+    return a, chunks()
 
 
 def _tfp_lookup_mask(provider, size, kind, window, precision_bits, args=(), device=None):
@@ -167,8 +171,8 @@ def _tfp_lookup_mask(provider, size, kind, window, precision_bits, args=(), devi
 
     a = generate_random_ring_element(size, device=device)  # party 0's value; shared below
     a_sh = ArithmeticSharedTensor(a, precision=0, src=0).share
-    tables_sh = ArithmeticSharedTensor(_tables(a, kind, window, precision_bits, args), precision=0, src=0).share
-    return a_sh, tables_sh
+    tables_sh = ArithmeticSharedTensor(_tables(a.flatten(), kind, window, precision_bits, args), precision=0, src=0).share
+    return a_sh, iter([(0, a.numel(), tables_sh)])
 
 
 def install() -> None:
@@ -186,7 +190,7 @@ install()
 
 # -- the online protocol -------------------------------------------------------------------------
 def _open_masked(x, kind: str, window: Window, args: tuple = ()):
-    """The one round: (public e = X - A, this party's table shares [T, *size, N], precision bits)."""
+    """The one round: (public e = X - A, this party's table shares in chunks, precision bits)."""
     from crypten.mpc.primitives import ArithmeticSharedTensor
 
     if crypten.communicator.get().get_world_size() != 2:
@@ -198,15 +202,21 @@ def _open_masked(x, kind: str, window: Window, args: tuple = ()):
     size = arith.share.size()
     provider = crypten.mpc.get_default_provider()
     spec = (window.bits, window.resolution_bits, float(window.centre))
-    a_share, tables = provider.secfwt_lookup_mask(size, kind, spec, bits, tuple(args), device=arith.device)
+    a_share, chunks = provider.secfwt_lookup_mask(size, kind, spec, bits, tuple(args), device=arith.device)
     e = ArithmeticSharedTensor.from_shares(arith.share - a_share, precision=0).reveal()  # the one round
-    return e, tables, bits
+    return e, chunks, bits
 
 
-def _read(tables: torch.Tensor, e: torch.Tensor, window: Window, bits: int) -> torch.Tensor:
-    """Each party's shares of entry j = top_n(e 2^s) of every table: [T, *size]."""
-    j = _index(e, window.bits, window.shift(bits))
-    return tables.gather(-1, j.unsqueeze(0).unsqueeze(-1).expand(tables.size(0), *j.size(), 1)).squeeze(-1)
+def _read(chunks, e: torch.Tensor, window: Window, bits: int) -> torch.Tensor:
+    """Each party's shares of entry j = top_n(e 2^s) of every table, chunk by chunk: [T, *size]."""
+    j = _index(e, window.bits, window.shift(bits)).flatten()
+    out = None
+    for start, stop, tables in chunks:
+        if out is None:
+            out = torch.empty(tables.size(0), j.numel(), dtype=torch.long)
+        index = j[start:stop].unsqueeze(0).unsqueeze(-1).expand(tables.size(0), stop - start, 1)
+        out[:, start:stop] = tables.gather(-1, index).squeeze(-1)
+    return out.reshape(out.size(0), *e.size())
 
 
 def relu(x, window: Window):
@@ -214,8 +224,8 @@ def relu(x, window: Window):
     round (16 B per element online; 2 tables of window.entries words per element from the dealer)."""
     from crypten.mpc import MPCTensor
 
-    e, tables, bits = _open_masked(x, "relu", window)
-    bit, bit_a = _read(tables, e, window, bits)
+    e, chunks, bits = _open_masked(x, "relu", window)
+    bit, bit_a = _read(chunks, e, window, bits)
     return MPCTensor.from_shares(bit * e + bit_a, precision=bits)  # b X at X's scale: exact
 
 
@@ -223,8 +233,8 @@ def value(x, window: Window, kind: str, *args):
     """Shares of the dealer's tabulated function of x (read at the window's resolution), ONE round."""
     from crypten.mpc import MPCTensor
 
-    e, tables, bits = _open_masked(x, kind, window, args)
-    return MPCTensor.from_shares(_read(tables, e, window, bits)[0], precision=bits)
+    e, chunks, bits = _open_masked(x, kind, window, args)
+    return MPCTensor.from_shares(_read(chunks, e, window, bits)[0], precision=bits)
 
 
 def tree_max(x, dim: int, window: Window):
