@@ -504,7 +504,12 @@ def _inference_sweeps() -> list[Sweep]:
     # with the cheap GeLU and fused QKV, softmax-lookup in place of softmax-stable (the paper profile's)
     paper_shape = Sweep("step", {**_PAPER_STEP, "method": [FOT], "population": [2], "fot_mode": ["sequential"],
                                  "attention": ["softmax-lookup"], **BEYOND_PAPER}, 400)
-    return [Sweep("step", {**shape, **config}, 90) for config in INFERENCE_CONFIGS.values()] + [depth, paper_shape]
+    # ... and softmax-lookup's test predictions against the exact model's in 2PC FoT with the data owner
+    # (MiniLM, full depth; 32 SST-2 test sentences: ~11 min, the dealer sends ~77 GB)
+    agreement = Sweep("fot-mpc", {"task": ["sst2"], "attention": ["softmax-lookup"], "generations": [1],
+                                  "population": [2], "train_rows": [2], "test_rows": [32], "seq": [48]}, 660)
+    return [Sweep("step", {**shape, **config}, 90) for config in INFERENCE_CONFIGS.values()] + [depth, paper_shape,
+                                                                                                  agreement]
 
 
 #: the public padded length of the full-depth error runs (8 prompt slots + the tasks' first 4 rows)

@@ -557,7 +557,8 @@ register(Workload(
     params=(
         Param("task", str, "sst2", "few-shot task", choices=_tasks()),
         _seed(13, _SEED_HELP + " and CMA-ES seed"),
-        Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.PAPER_PAIR),
+        Param("attention", str, attn.SOFTMAX, "attention variant (the twin computes each one's function: exact "
+              "softmax for every softmax variant)", choices=attn.VARIANTS, aliases=attn.ALIASES),
         _GELU,
         _QKV,
         _INV_SQRT,

@@ -46,9 +46,9 @@ def test_the_anchors_come_from_the_paper_module_with_their_conventions():
 
 def test_nothing_without_both_runs_and_the_profile_measures_both():
     assert not len(inference_table([_record(2, 0, 1e9)]))
-    sweeps = [s for s in PROFILES["inference"]["sweeps"] if s.grid["model"] == [paper.INFERENCE_MODEL]]
+    sweeps = [s for s in PROFILES["inference"]["sweeps"] if s.grid.get("model") == [paper.INFERENCE_MODEL]]
     assert len(sweeps) == len(INFERENCE_CONFIGS) and all(s.grid["population"] == [2, 3] for s in sweeps)
-    assert all(s.grid["model"] == ["bert-base"] and s.grid["seq"] == [128] for s in sweeps)
+    assert all(s.grid["seq"] == [128] for s in sweeps)
 
 
 def test_the_full_depth_rows_pair_lookup_with_stable_per_task():
