@@ -483,10 +483,13 @@ PROFILES["emulation"] = {
 #: a secret input row like any token's.
 INFERENCE_CONFIGS = {
     "the paper's nonlinearities, softmax-stable": {"attention": [attn.SOFTMAX]},
-    "softmax-stable + Fourier GeLU, fused QKV, fast inv sqrt": {"attention": [attn.SOFTMAX], **BEYOND_PAPER_ALL},
-    "the same + persistent weight masks": {"attention": [attn.SOFTMAX], **BEYOND_PAPER_ALL, **AMORTISED},
-    "softmax-lookup + the same (exact)": {"attention": ["softmax-lookup"], **BEYOND_PAPER_ALL, **AMORTISED},
-    "RFA + the same (approximate)": {"attention": [attn.RFA], **BEYOND_PAPER_ALL, **AMORTISED},
+    "softmax-stable, Fourier GeLU, fused QKV, fast inv sqrt": {"attention": [attn.SOFTMAX], **BEYOND_PAPER_ALL},
+    "softmax-stable, the cheap protocols, persistent weight masks": {"attention": [attn.SOFTMAX], **BEYOND_PAPER_ALL,
+                                                                     **AMORTISED},
+    "softmax-lookup, the cheap protocols, persistent weight masks (exact)": {"attention": ["softmax-lookup"],
+                                                                             **BEYOND_PAPER_ALL, **AMORTISED},
+    "RFA, the cheap protocols, persistent weight masks (approximate)": {"attention": [attn.RFA], **BEYOND_PAPER_ALL,
+                                                                        **AMORTISED},
 }
 INFERENCE_POPULATIONS = (2, 3)
 

@@ -7,9 +7,9 @@ from secfwt import paper
 from secfwt.links import PROFILES as LINKS
 from secfwt.links import network_seconds
 from secfwt.profiles import INFERENCE_CONFIGS, PROFILES
-from secfwt.report.inference import depth_table, inference_table, paper_shape_table
+from secfwt.report.inference import depth_table, inference_table, paper_shape_table, summary_lines
 
-LABEL = "softmax-lookup + the same (exact)"
+LABEL = "softmax-lookup, the cheap protocols, persistent weight masks (exact)"
 
 
 def _record(population: int, fixed: float, per_candidate: float, rounds: int = 800) -> dict:
@@ -79,3 +79,10 @@ def test_the_paper_shape_rows_are_per_candidate():
     assert list(table["attention"]) == ["softmax-lookup", "softmax-stable"]
     assert list(table["online_GB_per_candidate"]) == [30.0, 147.4]
     assert table["softmax_max_GB_per_candidate"].iloc[1] == pytest.approx(119.45)
+
+
+def test_the_summary_line_sets_the_exact_forward_beside_the_published_ones():
+    line = summary_lines([_record(2, 5e7, 9.5e8), _record(3, 5e7, 9.5e8)])[0]
+    assert "costs 1 GB online and 800 rounds" in line and "SIGMA 0.989 GB / 1,128" in line
+    assert "FuseFSS 0.83 GB / 1,116" in line and "SHAFT" not in line  # SHAFT gives only a total
+    assert summary_lines([_record(2, 0, 1e9)]) == []

@@ -319,6 +319,7 @@ def write_report(records_paths, out_dir: str | Path = "reports") -> list[Path]:
 
     claimed, claim_lines, summary_lines = claims.write(records, figs, tables)
     inferred, inference_lines = inference.write(records, tables)
+    summary_lines = summary_lines + inference.summary_lines(records)
     claimed += inferred
     claim_lines = claim_lines + inference_lines
     tuned, accuracy_lines = accuracy.write(records, figs, tables)

@@ -91,6 +91,24 @@ def inference_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows) if any(r["system"].startswith("secfwt") for r in rows) else pd.DataFrame()
 
 
+def summary_lines(records: list[dict]) -> list[str]:
+    """The report's opening: this suite's cheapest exact forward beside the published systems."""
+    table = inference_table(records)
+    if not len(table):
+        return []
+    ours = table[table["system"].str.startswith("secfwt") & table["system"].str.contains("exact")]
+    if not len(ours):
+        return []
+    best = ours.iloc[0]
+    published = [f"{r.system.split(' (')[0]} {r.online_GB:.3g} GB / {r.rounds:,}" for r in table.itertuples()
+                 if not r.system.startswith("secfwt") and pd.notna(r.online_GB)]
+    return [f"Exact attention in 2PC ([inference](tables/inference.md)): one {paper.INFERENCE_MODEL} forward at "
+            f"L = {paper.INFERENCE_SEQ} costs {best.online_GB:.3g} GB online and {int(best.rounds):,} rounds "
+            f"({best.system.removeprefix('secfwt: ').removesuffix(' (exact)')}; +{best.one_time_GB:.3g} GB once per "
+            "run, the dealer "
+            f"{best.dealer_GB:.3g} GB), against {'; '.join(published)} (published, GPU).", ""]
+
+
 def depth_table(records: list[dict]) -> pd.DataFrame:
     """softmax-lookup against softmax-stable at MiniLM's full depth on real sentences: the label logits'
     error against the plaintext twin (exact softmax for both), and what each paid."""
