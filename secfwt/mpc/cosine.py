@@ -42,6 +42,7 @@ import math
 import torch
 
 from .compat import crypten
+from .ring import encode
 from .util import register_autograd
 
 TWO_PI = 2.0 * math.pi
@@ -61,14 +62,10 @@ def angle_multiplier(w: float, precision_bits: int) -> int:
     return int(m)
 
 
-def _encode(values: torch.Tensor, precision_bits: int) -> torch.Tensor:
-    return torch.round(values * 2.0**precision_bits).long()
-
-
 def _trig_table(t_ring: torch.Tensor, precision_bits: int, harmonics=(1,)) -> torch.Tensor:
     """Fixed-point [cos k t, sin k t] of the mask's angle for each harmonic k: [2, K, *size]."""
     angles = torch.stack([ring_to_angle(t_ring * k) for k in harmonics])  # k*T wraps mod 2^64
-    return _encode(torch.stack([torch.cos(angles), torch.sin(angles)]), precision_bits)
+    return encode(torch.stack([torch.cos(angles), torch.sin(angles)]), precision_bits)
 
 
 # -- dealer material through CrypTen's providers ------------------------------------------------
@@ -142,7 +139,7 @@ def cossin(x, w: float = 1.0):
 
     delta, table_share, bits = _open_angle(x, w, (1,))
     d = ring_to_angle(delta)
-    cos_d, sin_d = _encode(torch.cos(d), bits), _encode(torch.sin(d), bits)
+    cos_d, sin_d = encode(torch.cos(d), bits), encode(torch.sin(d), bits)
     cos_t, sin_t = table_share[0, 0], table_share[1, 0]
     cos_out = MPCTensor.from_shares(cos_d * cos_t + sin_d * sin_t, precision=bits)  # at scale 2^(2f)
     sin_out = MPCTensor.from_shares(sin_d * cos_t - cos_d * sin_t, precision=bits)
@@ -176,10 +173,10 @@ def sine_series(x, w: float, harmonics, coeffs, derivative: bool = False):
     for i, (k, c) in enumerate(zip(harmonics, coeffs)):
         d = ring_to_angle(delta * int(k))  # the public angle of k*delta, mod 2*pi
         cos_d, sin_d = torch.cos(d), torch.sin(d)
-        total += _encode(c * sin_d, scale) * table_share[0, i] - _encode(c * cos_d, scale) * table_share[1, i]
+        total += encode(c * sin_d, scale) * table_share[0, i] - encode(c * cos_d, scale) * table_share[1, i]
         if derivative:
             ckw = c * k * w
-            slope += _encode(ckw * cos_d, scale) * table_share[0, i] + _encode(ckw * sin_d, scale) * table_share[1, i]
+            slope += encode(ckw * cos_d, scale) * table_share[0, i] + encode(ckw * sin_d, scale) * table_share[1, i]
     outs = []
     for ring in (total, slope) if derivative else (total,):
         out = MPCTensor.from_shares(ring, precision=bits)  # at scale 2^(2f+e)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from .compat import crypten
+from .ring import encode
 
 RING_BITS = 64
 
@@ -86,10 +87,6 @@ def _signed(v: torch.Tensor, bits: int) -> torch.Tensor:
     return torch.where(v >= half, v - (1 << bits), v)
 
 
-def _encode(values: torch.Tensor, precision_bits: int) -> torch.Tensor:
-    return torch.round(values * 2.0**precision_bits).long()
-
-
 def reciprocal_start(v: torch.Tensor, step: float, centre: float, floor: float) -> torch.Tensor:
     """The Newton reciprocal's start for the interval a value read as v lies in: x in
     [centre + v step, centre + (v + 2) step), clipped below at the public floor; the constant
@@ -110,7 +107,7 @@ def _tables(a_ring: torch.Tensor, kind: str, window: tuple, precision_bits: int,
         return torch.stack([bit, bit * a_ring.unsqueeze(-1)])  # int64 product wraps mod 2^64
     if kind == "reciprocal":
         (floor,) = args
-        return _encode(reciprocal_start(v.double(), w.step, centre, floor), precision_bits).unsqueeze(0)
+        return encode(reciprocal_start(v.double(), w.step, centre, floor), precision_bits).unsqueeze(0)
     raise ValueError(f"unknown lookup table {kind!r}")
 
 

@@ -15,9 +15,9 @@ PRECISION_BITS = 16
 PLAINTEXT_BOUND = 2**44
 
 
-def encode(x: torch.Tensor) -> torch.Tensor:
-    """CrypTen's fixed-point encoding (16 fractional bits) as int64 ring elements."""
-    return torch.round(x.double() * 2.0**PRECISION_BITS).long()
+def encode(x: torch.Tensor, precision_bits: int = PRECISION_BITS) -> torch.Tensor:
+    """CrypTen's fixed-point encoding (16 fractional bits unless told) as int64 ring elements."""
+    return torch.round(x.double() * 2.0**precision_bits).long()
 
 
 def decode(ring: torch.Tensor) -> torch.Tensor:

@@ -36,6 +36,7 @@ only matrix products (Beaver triples, one round each) elsewhere.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -117,6 +118,7 @@ def lookup_windows(seq: int, score_bound: float, masked: bool):
         resolution -= 1
 
 
+@functools.lru_cache(maxsize=None)
 def reciprocal_newton_steps(window) -> int:
     """Newton steps that take the range start's worst relative error (over every cell the dealer
     tabulates, floored at 1) to :data:`LOOKUP_RECIPROCAL_TARGET`: each step squares it.  4 at L = 128
