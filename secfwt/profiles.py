@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from . import paper
 from . import variants as attn  # the attention registry
 from .errors import InputError
-from .variants import FOT, GELU, GELUS, INV_SQRTS, LORA, PROMPT, SFT
+from .variants import FOT, GELU, GELUS, INV_SQRTS, LORA, PROMPT, SFT, TRUNCATION
 
 ATTENTION_VARIANTS = list(attn.VARIANTS)
 RFA_VARIANTS = [v for v in attn.VARIANTS if attn.is_rfa(v)]
@@ -355,13 +355,14 @@ _PARITY = {"layers": [-1], "generations": [3], "population": [4], "train_rows": 
 PROFILES["parity"] = {
     "description": "FoT in 2PC with the data owner as its own process against the plaintext twin, all 6 MiniLM "
                    "blocks, 3 generations of 4 candidates, 64 test rows: SST-2 with softmax and RFA (64 sentences), "
-                   "MRPC (32 pairs, the pair head) with softmax; every candidate's loss, CMA-ES's rankings, the "
-                   "reveal audit; peak ~10 GB per party",
+                   "MRPC (32 pairs, the pair head) with softmax, with the local and the exact truncation; every "
+                   "candidate's loss, CMA-ES's rankings, the reveal audit; peak ~10 GB per party",
     "links": ["lan", "wan200", "wan100"],
     "sweeps": [Sweep("fot-mpc", {**_PARITY, "task": ["sst2"], "attention": PAIR, "seq": [32]}, 700),
                # 32 pairs are 64 rows: the one-hot ids of 64 test pairs at L = 48 took a party past 10 GB
+               # and with the exact truncation: the local one's rare failures (a candidate off by ~1e9) gone
                Sweep("fot-mpc", {**_PARITY, "task": ["mrpc"], "attention": [attn.SOFTMAX], "seq": [48],
-                                 "test_rows": [32]}, 1500)],
+                                 "test_rows": [32], "truncation": list(TRUNCATION.names)}, 2400)],
 }
 
 

@@ -18,6 +18,7 @@ from .errors import InputError
 from .links import Link, estimates
 from .mpc.parties import PROTOCOL_SEED_ENV, SECURITY, PartyError, Task, run_parties
 from .results import ONE_TIME, PLAINTEXT, Costs, Record, Store, aggregate_layers, code_version, environment, record_key
+from .variants import TRUNCATION
 
 
 def measure(workload: str, params: dict) -> dict:
@@ -26,17 +27,19 @@ def measure(workload: str, params: dict) -> dict:
 
     from .mpc.compat import crypten
     from .mpc.meter import Meter
+    from .mpc.truncation import exact_truncation
 
     wl = workloads.get(workload)
     torch.manual_seed(params.get("seed", 0))
     crypten.cfg.communicator.verbose = True
     comm = crypten.communicator.get()
-    state = wl.setup(params)
-    before = comm.get_communication_stats()
-    with Meter(audit=wl.audit) as meter:
-        out = wl.run(state)
-    after = comm.get_communication_stats()
-    checks = wl.check(state, out)
+    with exact_truncation(params.get(TRUNCATION.param, TRUNCATION.default) == "exact"):
+        state = wl.setup(params)
+        before = comm.get_communication_stats()
+        with Meter(audit=wl.audit) as meter:
+            out = wl.run(state)
+        after = comm.get_communication_stats()
+        checks = wl.check(state, out)
     return {
         "rank": comm.get_rank(),
         "scopes": meter.summary(),

@@ -14,14 +14,13 @@ import argparse
 import json
 import sys
 
-from .mpc.truncation import truncation_budget
-
 
 def expected_failures(params: dict) -> dict:
     """Party side: one candidate's forward over ``params["train_rows"]`` examples; per scope, the
     expected number of truncation failures (rank 0 returns it)."""
     from .mpc.compat import crypten
     from .mpc.meter import Meter
+    from .mpc.truncation import truncation_budget
     from .nn import encoder as enc
     from .tuning import mpc_fot, runs
 

@@ -143,8 +143,16 @@ FIXED_INPUT = Setting("fixed_inputs", "fixed inputs", (
     Option("recomputed", "looked up per candidate (the paper's)", paper=True),
     Option("cached", "looked up once per run; only the prompt slots change between candidates (fot only)"),
 ))
+#: how a shared value is divided by a public integer (every product's truncation by 2^16)
+TRUNCATION = Setting("truncation", "truncation", (
+    Option("local", "each party divides its own share (SecureML's; CrypTen's two-party default): free, but a value "
+           "x at the product's scale 2^32 comes out off by 2^32 with probability |x| / 2^64, a corrupted candidate "
+           "now and then in deep runs (python -m secfwt.truncation counts the expected failures)", paper=True),
+    Option("exact", "x + r opened with the dealer's r, floor(r / d) and msb(r): ONE round and 16 B per truncated "
+           "element more, and no failures (see secfwt.mpc.truncation)"),
+))
 #: every protocol setting, by parameter: parameters, validation, backfill and labels read it
-SETTINGS = {s.param: s for s in (GELU, QKV_SETTING, WEIGHT_MASK, FIXED_INPUT, INV_SQRT)}
+SETTINGS = {s.param: s for s in (GELU, QKV_SETTING, WEIGHT_MASK, FIXED_INPUT, INV_SQRT, TRUNCATION)}
 #: each setting's choices, in listing order
 GELUS, INV_SQRTS, QKV, WEIGHT_MASKS = GELU.names, INV_SQRT.names, QKV_SETTING.names, WEIGHT_MASK.names
 FIXED_INPUTS = FIXED_INPUT.names

@@ -35,6 +35,7 @@ from .variants import (
     OPTIMIZERS,
     PROMPT_DEPTHS,
     QKV_SETTING,
+    TRUNCATION,
     WEIGHT_MASK,
     Setting,
     method,
@@ -389,6 +390,7 @@ def _amortised_where_fixed(p):
 
 
 _INV_SQRT = _setting_param(INV_SQRT, "inverse square root of LayerNorm and the sentence head: ")
+_TRUNCATION = _setting_param(TRUNCATION, "dividing a shared value by a public integer: ")
 
 
 def _step_validate(p):
@@ -432,6 +434,7 @@ register(Workload(
         _GELU,
         _QKV,
         _INV_SQRT,
+        _TRUNCATION,
         _WEIGHT_MASKS,
         _FIXED_INPUTS,
         Param("optimizer", str, "adam", "optimizer in MPC (sft, prompt, lora)", choices=OPTIMIZERS),
@@ -489,6 +492,7 @@ register(Workload(
         _GELU,
         _QKV,
         _INV_SQRT,
+        _TRUNCATION,
         Param("backward", bool, False, "also back-propagate a seeded upstream gradient"),
         Param("loss_scale", float, 1024.0, "public factor on the upstream gradient", positive=True, maximum=2.0**20),
         _seed(0, "seed of weights and inputs"),
@@ -562,6 +566,7 @@ register(Workload(
         _GELU,
         _QKV,
         _INV_SQRT,
+        _TRUNCATION,
         _WEIGHT_MASKS,
         _FIXED_INPUTS,
         Param("generations", int, 3, "CMA-ES generations", positive=True, maximum=1000),

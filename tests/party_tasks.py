@@ -530,3 +530,36 @@ def lookup_cases(values: list, reach: float, resolution_bits: int, rows: list, b
             "rows_held": reveal_float(r).tolist(), "max_cost": max_cost, "softmax": probs.tolist(),
             "stable": reveal_float(stable_softmax(r, -1)).tolist(),
             "window": [window.bits, window.resolution_bits]}
+
+
+def truncation_cases(n: int, scale: float, divisors: list):
+    """Products X Y of ``n`` entries of magnitude ~``scale``^2 (at the product's scale 2^32, big enough
+    that CrypTen's local truncation fails a few times) and divisions by public integers, under the
+    local and the exact truncation: the held inputs, each result, party's counters for one product,
+    and the exact truncation's reveal audit."""
+    import torch
+
+    from secfwt.mpc.compat import crypten
+    from secfwt.mpc.meter import Meter
+    from secfwt.mpc.truncation import exact_truncation
+    from secfwt.mpc.util import reveal_float
+
+    comm = crypten.communicator.get()
+    g = torch.Generator().manual_seed(11)
+    x = crypten.cryptensor(torch.randn(n, generator=g) * scale, src=0)
+    y = crypten.cryptensor(torch.randn(n, generator=g) * scale, src=0)
+    out = {"x": reveal_float(x).tolist(), "y": reveal_float(y).tolist()}
+    for mode in ("local", "exact"):
+        with exact_truncation(mode == "exact"):
+            with crypten.cfg.temp_override({"communicator.verbose": True}):
+                rounds, nbytes = comm.comm_rounds, comm.comm_bytes
+                product = x * y
+                out[f"{mode}_cost"] = (comm.comm_rounds - rounds, comm.comm_bytes - nbytes)
+            with Meter(audit=True) as meter:  # values of a model's size: an unmasked opening would show
+                x.div(scale) * y.div(scale)
+            out[f"{mode}_audit"] = meter.audit_summary()
+            out[f"{mode}_product"] = reveal_float(product).tolist()
+            out[f"{mode}_divided"] = [reveal_float(x.div(d)).tolist() for d in divisors]
+            per_column = torch.arange(1, 5, dtype=torch.float32).repeat(n // 4)  # an integral float tensor
+            out[f"{mode}_by_column"] = reveal_float(x.div(per_column)).tolist()
+    return out

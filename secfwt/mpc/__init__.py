@@ -10,6 +10,7 @@ PROTOCOL_MODULES = {
     "cosine": "the one-round trig mask: T and [cos kt, sin kt] per harmonic",
     "lookup": "table lookups on a bounded value: A and tables indexed by top_n((X - A) 2^s) per element",
     "persistent": "persistent Beaver masks of fixed operands: B once per run, (A, C = A B) per product",
+    "truncation": "the exact truncation: r, floor(r / d) and msb(r) per truncated element",
 }
 
 

@@ -219,6 +219,7 @@ OPENINGS = ("all_reduce", "reduce")
 PROTOCOLS = (
     ("secfwt/mpc/cosine.py", None, "trig (m x + T)"),
     ("secfwt/mpc/lookup.py", None, "table lookup (x - a)"),
+    ("secfwt/mpc/truncation.py", "exact_truncate", "exact truncation (x + r)"),
     ("secfwt/mpc/persistent.py", "open_all", "fixed-operand mask (W - B), once per run"),
     ("secfwt/mpc/persistent.py", "product", "Beaver, fixed operand (x - a)"),
     ("crypten/mpc/primitives/beaver.py", "AND", "binary AND (x ^ a)"),
