@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install --upgrade pip
 	$(PIP) install torch==2.13.0
 	$(PIP) install --no-deps crypten==0.4.1
-	$(PIP) install -e '.[test,bench,models]'
+	$(PIP) install -e '.[test,bench,models,dask]'
 	touch $(STAMP)
 
 install: $(STAMP) ## set up .venv: torch 2.13.0 CPU, CrypTen 0.4.1 (--no-deps), secfwt and its tools

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import workloads
 from .errors import InputError
+from .executors import EXECUTORS, LOCAL
 from .links import PROFILES as LINK_PROFILES
 from .links import ROUND_TRIPS_PER_ROUND, parse_link, parse_links
 from .mpc.parties import PROVIDERS, SECURITY, TOKEN_ENV
@@ -144,6 +145,37 @@ def _cold_option(p) -> None:
                         "each point as independent as a cold run; or set SECFWT_COLD=1)")
 
 
+def _executor_option(p) -> None:
+    p.add_argument("--executor", choices=EXECUTORS, default=os.environ.get("SECFWT_EXECUTOR") or LOCAL,
+                   help="local: here (MPC points one at a time, tuning runs --jobs at a time); dask: every point a "
+                        "Dask task, one at a time per worker (needs pip install -e '.[dask]'; or SECFWT_EXECUTOR)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask: a running scheduler (tcp://host:8786) whose workers run the points (start each with "
+                        "--nthreads 1); without it a LocalCluster of --workers processes starts here")
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="dask without --scheduler: worker processes of the LocalCluster (default 2)")
+
+
+@contextlib.contextmanager
+def _executor(args):
+    """None for --executor local (run_grid's own loop), else the entered Dask executor."""
+    if args.executor == LOCAL:
+        if args.scheduler or args.workers:
+            raise UsageError("--scheduler and --workers apply to --executor dask")
+        yield None
+        return
+    if args.scheduler and args.workers:
+        raise UsageError("--workers starts a LocalCluster; with --scheduler the cluster's own workers run the points")
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise UsageError("--executor dask needs Dask: pip install -e '.[dask]'") from None
+    from .executors import Dask
+
+    with Dask(scheduler=args.scheduler, workers=args.workers or 2, cold=args.cold) as executor:
+        yield executor
+
+
 def _parties(args):
     """The warm pool for the command's MPC points, or cold runs (``--cold``)."""
     from .mpc import pool
@@ -164,11 +196,12 @@ def cmd_run(args) -> int:
     store = Store(args.out) if args.out else None
     if store is not None:
         _check_writable(Path(args.out))
-    with exclusive(args.out) if store is not None else contextlib.nullcontext(), _parties(args):
+    with exclusive(args.out) if store is not None else contextlib.nullcontext(), _parties(args), \
+            _executor(args) as executor:
         records = list(run_grid(args.workload, grid, links, provider=args.provider, store=store,
                                 progress=_model_bars(not args.no_progress and sys.stderr.isatty() or args.progress),
                                 world_size=args.world_size, emulate=emulate, jobs=args.jobs,
-                                keep_stale=args.keep_stale))
+                                keep_stale=args.keep_stale, executor=executor))
     if store is not None:  # report the whole grid, including records an earlier sweep stored
         identity = stored_identity(args.workload, args.provider, args.world_size)
         emulated = emulate.name if emulate is not None else None
@@ -265,11 +298,11 @@ def _bench(args, prof, links, final: Path, work: Path) -> int:
         _check_emulable(sweep.workload, sweep.grid, emulate)
     store = Store(work)
     n_err = 0
-    with _parties(args):
+    with _parties(args), _executor(args) as executor:
         for sweep, emulate in zip(prof["sweeps"], emulated):
             for r in run_grid(sweep.workload, sweep.grid, links, provider=args.provider, store=store,
                               progress=_model_bars(not args.no_progress), emulate=emulate, jobs=args.jobs,
-                              keep_stale=args.keep_stale):
+                              keep_stale=args.keep_stale, executor=executor):
                 n_err += r["status"] == "error"
                 print(f"{r['workload']:<10} {_short(r['params'], sweep.grid)} {r['status']:<10} "
                       f"rounds={r.get('rounds')} bytes={r.get('bytes')}", file=sys.stderr)
@@ -479,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the two parties over this link, emulated (network namespaces and a userspace relay; "
                         "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
     _jobs_option(p)
+    _executor_option(p)
     _keep_stale_option(p)
     _cold_option(p)
     _protocol_seed_option(p)
@@ -496,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run every sweep's two parties over this link, emulated (network namespaces and a userspace relay; "
                         "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
     _jobs_option(p)
+    _executor_option(p)
     _keep_stale_option(p)
     _cold_option(p)
     _protocol_seed_option(p)

@@ -97,9 +97,7 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
         links = _with_link(links, emulate)
     if params.get("extrapolate"):
         return _run_extrapolated(wl, params, links, provider, world_size, timeout)
-    record = Record(workload=workload, params=params, provider=provider, world_size=world_size, status="error",
-                    security=SECURITY[provider], links=_link_specs(links), env=environment(),
-                    code_version=code_version(wl.code), tolerance=wl.tolerance)
+    record = _error_record(wl, params, provider, world_size, links)
     if emulate is not None:
         from .mpc.emulate import describe
 
@@ -141,12 +139,30 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
     return _finish(record, scopes, checks, links)
 
 
+#: what a plaintext-twin record says of its security
+PLAINTEXT_SECURITY = "plaintext twin, no MPC: the MPC price of each unit is the matching `step` record's"
+
+
+def _error_record(wl, params: dict, provider: str, world_size: int, links: list[Link]) -> Record:
+    """A point's record before it has run (status 'error' until it finishes)."""
+    plaintext = provider == PLAINTEXT
+    return Record(workload=wl.name, params=params, provider=provider, world_size=world_size, status="error",
+                  security=PLAINTEXT_SECURITY if plaintext else SECURITY[provider], links=_link_specs(links),
+                  env=environment(), code_version=code_version(wl.code), tolerance=None if plaintext else wl.tolerance)
+
+
+def error_record(workload: str, params: dict, provider: str, world_size: int, links: list[Link], error: str) -> dict:
+    """The record of a point that failed outside its parties (an executor's fault): its error named."""
+    wl = workloads.get(workload)
+    record = _error_record(wl, wl.resolve(params), *stored_identity(workload, provider, world_size), links)
+    record.error = error
+    return record.to_json()
+
+
 def _run_plaintext(wl, params: dict, links: list[Link], checkpoint: str | None = None) -> dict:
     """A plaintext-twin workload (a tuning trajectory), in this process: no parties, no counts.
     A resumable workload saves its state in ``checkpoint`` and continues from it."""
-    record = Record(workload=wl.name, params=params, provider=PLAINTEXT, world_size=0, status="error",
-                    security="plaintext twin, no MPC: the MPC price of each unit is the matching `step` record's",
-                    links=_link_specs(links), env=environment(), code_version=code_version(wl.code))
+    record = _error_record(wl, params, PLAINTEXT, 0, links)
     t0 = time.perf_counter()
     try:
         state = wl.setup(params)
@@ -289,7 +305,7 @@ def checkpoint_path(store: Store, key: str) -> str:
 
 def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: str = "ttp",
              store: Store | None = None, progress: bool = True, world_size: int = 2, emulate: Link | None = None,
-             jobs: int = 1, keep_stale: bool = False):
+             jobs: int = 1, keep_stale: bool = False, executor=None):
     """Run every combination; yield records as they finish.  With a store, records are appended
     as they finish and combinations already stored (ok or inaccurate) are skipped (measured with other
     code: run again, unless ``keep_stale``, which keeps them as they are, each with its own
@@ -297,7 +313,9 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
     other links is re-estimated for these (:func:`reestimate`: no run, the counts stand).  With
     ``emulate``, every run goes over that emulated link (:func:`run_one`).  A plaintext workload
     runs ``jobs`` points at a time (one torch thread each); MPC points run one at a time (their
-    parties would share the cores).  A resumable point of a sweep with a store continues from the
+    parties would share the cores).  An ``executor`` (:class:`secfwt.executors.Dask`) runs the points
+    elsewhere instead: called with the points, it yields (index, record) as they finish; records
+    are stored and yielded in grid order either way.  A resumable point of a sweep with a store continues from the
     state its interrupted run saved (:func:`checkpoint_path`)."""
     from tqdm import tqdm
 
@@ -333,18 +351,32 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
         return checkpoint_path(store, record_key(workload, params, provider, world_size, emulated))
 
     bar = tqdm(total=len(todo), desc=workload, unit="run", disable=not progress or len(todo) < 2, leave=False)
-    if wl.plaintext and jobs > 1 and len(todo) > 1:
+    if executor is not None:
+        finished = executor(workload, todo, links, provider=provider, world_size=world_size, emulate=emulate,
+                            checkpoint=checkpoint)
+    elif wl.plaintext and jobs > 1 and len(todo) > 1:
         finished = _run_parallel(workload, todo, links, jobs, checkpoint)
     else:
-        finished = (run_one(workload, params, links, provider=provider, world_size=world_size, emulate=emulate,
-                            checkpoint=checkpoint(params)) for params in todo)
-    with bar:
-        for record in finished:
-            bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in record["params"].items() if k in grid))
-            bar.update(1)
-            if store is not None:
-                store.append(record)
-            yield record
+        finished = enumerate(run_one(workload, params, links, provider=provider, world_size=world_size,
+                                     emulate=emulate, checkpoint=checkpoint(params)) for params in todo)
+    held: dict[int, dict] = {}  # finished before an earlier point: written in grid order
+    written = 0
+    try:
+        with bar:
+            for index, record in finished:
+                bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in record["params"].items() if k in grid))
+                bar.update(1)
+                held[index] = record
+                while written in held:
+                    record = held.pop(written)
+                    written += 1
+                    if store is not None:
+                        store.append(record)
+                    yield record
+    finally:  # interrupted: what finished is kept, out of order
+        if store is not None:
+            for index in sorted(held):
+                store.append(held[index])
     if store is not None and state_dir(store).is_dir() and not any(state_dir(store).iterdir()):
         state_dir(store).rmdir()  # every resumable point finished
 
@@ -369,21 +401,21 @@ def _plaintext_worker(launcher: int) -> None:
     threading.Thread(target=watch, name="secfwt-launcher-watch", daemon=True).start()
 
 
-def _run_point(args) -> dict:
-    workload, params, links, checkpoint = args
-    return run_one(workload, params, links, checkpoint=checkpoint)
+def _run_point(args) -> tuple[int, dict]:
+    index, workload, params, links, checkpoint = args
+    return index, run_one(workload, params, links, checkpoint=checkpoint)
 
 
 def _run_parallel(workload: str, todo: list[dict], links: list[Link], jobs: int, checkpoint):
-    """Plaintext points ``jobs`` at a time in worker processes (a fresh one per point); records in
-    the order they finish.  An exception or a signal here terminates the workers, and they die with
+    """Plaintext points ``jobs`` at a time in worker processes (a fresh one per point); (index,
+    record) in the order they finish.  An exception or a signal here terminates the workers, and they die with
     the launcher however it ends (their saved states remain: a rerun continues them)."""
     import multiprocessing
 
     pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(todo)), initializer=_plaintext_worker,
                                                      initargs=(os.getpid(),), maxtasksperchild=1)
     try:
-        yield from pool.imap_unordered(_run_point, [(workload, p, links, checkpoint(p)) for p in todo])
+        yield from pool.imap_unordered(_run_point, [(i, workload, p, links, checkpoint(p)) for i, p in enumerate(todo)])
         pool.close()
     finally:
         pool.terminate()

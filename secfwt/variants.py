@@ -145,9 +145,10 @@ FIXED_INPUT = Setting("fixed_inputs", "fixed inputs", (
 ))
 #: how a shared value is divided by a public integer (every product's truncation by 2^16)
 TRUNCATION = Setting("truncation", "truncation", (
-    Option("local", "each party divides its own share (SecureML's; CrypTen's two-party default): free, but a value "
-           "x at the product's scale 2^32 comes out off by 2^32 with probability |x| / 2^64, a corrupted candidate "
-           "now and then in deep runs (python -m secfwt.truncation counts the expected failures)", paper=True),
+    Option("secureml", "each party divides its own share locally (SecureML's; CrypTen's two-party default): free, "
+           "but a value x at the product's scale 2^32 comes out off by 2^32 with probability |x| / 2^64, a corrupted "
+           "candidate now and then in deep runs (python -m secfwt.truncation counts the expected failures)",
+           paper=True),
     Option("exact", "x + r opened with the dealer's r, floor(r / d) and msb(r): ONE round and 16 B per truncated "
            "element more, and no failures (see secfwt.mpc.truncation)"),
 ))

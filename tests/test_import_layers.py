@@ -51,7 +51,7 @@ def test_an_import_cycle_and_an_upward_import_fail_lint(tree):
     done = _lint(tree)
     assert done.returncode != 0
     assert "no import cycles, at any level of the package BROKEN" in done.stdout
-    assert "layers: mpc < nn < tuning < workloads < runner < cli BROKEN" in done.stdout
+    assert "layers: mpc < nn < tuning < workloads < runner < executors < cli BROKEN" in done.stdout
 
 
 def test_the_paper_defaults_are_typed_only_in_the_registry():

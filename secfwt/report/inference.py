@@ -33,7 +33,7 @@ def _matches(record: dict, config: dict) -> bool:
     wanted = {**shape, **{k: v[0] for k, v in config.items()}}
     wanted = {**PAPER_SETTINGS, **wanted}
     return record.get("workload") == "step" and record.get("status") == "ok" and all(
-        p.get(k) == v for k, v in wanted.items())
+        p.get(k, PAPER_SETTINGS.get(k)) == v for k, v in wanted.items())
 
 
 def _scope_bytes(record: dict, name: str, key: str = "bytes") -> float:
