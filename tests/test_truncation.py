@@ -69,3 +69,23 @@ def test_the_exact_truncation_opens_only_masked_values(cases):
     # two divisions by the scale and their product: three truncations of N elements each
     assert audit == {("Beaver (x - a, y - b)", "masked"): 2 * N, ("exact truncation (x + r)", "masked"): 3 * N}
     assert {a["protocol"] for a in cases[0]["local_audit"]} == {"Beaver (x - a, y - b)"}
+
+
+def test_the_report_sets_an_exact_run_beside_the_same_run_truncated_locally():
+    import copy
+    import json
+    from pathlib import Path
+
+    from secfwt.report.accuracy import exact_truncation_lines, parity_table
+
+    path = Path(__file__).resolve().parents[1] / "reports" / "records" / "parity.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    local = next(r for r in records if r["workload"] == "fot-mpc" and r["params"]["task"] == "mrpc")
+    exact = copy.deepcopy(local)
+    exact["params"]["truncation"] = "exact"
+    exact["loss_max_abs_err"], exact["rounds"] = 0.004, 2 * local["rounds"]
+    other = copy.deepcopy(exact)
+    other["params"]["seq"] += 8  # another run: nothing to set it beside
+    (line, blank) = exact_truncation_lines(parity_table(records + [exact, other]))
+    assert "largest loss difference 0.004 against 1.1e+09" in line and "(2.00x, 1.00x)" in line and blank == ""
+    assert exact_truncation_lines(parity_table([local, other])) == []

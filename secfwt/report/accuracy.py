@@ -20,7 +20,7 @@ from .. import variants as attn  # the attention registry
 from ..links import PROFILES as LINK_PROFILES
 from ..links import Link, estimates, network_seconds
 from ..tuning.selection import select as select_checkpoint  # the runs' own rule (no torch)
-from ..variants import LORA, PROMPT, SETTINGS, SFT
+from ..variants import LORA, PROMPT, SETTINGS, SFT, TRUNCATION
 from . import plotting
 
 #: methods in plot and table order, with the label each gets
@@ -448,7 +448,8 @@ def parity_table(records: list[dict]) -> pd.DataFrame:
         audit = [row for rows in (r.get("reveal_audit") or {}).values() for row in rows]
         owner = r.get("owner_traffic") or {}
         owner_audit = r.get("owner_audit")
-        rows.append({"task": p["task"], "attention": p["attention"], "layers": p["layers"],
+        rows.append({"task": p["task"], "attention": p["attention"],
+                     "truncation": p.get(TRUNCATION.param, TRUNCATION.default), "layers": p["layers"],
                      "generations": p["generations"], "population": p["population"], "train_rows": p["train_rows"],
                      "seq": p["seq"], "loss_max_abs_err": r["loss_max_abs_err"],
                      "rankings_equal": r["rankings_equal"], "test_rows": r["test_rows"],
@@ -485,8 +486,36 @@ ARTIFACT_DESCRIPTIONS = {
 TRUNCATION_WRAP_LOSS = 1e6
 
 
+#: what makes two parity runs the same run but for their truncation
+PARITY_RUN = ("task", "attention", "layers", "generations", "population", "train_rows", "seq", "test_rows")
+
+
+def exact_truncation_lines(parity: pd.DataFrame) -> list[str]:
+    """Per run measured with both truncations: the exact one's largest loss difference and what it costs
+    beside CrypTen's local one (same run, same shapes)."""
+    if not len(parity):
+        return []
+    lines = []
+    exact = parity[parity["truncation"] == "exact"]
+    local = parity[parity["truncation"] == TRUNCATION.default]
+    for _, e in exact.iterrows():
+        same = local[(local[list(PARITY_RUN)] == e[list(PARITY_RUN)]).all(axis=1)]
+        if not len(same):
+            continue
+        b = same.iloc[-1]
+        lines.append(
+            f"The same {e['task']} run with `truncation=exact` (the dealer-assisted exact truncation, "
+            f"`secfwt/mpc/truncation.py`): largest loss difference {e['loss_max_abs_err']:.2g} against "
+            f"{b['loss_max_abs_err']:.2g} truncated locally, rankings equal: {bool(e['rankings_equal'])}, test "
+            f"agreement {e['test_agreement']:.3f}; it costs {e['rounds']:,} rounds and {e['online_GB']:,.1f} GB online "
+            f"against {b['rounds']:,} and {b['online_GB']:,.1f} ({e['rounds'] / b['rounds']:.2f}x, "
+            f"{e['online_GB'] / b['online_GB']:.2f}x), offline {e['offline_GB']:,.1f} GB against "
+            f"{b['offline_GB']:,.1f}.")
+    return lines + [""] if lines else []
+
+
 #: the columns of each table the README shows (the whole tables are in tables/)
-PARITY_VIEW = ("task", "attention", "layers", "generations", "population", "loss_max_abs_err", "rankings_equal",
+PARITY_VIEW = ("task", "attention", "truncation", "layers", "generations", "population", "loss_max_abs_err", "rankings_equal",
                "test_agreement", "plaintext_openings", "owner_frames_not_secret")
 ACCURACY_VIEW = ("task", "method", "seeds", "budget", "zero_shot_acc", "start_acc", "final_acc_mean",
                  "final_acc_std", "last_acc_mean")
@@ -527,6 +556,7 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
                   "(2^22 products of 2^16 expect 64 failures, of 2^20 1,024: `tests/test_encoder.py` checks both "
                   "rates). A deep run truncates enough large products to meet one now and then; "
                   "it corrupts that candidate's loss only.", ""]
+    lines += exact_truncation_lines(parity)
     if not len(traj):
         return written, lines
     lines += ["## Cost to reach an accuracy", ""]
