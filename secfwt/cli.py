@@ -375,7 +375,7 @@ def cmd_report(args) -> int:
 def cmd_party(args) -> int:
     """One party of a multi-host run: the same code path the local launcher uses."""
     from .mpc.parties import RunMismatch, Task, party_main, peer_gone, who
-    from .runner import fold_parties
+    from .runner import fold_parties, measure
 
     wl = workloads.get(args.workload)
     raw = _parse_params(args.param, multi=False)
@@ -403,7 +403,7 @@ def cmd_party(args) -> int:
               file=sys.stderr)
     try:
         gathered = party_main(args.rank, args.world_size, args.master, args.provider,
-                              Task("secfwt.runner:measure", {"workload": args.workload, "params": params}),
+                              Task(measure, {"workload": args.workload, "params": params}),
                               join_timeout=args.join_timeout)
     except RunMismatch as exc:
         print(f"secfwt: error: {exc}", file=sys.stderr)

@@ -25,28 +25,22 @@ def measure(workload: str, params: dict) -> dict:
     """Party-side: set up, run under the meter, check against plaintext.  Returns this party's view."""
     import torch
 
-    from .mpc.compat import crypten
     from .mpc.meter import Meter
     from .mpc.truncation import exact_truncation
 
     wl = workloads.get(workload)
     torch.manual_seed(params.get("seed", 0))
-    crypten.cfg.communicator.verbose = True
-    comm = crypten.communicator.get()
     with exact_truncation(params.get(TRUNCATION.param, TRUNCATION.default) == "exact"):
         state = wl.setup(params)
-        before = comm.get_communication_stats()
         with Meter(audit=wl.audit) as meter:
             out = wl.run(state)
-        after = comm.get_communication_stats()
         checks = wl.check(state, out)
     return {
-        "rank": comm.get_rank(),
+        "rank": meter.rank,
         "scopes": meter.summary(),
         "checks": checks,
         "audit": meter.audit_summary() if wl.audit else None,
-        "crypten_counters": {"rounds": after["rounds"] - before["rounds"],
-                             "bytes": after["bytes"] - before["bytes"]},
+        "crypten_counters": meter.crypten_counters,
     }
 
 
@@ -109,7 +103,7 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
     t0 = time.perf_counter()
     owner = Task(wl.owner, {"params": params}) if wl.owner else None
     try:
-        out = run_parties(Task("secfwt.runner:measure", {"workload": workload, "params": params}),
+        out = run_parties(Task(measure, {"workload": workload, "params": params}),
                           world_size=world_size, provider=provider,
                           timeout=timeout if timeout is not None else wl.timeout_s, owner=owner, emulate=emulate)
     except PartyError as exc:

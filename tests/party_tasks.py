@@ -228,7 +228,7 @@ def encoder_parity(model: str, sentences: list, seq: int = 0, attention: str = "
     from secfwt.nn import encoder as E
 
     m = E.hf_model(model, seed=0)
-    mpc = E.MPCEncoder(m, attention=attention)
+    mpc = E.MPCEncoder(m, E.EncoderSpec(attention=attention))
     if sentences:
         tok = E.minilm_tokenizer()
         batches = [E.sentence_batch(tok, s["text"], s["label"]) for s in sentences]

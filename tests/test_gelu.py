@@ -67,7 +67,7 @@ def test_pretrained_minilm_fits_the_range_and_a_wider_model_is_refused():
     assert 20 < peak <= FOURIER_GELU.range  # MiniLM's block-0 FFN inputs, with margin, fit
     too_wide = {**cal, "gelu_max": {k: FOURIER_GELU.range + 1 for k in cal["gelu_max"]}}
     with pytest.raises(ValueError, match="beyond the fourier GeLU's range"):
-        enc.MPCEncoder(model, gelu="fourier", calibration=too_wide)
+        enc.MPCEncoder(model, enc.EncoderSpec(gelu="fourier"), calibration=too_wide)
 
 
 def _counts(rec):

@@ -179,4 +179,4 @@ def test_the_encoder_refuses_softmax_lookup_without_score_bounds_and_calibrates_
     assert all(v > 0 for v in calibration["score_max"].values())
     without = {k: v for k, v in calibration.items() if k != "score_max"}
     with pytest.raises(ValueError, match="score bounds"):
-        enc.MPCEncoder(model, attention="softmax-lookup", calibration=without)
+        enc.MPCEncoder(model, enc.EncoderSpec(attention="softmax-lookup"), calibration=without)

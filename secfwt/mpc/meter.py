@@ -97,12 +97,18 @@ class Meter:
     _stack: list = field(default_factory=list)
     _installed: list = field(default_factory=list)
     _t0: float = 0.0
+    #: this party's rank, and CrypTen's own counters over the metered work (rounds, bytes: the
+    #: cross-check of the meter's online + offline totals), set on exit
+    rank: int | None = None
+    crypten_counters: dict = field(default_factory=dict)
+    _counters0: dict = field(default_factory=dict)
 
     # -- installation on CrypTen's communicator -------------------------------------------
     def __enter__(self) -> "Meter":
         global _ACTIVE
         crypten.cfg.communicator.verbose = True
         comm = crypten.communicator.get()
+        self.rank, self._counters0 = comm.get_rank(), comm.get_communication_stats()
         for name in COLLECTIVES:
             bound = getattr(comm, name)
             setattr(comm, name, self._wrap(comm, name, bound))
@@ -114,6 +120,8 @@ class Meter:
     def __exit__(self, *exc) -> None:
         global _ACTIVE
         self.wall[""] += time.perf_counter() - self._t0
+        after = crypten.communicator.get().get_communication_stats()
+        self.crypten_counters = {k: after[k] - self._counters0[k] for k in ("rounds", "bytes")}
         for comm, name in self._installed:
             delattr(comm, name)  # instance attribute shadowed the class method
         self._installed.clear()

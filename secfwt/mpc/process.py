@@ -66,10 +66,15 @@ class RunMismatch(PartyError):
 
 @dataclass(frozen=True)
 class Task:
-    """What each party runs: ``module:function`` called with ``kwargs`` under a meter."""
+    """What each party runs: a module-level function (given as itself, or as ``module:function``),
+    called with ``kwargs``; the processes find it by that name."""
 
     target: str
     kwargs: dict
+
+    def __post_init__(self):
+        if callable(self.target):  # the function itself: its importable name travels
+            object.__setattr__(self, "target", f"{self.target.__module__}:{self.target.__qualname__}")
 
     def resolve(self):
         module, _, name = self.target.partition(":")

@@ -23,9 +23,7 @@ def setup(p: dict) -> dict:
     hidden = model.config.hidden_size
     h = torch.randn(p["batch"], p["seq"], hidden, generator=g, dtype=torch.float64)
     upstream = torch.randn(p["batch"], p["seq"], hidden, generator=g, dtype=torch.float64) * 0.01
-    mpc = enc.MPCEncoder(model, attention=p["attention"], trainable=lambda n: p["backward"] and ".layer.0." in n,
-                         features=p["features"], seed=p["seed"], gelu=p["gelu"],
-                         qkv=p["qkv"], inv_sqrt=p["inv_sqrt"])
+    mpc = enc.MPCEncoder(model, enc.EncoderSpec.of(p), trainable=lambda n: p["backward"] and ".layer.0." in n)
     return {"p": p, "model": model, "h": h, "upstream": upstream, "mpc": mpc,
             "h_enc": crypten.cryptensor(h.float(), src=0, requires_grad=p["backward"])}
 

@@ -22,7 +22,7 @@ The plaintext twin (:func:`plain_forward`) runs the same mathematics in float64 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -253,16 +253,37 @@ def position_ids(cfg, seq: int) -> torch.Tensor:
 
 
 # -- MPC ----------------------------------------------------------------------------------------
-class MPCEncoder:
-    """The encoder on secret-shared weights.  ``trainable(name)`` says which HF parameters get
-    gradients; ``lora_rank > 0`` adds LoRA adapters (A, B) on the query and value projections."""
+@dataclass(frozen=True)
+class EncoderSpec:
+    """The protocol choices of an MPC encoder (each a registry name, the paper's by default), built
+    from a workload's parameters in one place (:meth:`of`)."""
 
-    def __init__(self, model, attention: str = attn.SOFTMAX, trainable=lambda name: False,
-                 lora_rank: int = 0, lora_alpha: float = 16.0, features: int = 64, seed: int = 0,
+    attention: str = attn.SOFTMAX
+    features: int = 64  # RFA's random features per head
+    seed: int = 0  # of RFA's random features and LoRA's initial adapters
+    gelu: str = GELU.default
+    qkv: str = QKV_SETTING.default
+    weight_masks: str = WEIGHT_MASK.default
+    inv_sqrt: str = INV_SQRT.default
+
+    @classmethod
+    def of(cls, params: dict, **fixed) -> "EncoderSpec":
+        """The choices a workload's parameters name (``fixed`` overrides; the rest at their defaults)."""
+        return cls(**{**{f.name: params[f.name] for f in fields(cls) if f.name in params}, **fixed})
+
+
+class MPCEncoder:
+    """The encoder on secret-shared weights, with the protocol choices of ``spec``.  ``trainable(name)``
+    says which HF parameters get gradients; ``lora_rank > 0`` adds LoRA adapters (A, B) on the query
+    and value projections."""
+
+    def __init__(self, model, spec: EncoderSpec = EncoderSpec(), trainable=lambda name: False,
+                 lora_rank: int = 0, lora_alpha: float = 16.0,
                  calibration: dict | None = None, head: str = "mlm", label_embeddings: torch.Tensor | None = None,
-                 gelu: str = GELU.default, qkv: str = QKV_SETTING.default, weight_masks: str = WEIGHT_MASK.default,
-                 inv_sqrt: str = INV_SQRT.default,
                  pair_threshold: float | None = None):
+        attention, features, seed, gelu, qkv, weight_masks, inv_sqrt = (
+            spec.attention, spec.features, spec.seed, spec.gelu, spec.qkv, spec.weight_masks, spec.inv_sqrt)
+        self.spec = spec
         self.cfg = model.config
         for setting, choice in ((INV_SQRT, inv_sqrt), (QKV_SETTING, qkv), (WEIGHT_MASK, weight_masks), (GELU, gelu)):
             setting.option(choice)  # ValueError naming the choices

@@ -87,8 +87,7 @@ def _head(p: dict, labels) -> dict:
 
 def _encoder(p: dict, model, tokenizer):
     labels = _labels(p, model, tokenizer)
-    return enc.MPCEncoder(model, attention=p["attention"], features=64, seed=0, gelu=p["gelu"], qkv=p["qkv"],
-                          weight_masks=p["weight_masks"], inv_sqrt=p["inv_sqrt"], **_head(p, labels)), labels
+    return enc.MPCEncoder(model, enc.EncoderSpec.of(p, features=64, seed=0), **_head(p, labels)), labels
 
 
 # -- the servers (parties 0 and 1) -------------------------------------------------------------

@@ -91,10 +91,9 @@ def setup(p: dict) -> dict:
     prompt = torch.randn(p["prompt_tokens"], hidden, generator=g, dtype=torch.float64) * 0.05 if uses_prompt else None
     attention = p["attention"]
     threshold = _pair_threshold(p)
-    mpc = enc.MPCEncoder(model, attention=attention, trainable=_trainable(p),
-                         lora_rank=p["lora_rank"] if m.adapters else 0, features=p["features"],
-                         seed=p["seed"], head=p["head"], label_embeddings=labels, gelu=p["gelu"], qkv=p["qkv"],
-                         weight_masks=p["weight_masks"], inv_sqrt=p["inv_sqrt"], pair_threshold=threshold)
+    mpc = enc.MPCEncoder(model, enc.EncoderSpec.of(p), trainable=_trainable(p),
+                         lora_rank=p["lora_rank"] if m.adapters else 0, head=p["head"], label_embeddings=labels,
+                         pair_threshold=threshold)
     twin = {"attention": attention, "features": p["features"], "seed": p["seed"], "head": p["head"],
             "label_embeddings": labels, "gelu": p["gelu"], "pair_threshold": threshold}
     deep = _deep_prompts(p, model.config.num_hidden_layers, hidden)
