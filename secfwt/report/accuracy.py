@@ -515,7 +515,7 @@ def exact_truncation_lines(parity: pd.DataFrame) -> list[str]:
 
 
 #: the columns of each table the README shows (the whole tables are in tables/)
-PARITY_VIEW = ("task", "attention", "truncation", "layers", "generations", "population", "loss_max_abs_err", "rankings_equal",
+PARITY_VIEW = ("task", "attention", "truncation", "layers", "generations", "loss_max_abs_err", "rankings_equal",
                "test_agreement", "plaintext_openings", "owner_frames_not_secret")
 ACCURACY_VIEW = ("task", "method", "seeds", "budget", "zero_shot_acc", "start_acc", "final_acc_mean",
                  "final_acc_std", "last_acc_mean")

@@ -88,7 +88,9 @@ def fot_modes_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.D
     data = data[data["method"] == FOT] if "method" in data else data
     if data.empty:
         return pd.DataFrame()
-    keys = ["model", "seq", "batch", "attention", "population", "layers"] + [k for k in VARIANT_PARAMS if k in data]
+    settings = [k for k in VARIANT_PARAMS if k in data]  # a record made before a setting existed ran its paper choice
+    data = data.assign(**{k: data[k].fillna(VARIANT_PARAMS[k][0]) for k in settings})
+    keys = ["model", "seq", "batch", "attention", "population", "layers"] + settings
     rows = []
     for cfg, g in data.groupby(keys, dropna=False):
         modes = g.set_index("fot_mode")
