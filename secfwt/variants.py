@@ -194,6 +194,7 @@ class Method:
     for a whole run in the plaintext twin)."""
 
     name: str
+    label: str  # what tables, figures and the headline call it (FoT adds its attention: 'FoT (RFA)')
     trains: str  # what it updates, in words
     gradient: bool  # a backward pass and an optimizer (False: forward passes only, CMA-ES)
     prompt: bool  # the template's prompt slots carry trained soft-prompt vectors
@@ -212,10 +213,10 @@ class Method:
 
 
 METHOD_REGISTRY = {m.name: m for m in (
-    Method("sft", "every weight of the encoder and head", gradient=True, prompt=False, all_weights=True),
-    Method("prompt", "soft-prompt vectors (gradient prompt tuning)", gradient=True, prompt=True),
-    Method("lora", "rank-r adapters on the query and value projections", gradient=True, prompt=False, adapters=True),
-    Method("fot", "a soft prompt projected from CMA-ES's search space (forward-only tuning)", gradient=False,
+    Method("sft", "SFT", "every weight of the encoder and head", gradient=True, prompt=False, all_weights=True),
+    Method("prompt", "Prompt tuning", "soft-prompt vectors (gradient prompt tuning)", gradient=True, prompt=True),
+    Method("lora", "LoRA", "rank-r adapters on the query and value projections", gradient=True, prompt=False, adapters=True),
+    Method("fot", "FoT", "a soft prompt projected from CMA-ES's search space (forward-only tuning)", gradient=False,
            prompt=True),
 )}
 METHODS = tuple(METHOD_REGISTRY)

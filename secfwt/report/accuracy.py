@@ -23,8 +23,19 @@ from ..tuning.selection import select as select_checkpoint  # the runs' own rule
 from ..variants import LORA, PROMPT, SETTINGS, SFT, TRUNCATION
 from . import plotting
 
+
+def base_label(method: str, attention: str | None = None) -> str:
+    """A method's label from its registry entry (:data:`secfwt.variants.METHOD_REGISTRY`): forward-only
+    tuning names its attention ('FoT (RFA)'), a gradient method does not (RFA is its variant)."""
+    m = attn.method(method)
+    if m.gradient:
+        return m.label
+    return f"{m.label} ({'RFA' if attn.is_rfa(attention or attn.SOFTMAX) else 'softmax'})"
+
+
 #: methods in plot and table order, with the label each gets
-METHOD_ORDER = ["SFT", "prompt", "LoRA", "FoT (softmax)", "FoT (RFA)"]
+METHOD_ORDER = [base_label(SFT), base_label(PROMPT), base_label(LORA), base_label(attn.FOT),
+                base_label(attn.FOT, attn.RFA)]
 #: the targets: these fractions of SFT's mean final test accuracy on the task (95% as MLPerf-style
 #: time-to-quality tables often use; 100%: SFT's own accuracy, above the untuned head's)
 TARGET_FRACTIONS = (0.95, 1.0)
@@ -34,12 +45,7 @@ LINKS = ("lan", "wan200", "wan100")
 def method_label(params: dict, skip=()) -> str:
     """'FoT (RFA)', 'SFT', ... of a tune or step record's parameters, with its variants' suffix
     (without the parameters named in ``skip``)."""
-    name = params["method"]
-    if not attn.method(name).gradient:
-        label = "FoT (RFA)" if attn.is_rfa(params.get("attention")) else "FoT (softmax)"
-    else:
-        label = {SFT: "SFT", PROMPT: "prompt", LORA: "LoRA"}[name]
-    return label + variant_suffix(params, skip)
+    return base_label(params["method"], params.get("attention")) + variant_suffix(params, skip)
 
 
 #: parameters that select a variant of the same computation (its own row and label wherever costs

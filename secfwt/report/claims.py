@@ -23,12 +23,16 @@ import numpy as np
 import pandas as pd
 
 from .. import data as fewshot
+from ..variants import FOT as _FOT
+from ..variants import LORA, PROMPT, RFA
+from ..variants import SFT as _SFT
 from . import accuracy
 
-FOT, FOT_RFA, SFT = "FoT (softmax)", "FoT (RFA)", "SFT"
+FOT, FOT_RFA, SFT = accuracy.base_label(_FOT), accuracy.base_label(_FOT, RFA), accuracy.base_label(_SFT)
 UNTUNED = "untuned head"
 #: rows of the claims' accuracy table, per task
-TABLE_METHODS = (UNTUNED, FOT, SFT, "LoRA", "prompt", FOT_RFA, FOT_RFA + " + fourier GeLU")
+TABLE_METHODS = (UNTUNED, FOT, SFT, accuracy.base_label(LORA), accuracy.base_label(PROMPT), FOT_RFA,
+                 FOT_RFA + " + fourier GeLU")
 BOOTSTRAP_DRAWS = 2000
 CONFIDENCE = 0.95
 #: claim 1's tasks (binary), claim 2's task (4 classes)

@@ -5,16 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import paper as publication
-from .. import variants as attn  # the attention registry
 from ..links import PROFILES as LINK_PROFILES
 from ..links import estimate_seconds
-from ..variants import FOT, LORA, PROMPT, SFT
-from .accuracy import VARIANT_PARAMS, variant_suffix
+from ..variants import FOT, PROMPT, SFT
+from .accuracy import VARIANT_PARAMS, base_label, variant_suffix
 from .frame import as_number, measured_rows, pyplot, require_columns
-
-METHOD_LABELS = {(SFT, "adam"): "SFT", (SFT, "sgd"): "SFT (SGD)", (PROMPT, None): "Prompt tuning",
-                 (LORA, None): "LoRA", (FOT, "softmax"): "FoT (softmax)", (FOT, "rfa"): "FoT (RFA)"}
-
 
 #: P-tuning v2's label (``prompt_depth=deep``); the paper's published prompt-tuning row sits beside both
 DEEP_PROMPT_LABEL = "Deep prompt tuning (P-tuning v2)"
@@ -25,14 +20,13 @@ ADAM_DEFAULTS = {"adam_sqrt_iters": 10, "adam_recip_iters": 10, "adam_positive":
 
 
 def method_label(row) -> str:
-    if row["method"] == SFT:
-        label = METHOD_LABELS[(SFT, row["optimizer"])]
-    elif row["method"] == FOT:
-        label = METHOD_LABELS[(FOT, "rfa" if attn.is_rfa(row["attention"]) else "softmax")]
+    """A step record's label: :func:`base_label`, SFT's SGD and deep prompt tuning named, then its
+    Adam settings (where not the defaults) and variants."""
+    label = base_label(row["method"], row.get("attention"))
+    if row["method"] == SFT and row["optimizer"] == "sgd":
+        label += " (SGD)"
     elif row["method"] == PROMPT and row.get("prompt_depth") == "deep":
         label = DEEP_PROMPT_LABEL
-    else:
-        label = METHOD_LABELS[(row["method"], None)]
     if adam_settings(row) not in (None, tuple(ADAM_DEFAULTS.values())):
         label += f" [Adam {adam_text(row)}]"
     return label + variant_suffix(row)
