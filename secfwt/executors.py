@@ -90,6 +90,7 @@ def _point_environment() -> dict:
     on every large free, and a FoT run 45% slower, 25 s against 17 s; thread counts of 1): a point
     runs as in a local run, which sets its own threads (one per party; one for a tuning run)."""
     import dask
+    import distributed  # noqa: F401 - loads distributed's configuration defaults
 
     env = dict(os.environ)
     for name, value in (dask.config.get("distributed.nanny.pre-spawn-environ", None) or {}).items():
