@@ -112,3 +112,17 @@ def test_the_committed_mrpc_run_with_the_exact_truncation_equals_its_plaintext_t
     assert {row["verdict"] for row in audit} <= {"masked", "masked bit (protocol)", "not received"}
     assert any(row["protocol"] == "exact truncation (x + r)" for row in audit)
     assert run["owner_audit"] and not any(not row["secret"] for row in run["owner_audit"])
+
+
+@pytest.mark.parties
+def test_under_tfp_party_0_makes_the_material_and_the_truncation_is_as_exact():
+    """TFP (insecure against party 0, which draws r itself): the same protocol, the same online
+    counts, no failure."""
+    n = 20_000
+    out = run_parties(Task("party_tasks:truncation_cases", {"n": n, "scale": SCALE, "divisors": [7]}), provider="tfp",
+                      timeout=300)
+    held = out[0]
+    exact = _f64(held["x"]) * _f64(held["y"])
+    assert (_f64(held["exact_product"]) - exact).abs().max() <= 2 * LSB
+    assert (_f64(held["exact_divided"][0]) - _f64(held["x"]) / 7).abs().max() <= 2 * LSB
+    assert tuple(out[1]["exact_cost"]) == (2, 48 * n)  # the material is shared without communication
