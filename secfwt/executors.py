@@ -38,8 +38,10 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -202,14 +204,22 @@ class Dask:
         import dask
         from distributed import Client, LocalCluster
 
-        self.cluster = None
+        self.cluster, self.scratch = None, None
         if self.scheduler:
             self.client = Client(self.scheduler, timeout="30s")
         else:
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # the client retries, once
+            self.scratch = tempfile.mkdtemp(prefix="secfwt-dask-")  # the workers' folders and locks, removed on exit
+            # the client retries a point once; Dask's scratch space (else /tmp/dask-scratch-space, left behind) is ours
+            self._config = dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                                            "temporary-directory": self.scratch})
+            try:
                 self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, memory_limit=0, silence_logs=40)
-            self.client = Client(self.cluster)
+                                            dashboard_address=None, memory_limit=0, silence_logs=40,
+                                            local_directory=self.scratch)
+                self.client = Client(self.cluster)
+            except BaseException:
+                self._remove_scratch()
+                raise
         busy = {a: w["nthreads"] for a, w in self.client.scheduler_info()["workers"].items() if w["nthreads"] > 1}
         if busy:
             print(f"secfwt: warning: Dask workers with more than one thread run points side by side, sharing cores "
@@ -217,9 +227,18 @@ class Dask:
         return self
 
     def __exit__(self, *exc):
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        try:
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:
+            self._remove_scratch()
+
+    def _remove_scratch(self) -> None:
+        if self.scratch is not None:
+            self._config.__exit__(None, None, None)
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
     def __call__(self, workload: str, todo: list[dict], links: list, provider: str, world_size: int, emulate,
                  checkpoint):

@@ -43,6 +43,7 @@ def test_dask_workers_measure_the_local_counts_and_records_land_in_grid_order(tm
     local = {_key(r): r for w, g in (("op", grid), ("tune", tune)) for r in run_grid(w, g, LINKS, progress=False)}
     out = Store(tmp_path / "dask.jsonl")
     with Dask(workers=2) as executor:
+        scratch = executor.scratch
         for w, g in (("op", grid), ("tune", tune)):
             list(run_grid(w, g, LINKS, store=out, progress=False, executor=executor))
     stored = out.load()
@@ -58,6 +59,7 @@ def test_dask_workers_measure_the_local_counts_and_records_land_in_grid_order(tm
         else:  # the plaintext twin is seeded: the same trajectory
             assert [p["test_acc"] for p in r["trajectory"]] == [p["test_acc"] for p in mine["trajectory"]]
     assert len({r["env"]["executor"]["worker"] for r in stored}) == 2  # both workers took points
+    assert not os.path.exists(scratch)  # the LocalCluster's folders and locks are gone
 
 
 #: a point of ~10 s after its parties start (softmax attention at L = 512): long enough to see whether
@@ -126,7 +128,7 @@ def test_a_worker_killed_mid_point_has_the_point_retried_and_its_parties_stop_at
 
 
 @pytest.fixture
-def cluster(monkeypatch):
+def cluster(monkeypatch, tmp_path):
     """A running cluster of one worker that outlives the client (as `dask scheduler` + `dask worker`
     would), whose processes carry a marker: (scheduler address, marker)."""
     from distributed import LocalCluster
@@ -134,8 +136,11 @@ def cluster(monkeypatch):
     marker = uuid.uuid4().hex
     monkeypatch.setenv(MARKER_ENV, marker)  # the workers and what they start inherit it
     monkeypatch.setenv("PYTHONPATH", str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                      memory_limit=0, silence_logs=40) as running:
+    import dask
+
+    with dask.config.set({"temporary-directory": str(tmp_path)}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                         memory_limit=0, silence_logs=40, local_directory=str(tmp_path / "dask")) as running:
         yield running.scheduler_address, marker
 
 
