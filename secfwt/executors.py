@@ -40,6 +40,7 @@ import pickle
 import select
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -55,6 +56,10 @@ EXECUTORS = LOCAL, DASK = ("local", "dask")
 CARRIED_ENV = (PROTOCOL_SEED_ENV, STALL_ENV, "HF_HUB_DISABLE_PROGRESS_BARS")
 #: how often a busy task checks its process and the sweep's cancel event
 POLL_S = 0.5
+
+
+class Cancelled(RuntimeError):
+    """The sweep was interrupted (its cancel event set) before or while this task ran its point."""
 
 
 class PointServerDied(RuntimeError):
@@ -74,8 +79,6 @@ def busy() -> bool:
 
 def _server(cold: bool):
     """The worker's point server, started if there is none (or it is gone)."""
-    import subprocess
-
     global _SERVER
     if _SERVER is not None and _SERVER.poll() is None and _SERVER.secfwt_cold == cold:
         return _SERVER
@@ -101,6 +104,14 @@ def _point_environment() -> dict:
     return env
 
 
+def _send(point: dict):
+    """Hand ``point`` to this worker's point server (started if need be); returns the server."""
+    server = _server(point["cold"])
+    pickle.dump(point, server.stdin)
+    server.stdin.flush()
+    return server
+
+
 def _stop(server, grace_s: float = 30.0) -> None:
     """SIGTERM a point server (it kills its parties and exits), SIGKILL it after ``grace_s``."""
     if server is None or server.poll() is not None:
@@ -108,7 +119,7 @@ def _stop(server, grace_s: float = 30.0) -> None:
     server.terminate()
     try:
         server.wait(grace_s)
-    except Exception:  # subprocess.TimeoutExpired
+    except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
 
@@ -121,23 +132,19 @@ def point_task(point: dict, cancel: str) -> dict:
     worker = get_worker()
     event = Event(cancel)
     if event.is_set():  # queued when the sweep was interrupted
-        raise RuntimeError("cancelled: the sweep was interrupted")
+        raise Cancelled(cancel)
     _BUSY.set()
     try:
-        server = _server(point["cold"])
         try:
-            pickle.dump(point, server.stdin)
-            server.stdin.flush()
+            server = _send(point)
         except BrokenPipeError:  # it ended since its last point: a fresh one
-            server = _server(point["cold"])
-            pickle.dump(point, server.stdin)
-            server.stdin.flush()
+            server = _send(point)
         while not select.select([server.stdout], [], [], POLL_S)[0]:
             if server.poll() is not None:
                 raise PointServerDied(f"the point server of worker {worker.address} ended (exit {server.returncode})")
             if event.is_set():
                 _stop(server)
-                raise RuntimeError("cancelled: the sweep was interrupted")
+                raise Cancelled(cancel)
         try:
             record = pickle.load(server.stdout)
         except EOFError:

@@ -30,7 +30,7 @@ def measure(workload: str, params: dict) -> dict:
 
     wl = workloads.get(workload)
     torch.manual_seed(params.get("seed", 0))
-    with exact_truncation(params.get(TRUNCATION.param, TRUNCATION.default) == "exact"):
+    with exact_truncation(params.get(TRUNCATION.param, TRUNCATION.default) != TRUNCATION.default):
         state = wl.setup(params)
         with Meter(audit=wl.audit) as meter:
             out = wl.run(state)
@@ -300,8 +300,8 @@ def checkpoint_path(store: Store, key: str) -> str:
 def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: str = "ttp",
              store: Store | None = None, progress: bool = True, world_size: int = 2, emulate: Link | None = None,
              jobs: int = 1, keep_stale: bool = False, executor=None):
-    """Run every combination; yield records as they finish.  With a store, records are appended
-    as they finish and combinations already stored (ok or inaccurate) are skipped (measured with other
+    """Run every combination; yield records in grid order as they finish.  With a store, records are
+    appended likewise and combinations already stored (ok or inaccurate) are skipped (measured with other
     code: run again, unless ``keep_stale``, which keeps them as they are, each with its own
     ``code_version``); one stored under
     other links is re-estimated for these (:func:`reestimate`: no run, the counts stand).  With

@@ -141,28 +141,30 @@ def _public_integer(y):
 
 
 @contextlib.contextmanager
-def exact_truncation(active: bool = True):
-    """While active (``truncation=exact``), every two-party division of a shared value by a public
-    integer runs :func:`exact_truncate` instead of CrypTen's local one."""
-    if not active:
-        yield
-        return
+def _divisions(hook):
+    """While active, CrypTen's ``ArithmeticSharedTensor.div_`` is ``hook(tensor, y, real_div_)``."""
     ast = crypten.mpc.primitives.arithmetic.ArithmeticSharedTensor
     real = ast.div_
-
-    def div_(self, y):
-        divisor = _public_integer(y)
-        if divisor is None or crypten.communicator.get().get_world_size() != 2:
-            return real(self, y)
-        if not (isinstance(divisor, int) and divisor == 1):  # dividing by 1 changes nothing
-            exact_truncate(self, divisor)
-        return self
-
-    ast.div_ = div_
+    ast.div_ = lambda self, y: hook(self, y, real)
     try:
         yield
     finally:
         ast.div_ = real
+
+
+def _exact_div(self, y, real):
+    divisor = _public_integer(y)
+    if divisor is None or crypten.communicator.get().get_world_size() != 2:
+        return real(self, y)
+    if not (isinstance(divisor, int) and divisor == 1):  # dividing by 1 changes nothing
+        exact_truncate(self, divisor)
+    return self
+
+
+def exact_truncation(active: bool = True):
+    """While active (``truncation=exact``), every two-party division of a shared value by a public
+    integer runs :func:`exact_truncate` instead of CrypTen's local one."""
+    return _divisions(_exact_div) if active else contextlib.nullcontext()
 
 
 # -- the failure diagnostic's hook ---------------------------------------------------------------------
@@ -171,20 +173,15 @@ def truncation_budget(path=lambda: ""):
     """While active, every truncation (CrypTen's ``div_`` by a public integer) first opens the value
     it truncates and adds |x| / 2^64, its failure probability, to ``budget[path()]``; ``elements``
     counts the truncated elements.  Yields (budget, elements)."""
-    ast = crypten.mpc.primitives.arithmetic.ArithmeticSharedTensor
-    real = ast.div_
     budget: dict = defaultdict(float)
     elements: dict = defaultdict(int)
 
-    def div_(self, y):
+    def div_(self, y, real):
         if isinstance(y, int) or (torch.is_tensor(y) and not y.is_floating_point()):  # a truncation
             x = self.reveal()  # the diagnostic's own opening: the ring value about to be truncated
             budget[path()] += x.double().abs().sum().item() / 2.0**64
             elements[path()] += x.numel()
         return real(self, y)
 
-    ast.div_ = div_
-    try:
+    with _divisions(div_):
         yield budget, elements
-    finally:
-        ast.div_ = real

@@ -502,7 +502,7 @@ def exact_truncation_lines(parity: pd.DataFrame) -> list[str]:
     if not len(parity):
         return []
     lines = []
-    exact = parity[parity["truncation"] == "exact"]
+    exact = parity[parity["truncation"] != TRUNCATION.default]
     local = parity[parity["truncation"] == TRUNCATION.default]
     for _, e in exact.iterrows():
         same = local[(local[list(PARITY_RUN)] == e[list(PARITY_RUN)]).all(axis=1)]
