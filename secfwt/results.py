@@ -262,10 +262,10 @@ def environment() -> dict:
 
 #: what decides a measurement (counts, compute, checks): the package's measuring code, not its
 #: reporting; a change here makes finished records of other code stale for a resumed sweep
-MEASURING_CODE = ("mpc", "nn", "tuning", "data", "workloads.py", "micro.py", "variants.py", "runner.py", "results.py")
+MEASURING_CODE = ("mpc", "nn", "tuning", "data", "workloads", "variants.py", "runner.py", "results.py", "errors.py")
 #: what a plaintext tuning trajectory depends on (the twin, the runs, the data), and nothing of the
 #: MPC launcher or the record format: hours-long sweeps stay valid across changes elsewhere
-PLAINTEXT_TWIN_CODE = ("tuning/runs.py", "tuning/selection.py", "nn", "data", "variants.py")
+PLAINTEXT_TWIN_CODE = ("tuning/runs.py", "tuning/config.py", "tuning/selection.py", "nn", "data", "variants.py")
 
 
 @lru_cache(maxsize=4)

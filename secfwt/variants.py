@@ -6,7 +6,7 @@ command line can validate parameters and list workloads without loading torch.
 Where each is implemented: attention variants in :mod:`secfwt.nn.attention`; GeLU and inverse
 square roots in :mod:`secfwt.nn.layers`; QKV, weight masks, fixed inputs, prompt depths, heads and
 model sizes in :mod:`secfwt.nn.encoder`; methods and FoT modes in :mod:`secfwt.tuning.steps`;
-optimizers in :mod:`secfwt.tuning.optim`; single operations in :mod:`secfwt.micro`.
+optimizers in :mod:`secfwt.tuning.optim`; single operations in :mod:`secfwt.workloads.op`.
 """
 
 from __future__ import annotations

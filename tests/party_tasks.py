@@ -563,3 +563,21 @@ def truncation_cases(n: int, scale: float, divisors: list):
             per_column = torch.arange(1, 5, dtype=torch.float32).repeat(n // 4)  # an integral float tensor
             out[f"{mode}_by_column"] = reveal_float(x.div(per_column)).tolist()
     return out
+
+
+def measure_with_extra(field: str, value, where: str):
+    """runner.measure of a small ``op``, its workload made to return an undeclared check field
+    (``where="check"``) or to open an undeclared top-level scope (``where="scope"``)."""
+    from secfwt import runner, workloads
+    from secfwt.mpc.meter import scope
+
+    wl = workloads.get("op")
+    check, run = wl.check, wl.run
+    if where == "check":
+        object.__setattr__(wl, "check", lambda s, out: {**check(s, out), field: value})
+    else:
+        def run_in_extra_scope(s):
+            with scope(field):
+                return run(s)
+        object.__setattr__(wl, "run", run_in_extra_scope)
+    return runner.measure("op", wl.resolve({"size": 4}))

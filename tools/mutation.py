@@ -34,6 +34,21 @@ class Mutant:
 
 
 MUTANTS = (
+    Mutant("undeclared-checks-accepted", "secfwt/runner.py",
+           "checks = wl.declared_checks(wl.check(state, out))",
+           "checks = wl.check(state, out)",
+           ("tests/test_workloads.py", "-k", "undeclared_field_fails"),
+           "a party returns check fields its workload does not declare, and records carry them"),
+    Mutant("code-digest-misses-a-module", "secfwt/results.py",
+           '"runner.py", "results.py", "errors.py")',
+           '"runner.py", "results.py")',
+           ("tests/test_workloads.py", "-k", "code_digest_covers"),
+           "records' code_version leaves out a module the workloads import (stale records reused)"),
+    Mutant("report-drops-new-check-fields", "secfwt/report/frame.py",
+           "row.update({k: v for k, v in Record.from_json(r).checks().items() if _scalar(v)})",
+           "row.update({k: v for k, v in Record.from_json(r).checks().items() if k == 'max_abs_err'})",
+           ("tests/test_workloads.py", "-k", "new_check_field"),
+           "the report's frame keeps only the check fields it knows"),
     Mutant("cosine-mask-removed", "secfwt/mpc/cosine.py",
            "masked = arith.share * angle_multiplier(w, bits) + t_share",
            "masked = arith.share * angle_multiplier(w, bits)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -95,3 +97,16 @@ def register_inv_sqrt_autograd() -> None:
                 return out.square().mul(out).mul(grad_output).div(-2)
 
         register_function(name)(AutogradInvSqrt)
+
+
+def share_from_owner(x: torch.Tensor):
+    """``x`` secret-shared with party 0 as its source (pseudo-random zero sharing: no communication)."""
+    from .compat import crypten
+
+    return crypten.cryptensor(x.float(), src=0)
+
+
+def max_abs_err(got: torch.Tensor, want: torch.Tensor) -> float:
+    """The largest absolute difference in float64 (inf when either holds a non-finite value)."""
+    err = (got.double() - want.double()).abs().max().item()
+    return err if math.isfinite(err) else float("inf")

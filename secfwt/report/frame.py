@@ -8,13 +8,13 @@ import pandas as pd
 
 from .. import variants as attn  # the attention registry
 from ..links import record_estimates
-from ..results import aggregate_layers, key_of
+from ..results import ONE_TIME, PLAINTEXT, Record, aggregate_layers, key_of
 from . import plotting
 
+#: the record's own fields every row has; a workload's check fields (its ``Workload.checks``, which
+#: a record lists in ``check_fields``) become columns as they come, so a new one needs no entry here
 BASE_COLUMNS = ("workload", "provider", "status", "rounds", "bytes", "offline_rounds", "offline_bytes",
-                "duplex_bytes", "compute_s", "wall_s", "max_abs_err", "max_rel_err", "optimizer_rel_err",
-                "optimizer_gross_errors", "optimizer_elements", "update_all_rel_err", "grad_max_abs_err",
-                "grad_max_rel_err", "grad_min_cosine")
+                "duplex_bytes", "compute_s", "wall_s", "world_size", "security")
 
 
 VARIANT_ORDER = list(attn.VARIANTS)
@@ -24,7 +24,9 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     """One row per record: parameters become columns, ``est_s`` becomes ``est_s_<link>``."""
     rows = []
     for r in records:
-        row = {k: r.get(k) for k in BASE_COLUMNS + ("approx_err", "world_size", "security")}
+        row = {k: r.get(k) for k in BASE_COLUMNS}
+        if r.get("provider") != PLAINTEXT:  # a plaintext twin's results are a trajectory, not checks
+            row.update({k: v for k, v in Record.from_json(r).checks().items() if _scalar(v)})
         row.update(r.get("params", {}))
         for link, seconds in record_estimates(r).items():  # the current time model, from the counts
             row[f"est_s_{link}"] = seconds
@@ -44,9 +46,12 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-PHASES = ("forward", "loss", "backward", "optimizer", "open", "share_prompts", "owner_update")
+def _scalar(value) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
+#: the encoder's components whose costs inside the forward pass get columns (``fwd_softmax_bytes``...):
+#: the scope names :mod:`secfwt.nn` gives them
 COMPONENTS = ("softmax", "gelu", "layernorm", "embeddings", "head")
 
 
@@ -54,14 +59,14 @@ SCOPE_COUNTERS = ("rounds", "bytes", "offline_bytes", "compute_s")
 
 
 def _scope_columns(scopes: dict) -> dict:
-    """Per-phase totals (top-level scopes) and per-component totals inside the forward pass
-    (``fwd_softmax_bytes``...: every scope named like the component, summed over layers)."""
+    """Per-phase totals (``forward_rounds``...: every top-level scope, as its workload declares
+    them) and per-component totals inside the forward pass (``fwd_softmax_bytes``...: every scope
+    named like the component, summed over layers)."""
     folded = aggregate_layers(scopes)
     cols = {}
-    for phase in PHASES:
-        if phase in folded:
-            for c in SCOPE_COUNTERS:
-                cols[f"{phase}_{c}"] = folded[phase].get(c)
+    for phase in (path for path in folded if path and "." not in path and path != ONE_TIME):  # one_time_*: below
+        for c in SCOPE_COUNTERS:
+            cols[f"{phase}_{c}"] = folded[phase].get(c)
     for comp in COMPONENTS:
         paths = [p for p in folded if p.startswith("forward.") and p.rsplit(".", 1)[-1] == comp]
         paths = [p for p in paths if not any(q != p and p.startswith(q + ".") for q in paths)]  # outermost only

@@ -37,6 +37,8 @@ candidate's forward over that batch; a generation is ``population`` of them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 
@@ -55,6 +57,24 @@ UPDATE_CHECK_LIMIT = 30_000_000
 #: locally, which goes wrong by ~2^48 units with probability ~|a b| / 2^32 per product a x b, so
 #: large intermediate values over millions of elements fail a few elements outright
 GROSS_ERROR = 10
+
+
+@dataclass
+class StepState:
+    """A step's inputs in every party: the plaintext twin and batch (seeded, identical in every
+    party) and their shares."""
+
+    p: dict
+    model: object  # the plaintext twin (transformers)
+    batch: enc.Batch
+    prompt: torch.Tensor | None  # the soft prompt (prompt, fot), float64
+    mpc: enc.MPCEncoder
+    twin: dict  # the twin's forward arguments (attention, features, head...)
+    deep: list  # a deep prompt's per-block prompts, float64
+    prompt_shared: object = None  # the prompt, secret-shared (gradient prompt tuning)
+    deep_shared: list = field(default_factory=list)
+    generation: FotGeneration | None = None  # fot: the CMA-ES generation
+    one_time_cached: dict | None = None  # what the run's one-time work covered
 
 
 def _trainable(p: dict):
@@ -79,7 +99,7 @@ def _deep(p: dict) -> bool:
     return m.prompt and m.gradient and p["prompt_depth"] == "deep"
 
 
-def setup(p: dict) -> dict:
+def setup(p: dict) -> StepState:
     """Plaintext model, batch and prompt (seeded, identical in every party), then shares."""
     layers = None if p["layers"] < 0 else p["layers"]
     model = enc.hf_model(p["model"], layers=layers, seed=p["seed"], max_positions=max(514, p["seq"] + 2))
@@ -97,14 +117,14 @@ def setup(p: dict) -> dict:
     twin = {"attention": attention, "features": p["features"], "seed": p["seed"], "head": p["head"],
             "label_embeddings": labels, "gelu": p["gelu"], "pair_threshold": threshold}
     deep = _deep_prompts(p, model.config.num_hidden_layers, hidden)
-    state = {"p": p, "model": model, "batch": batch, "prompt": prompt, "mpc": mpc, "twin": twin, "deep": deep}
+    state = StepState(p, model, batch, prompt, mpc, twin, deep)
     if m.prompt and m.gradient:
-        state["prompt_enc"] = crypten.cryptensor(prompt.float(), src=0, requires_grad=True)
-        state["deep_enc"] = [crypten.cryptensor(t.float(), src=0, requires_grad=True) for t in deep]
+        state.prompt_shared = crypten.cryptensor(prompt.float(), src=0, requires_grad=True)
+        state.deep_shared = [crypten.cryptensor(t.float(), src=0, requires_grad=True) for t in deep]
     if not m.gradient:
         base, _ = enc._prefixes(model.config)
         emb_std = model.state_dict()[f"{base}.embeddings.word_embeddings.weight"].std().item()
-        state["generation"] = FotGeneration(p, hidden, emb_std)
+        state.generation = FotGeneration(p, hidden, emb_std)
     return state
 
 
@@ -147,22 +167,22 @@ def _pair_threshold(p: dict) -> float | None:
     return None if p["task"] == "synthetic" else fewshot.get_task(p["task"]).pair_threshold
 
 
-def run(state: dict):
-    p = state["p"]
+def run(state: StepState):
+    p = state.p
     m = method(p["method"])
     if not m.gradient:
-        return state["generation"].run(state)
-    mpc, batch = state["mpc"], state["batch"]
+        return state.generation.run(state)
+    mpc, batch = state.mpc, state.batch
     params = mpc.parameters() if not m.prompt else \
-        [("prompt", state["prompt_enc"])] + [(f"prompt.block{i + 1}", t) for i, t in enumerate(state["deep_enc"])]
+        [("prompt", state.prompt_shared)] + [(f"prompt.block{i + 1}", t) for i, t in enumerate(state.deep_shared)]
     opt = make_optimizer(p["optimizer"], params, lr=LR[p["optimizer"]], loss_scale=p["loss_scale"],
                          **({"sqrt_iters": p["adam_sqrt_iters"], "recip_iters": p["adam_recip_iters"],
                              "positive": p["adam_positive"]} if p["optimizer"] == "adam" else {}))
     covered, _ = mpc.pay_once(batch)  # frozen weights (LoRA, shallow prompts): their masks, once per run
     if covered:
-        state["one_time_cached"] = covered
+        state.one_time_cached = covered
     with scope("forward"):
-        logits = mpc.forward(batch, state.get("prompt_enc"), deep_prompts=state.get("deep_enc") or None)
+        logits = mpc.forward(batch, state.prompt_shared, deep_prompts=state.deep_shared or None)
     with scope("loss"):  # d(mean CE)/d logits = (softmax - onehot) / B; the loss value is not needed
         onehot = torch.nn.functional.one_hot(batch.labels, logits.size(-1)).float()
         with crypten.no_grad():  # scaled by the public loss scale so gradients survive 16-bit fixed point
@@ -179,12 +199,12 @@ def run(state: dict):
             "before": before, "params": dict(params)}
 
 
-def check(state: dict, out) -> dict:
+def check(state: StepState, out) -> dict:
     """MPC against the plaintext twin on the same weights and inputs (logits; gradients as
     cosine similarity per trained tensor; the optimizer's update for the first trained tensor)."""
-    p = state["p"]
+    p = state.p
     if not method(p["method"]).gradient:
-        return state["generation"].check(state)
+        return state.generation.check(state)
     got_logits = reveal_float(out["logits"].detach())
     plain = _plain_grads(state)
     result = {"max_abs_err": (got_logits - plain["logits"]).abs().max().item()}
@@ -196,15 +216,15 @@ def check(state: dict, out) -> dict:
         if ref is None:  # e.g. a tied parameter that HF lists under another name
             continue
         mine = reveal_float(g) / p["loss_scale"]
-        if mine.dim() == 2 and name in state["mpc"].transposed:
+        if mine.dim() == 2 and name in state.mpc.transposed:
             mine = mine.t()  # linear weights are stored transposed in MPC
         if ref.abs().max() < 1e-9:  # e.g. the key bias: softmax is shift-invariant, its gradient is 0
             zero[name] = mine.abs().max().item()
             continue
         cos[name] = torch.nn.functional.cosine_similarity(mine.flatten(), ref.flatten(), dim=0).item()
         rel[name] = ((mine - ref).norm() / ref.norm()).item()  # sees a wrong scale, which cosine cannot
-    if "one_time_cached" in state:
-        result["one_time_cached"] = state["one_time_cached"]
+    if state.one_time_cached:
+        result["one_time_cached"] = state.one_time_cached
     result["grad_cosine"] = cos
     result["grad_max_rel_err"] = max(rel.values()) if rel else None
     result["grad_zero_max_abs"] = max(zero.values()) if zero else None  # tensors whose true gradient is 0
@@ -218,7 +238,7 @@ def check(state: dict, out) -> dict:
     # the whole step against plaintext: the update plaintext autograd + optimiser would make
     ref = plain["grads"].get(name)
     if ref is not None:
-        if update.dim() == 2 and name in state["mpc"].transposed:
+        if update.dim() == 2 and name in state.mpc.transposed:
             update = update.t()
         plain_update = _plain_update(p, ref)
         result["update_rel_err"] = ((update - plain_update).norm() / plain_update.norm()).item()
@@ -243,7 +263,7 @@ def check(state: dict, out) -> dict:
             ref = plain["grads"].get(tensor_name)
             if ref is None:
                 continue
-            if step.dim() == 2 and tensor_name in state["mpc"].transposed:
+            if step.dim() == 2 and tensor_name in state.mpc.transposed:
                 step = step.t()
             plain_step = _plain_update(p, ref)
             diff += (step - plain_step).square().sum().item()
@@ -264,19 +284,19 @@ def _plain_update(p: dict, grad: torch.Tensor) -> torch.Tensor:
     return LR["sgd"] * grad
 
 
-def _plain_grads(state: dict) -> dict:
+def _plain_grads(state: StepState) -> dict:
     """Torch autograd on the plaintext twin (float64): the reference gradients."""
-    p, model, batch = state["p"], state["model"], state["batch"]
+    p, model, batch = state.p, state.model, state.batch
     model.zero_grad()
-    prompt = state["prompt"].clone().requires_grad_(True) if state["prompt"] is not None else None
-    deep = [t.clone().requires_grad_(True) for t in state["deep"]]
-    mpc = state["mpc"]
+    prompt = state.prompt.clone().requires_grad_(True) if state.prompt is not None else None
+    deep = [t.clone().requires_grad_(True) for t in state.deep]
+    mpc = state.mpc
     m = method(p["method"])
     lora = {n: (a.clone().requires_grad_(True), b.clone().requires_grad_(True))
             for n, (a, b) in enc.lora_init(model.config, p["lora_rank"], p["seed"]).items()} \
         if m.adapters else {}
     logits = enc.plain_forward(model, batch, prompt, lora=lora, lora_scale=mpc.lora_scale, deep_prompts=deep or None,
-                               **state["twin"])
+                               **state.twin)
     loss = torch.nn.functional.cross_entropy(logits, batch.labels)
     loss.backward()
     grads = {}
@@ -322,8 +342,8 @@ class FotGeneration:
             zs, prompts = None, [torch.zeros(self.p["prompt_tokens"], self.hidden, dtype=torch.float64)] * n
         return zs, prompts
 
-    def run(self, state: dict):
-        mpc, batch = state["mpc"], state["batch"]
+    def run(self, state: StepState):
+        mpc, batch = state.mpc, state.batch
         zs, prompts = self._ask()
         self.candidates = (zs, prompts)
         n = len(prompts)
@@ -358,16 +378,16 @@ class FotGeneration:
                 self.opened = (logits, scale, losses)
         return out
 
-    def check(self, state: dict) -> dict:
+    def check(self, state: StepState) -> dict:
         """Party 0 compares its opened logits with the plaintext twin, for every candidate."""
         if self.opened is None:
             return {}
         logits, scale, losses = self.opened
         zs, prompts = self.candidates
-        model, batch = state["model"], state["batch"]
+        model, batch = state.model, state.batch
         errs = []
         with torch.no_grad():
             for lg, pr in zip(logits, prompts):
-                want = enc.plain_forward(model, batch, pr, **state["twin"])
+                want = enc.plain_forward(model, batch, pr, **state.twin)
                 errs.append((lg.double() / scale - want).abs().max().item())
         return {"max_abs_err": max(errs), "fot_losses": losses, **({"one_time_cached": self.cached} if self.cached else {})}

@@ -1,0 +1,134 @@
+"""The workload modules' declarations: the code a record's digest covers, the check fields and the
+scope names each workload declares (a record holds nothing its workload did not announce)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import grimp
+import pytest
+
+from secfwt import workloads
+from secfwt.mpc.parties import PartyError, Task, run_parties
+from secfwt.results import Record, aggregate_layers
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "secfwt"
+
+
+def _module_path(module: str) -> str:
+    """A secfwt module's file, relative to the package (``nn/encoder.py``, ``mpc/__init__.py``)."""
+    parts = module.split(".")[1:]
+    folder = PACKAGE.joinpath(*parts)
+    return (folder / "__init__.py" if folder.is_dir() else folder.with_suffix(".py")).relative_to(PACKAGE).as_posix()
+
+
+def _covered(path: str, entries) -> bool:
+    return any(path == e or path.startswith(e.rstrip("/") + "/") for e in entries)
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return grimp.build_graph("secfwt", cache_dir=None)
+
+
+@pytest.mark.parametrize("name", list(workloads.REGISTRY))
+def test_a_records_code_digest_covers_every_module_its_workload_imports(graph, name):
+    """``code_version`` digests the files in ``Workload.code``: a module the workload's code imports
+    (its party functions, its data owner, what they call) that the digest leaves out would let a
+    resumed sweep reuse records of other code without a word.  Modules its results do not depend on
+    are named in ``code_ignores``, each with its reason."""
+    wl = workloads.get(name)
+    roots = {f.__module__ for f in (wl.setup, wl.run, wl.check, wl.owner) if f is not None}
+    modules = set(roots)
+    for root in roots:
+        modules |= {m for m in graph.find_upstream_modules(root) if m.startswith("secfwt.")}
+    modules -= {"secfwt"}  # the package's own __init__: its docstring and version
+    files = {_module_path(m) for m in modules}
+    assert _module_path(f"secfwt.workloads.{name.replace('-', '_')}") in files  # the workload's own module
+    missed = sorted(f for f in files if not _covered(f, wl.code) and not _covered(f, wl.code_ignores))
+    assert not missed, f"{name}: imports {missed}, which its records' code_version does not cover"
+    assert all(reason for reason in wl.code_ignores.values())
+
+
+def test_the_digest_check_sees_a_module_left_out(graph):
+    """The check above can fail: the step workload without errors.py in its code misses it."""
+    wl = workloads.get("step")
+    files = {_module_path(m) for m in graph.find_upstream_modules("secfwt.workloads.step") if m != "secfwt"}
+    assert "errors.py" in files
+    assert not _covered("errors.py", tuple(e for e in wl.code if e != "errors.py"))
+
+
+def _committed_records():
+    for path in sorted((ROOT / "reports" / "records").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                yield path.name, json.loads(line)
+
+
+def test_every_committed_records_checks_and_scopes_are_declared_by_its_workload():
+    """What real runs returned (every committed record that lists its check fields) is what the
+    workloads declare: the report's columns come from these declarations' fields."""
+    seen = {name: set() for name in workloads.REGISTRY}
+    for file, r in _committed_records():
+        if r.get("status") == "error" or r["workload"] not in seen:
+            continue
+        wl = workloads.get(r["workload"])
+        typed = Record.from_json(r)
+        if typed.check_fields is not None:
+            assert set(typed.check_fields) <= set(wl.checks), (file, set(typed.check_fields) - set(wl.checks))
+            seen[wl.name] |= set(typed.check_fields)
+        top = {p.split(".", 1)[0] for p in aggregate_layers(r.get("scopes") or {}) if p}
+        assert top <= set(wl.scopes), (file, wl.name, top - set(wl.scopes))
+    mpc = [n for n, wl in workloads.REGISTRY.items() if not wl.plaintext]
+    assert all("max_abs_err" in seen[n] for n in mpc), {n: seen[n] for n in mpc}  # each ran and was checked
+
+
+def test_an_undeclared_check_field_or_scope_is_refused_by_name():
+    wl = workloads.get("op")
+    assert wl.declared_checks({"max_abs_err": 0.1}) == {"max_abs_err": 0.1}
+    with pytest.raises(ValueError, match="check field.*surprise.*does not declare"):
+        wl.declared_checks({"max_abs_err": 0.1, "surprise": 1})
+    assert workloads.get("block").declared_scopes({"": {}, "forward": {}, "forward.layers": {}})
+    with pytest.raises(ValueError, match="scope.*extra"):
+        workloads.get("block").declared_scopes({"": {}, "forward": {}, "extra.inner": {}})
+
+
+@pytest.mark.parties
+@pytest.mark.parametrize("where", ["check", "scope"])
+def test_a_party_whose_workload_returns_an_undeclared_field_fails_naming_it(where):
+    """runner.measure refuses it in the party: the run fails, and no record holds the field."""
+    with pytest.raises(PartyError, match=f"undeclared_{where}"):
+        run_parties(Task("party_tasks:measure_with_extra", {"field": f"undeclared_{where}", "value": 1.0,
+                                                            "where": where}), timeout=300)
+    # the same task with the field declared away is a normal run (the failure is the declaration's)
+    out = run_parties(Task("party_tasks:measure_with_extra", {"field": "max_abs_err", "value": 0.0,
+                                                              "where": "check"}), timeout=300)
+    assert out[0]["checks"] == {"max_abs_err": 0.0, "mean_abs_err": out[0]["checks"]["mean_abs_err"]}
+
+
+def test_the_report_shows_a_new_check_field_and_a_new_scope_without_being_told():
+    """The two traps of a workload added before its module declared them: a check field or a phase
+    the report's code did not list was silently left out of its frame."""
+    from secfwt.report import records_frame
+
+    record = Record(workload="op", params={"op": "mul", "size": 4, "seed": 0}, provider="ttp", world_size=2,
+                    status="ok", rounds=3, bytes=96, check_fields=["max_abs_err", "novel_err"],
+                    scopes={"": {"rounds": 3, "bytes": 96}, "novel_phase": {"rounds": 2, "bytes": 64},
+                            "novel_phase.inner": {"rounds": 1, "bytes": 32}},
+                    results={"max_abs_err": 0.001, "novel_err": 0.25, "trajectory": [1, 2]}).to_json()
+    row = records_frame([record]).iloc[0]
+    assert row["novel_err"] == 0.25 and row["max_abs_err"] == 0.001
+    assert (row["novel_phase_rounds"], row["novel_phase_bytes"]) == (2, 64)
+    assert "trajectory" not in row and "novel_phase.inner_rounds" not in row  # lists and inner scopes: no columns
+
+
+def test_the_tune_workloads_defaults_are_the_tuning_runs_defaults():
+    """One home for a run's defaults (they had drifted: budget 25 here, 30 in TuneConfig)."""
+    from secfwt.tuning.config import TuneConfig
+    from secfwt.workloads.tune import CONFIG_FIELDS
+
+    resolved = workloads.get("tune").resolve({})
+    assert TuneConfig(**{k: resolved[k] for k in CONFIG_FIELDS}) == TuneConfig()
+    assert set(CONFIG_FIELDS) <= {p.name for p in workloads.get("tune").params}
