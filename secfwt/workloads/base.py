@@ -265,6 +265,9 @@ GELU_PARAM = setting_param(GELU)
 QKV_PARAM = setting_param(QKV_SETTING)
 INV_SQRT_PARAM = setting_param(INV_SQRT, "inverse square root of LayerNorm and the sentence head: ")
 TRUNCATION_PARAM = setting_param(TRUNCATION, "dividing a shared value by a public integer: ")
+#: the encoder's protocol settings (what EncoderSpec.of reads beside the attention), in every
+#: workload that runs the encoder
+PROTOCOL_PARAMS = (GELU_PARAM, QKV_PARAM, INV_SQRT_PARAM, TRUNCATION_PARAM)
 #: run-level amortisation of forward-only tuning (see secfwt.mpc.persistent); costs paid once per run
 #: go to the record's ``one_time``, apart from the per-generation costs
 WEIGHT_MASKS_PARAM = setting_param(WEIGHT_MASK, "Beaver masks of the frozen weights: ")

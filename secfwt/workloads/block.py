@@ -13,10 +13,7 @@ from typing import TYPE_CHECKING
 
 from .. import variants as attn
 from .base import (
-    GELU_PARAM,
-    INV_SQRT_PARAM,
-    QKV_PARAM,
-    TRUNCATION_PARAM,
+    PROTOCOL_PARAMS,
     ModelParam,
     Param,
     Workload,
@@ -135,10 +132,7 @@ WORKLOAD = register(Workload(
         Param("batch", int, 1, "batch size", positive=True, maximum=256),
         Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.VARIANTS),
         Param("features", int, 64, "random features (RFA)", positive=True, maximum=4096),
-        GELU_PARAM,
-        QKV_PARAM,
-        INV_SQRT_PARAM,
-        TRUNCATION_PARAM,
+        *PROTOCOL_PARAMS,
         Param("backward", bool, False, "also back-propagate a seeded upstream gradient"),
         Param("loss_scale", float, 1024.0, "public factor on the upstream gradient", positive=True, maximum=2.0**20),
         seed_param(0, "seed of weights and inputs"),

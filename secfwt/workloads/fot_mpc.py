@@ -15,11 +15,8 @@ from .. import variants as attn
 from ..results import ONE_TIME
 from .base import (
     FIXED_INPUTS_PARAM,
-    GELU_PARAM,
-    INV_SQRT_PARAM,
-    QKV_PARAM,
+    PROTOCOL_PARAMS,
     SEED_HELP,
-    TRUNCATION_PARAM,
     WEIGHT_MASKS_PARAM,
     Param,
     Workload,
@@ -67,10 +64,7 @@ WORKLOAD = register(Workload(
         seed_param(13, SEED_HELP + " and CMA-ES seed"),
         Param("attention", str, attn.SOFTMAX, "attention variant (the twin computes each one's function: exact "
               "softmax for every softmax variant)", choices=attn.VARIANTS, aliases=attn.ALIASES),
-        GELU_PARAM,
-        QKV_PARAM,
-        INV_SQRT_PARAM,
-        TRUNCATION_PARAM,
+        *PROTOCOL_PARAMS,
         WEIGHT_MASKS_PARAM,
         FIXED_INPUTS_PARAM,
         Param("generations", int, 3, "CMA-ES generations", positive=True, maximum=1000),

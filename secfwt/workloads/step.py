@@ -15,10 +15,7 @@ from ..results import ONE_TIME
 from ..variants import FIXED_INPUT, FOT, FOT_MODES, HEADS, METHODS, OPTIMIZERS, PROMPT_DEPTHS, WEIGHT_MASK, method
 from .base import (
     FIXED_INPUTS_PARAM,
-    GELU_PARAM,
-    INV_SQRT_PARAM,
-    QKV_PARAM,
-    TRUNCATION_PARAM,
+    PROTOCOL_PARAMS,
     WEIGHT_MASKS_PARAM,
     Extrapolation,
     ModelParam,
@@ -105,10 +102,7 @@ WORKLOAD = register(Workload(
               choices=PROMPT_DEPTHS),
         Param("attention", str, attn.SOFTMAX, "attention variant", choices=attn.VARIANTS),
         Param("features", int, 64, "random features (RFA)", positive=True, maximum=4096),
-        GELU_PARAM,
-        QKV_PARAM,
-        INV_SQRT_PARAM,
-        TRUNCATION_PARAM,
+        *PROTOCOL_PARAMS,
         WEIGHT_MASKS_PARAM,
         FIXED_INPUTS_PARAM,
         Param("optimizer", str, "adam", "optimizer in MPC (sft, prompt, lora)", choices=OPTIMIZERS),
