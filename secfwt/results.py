@@ -106,25 +106,26 @@ class Costs:
                    wall_s=max(c.wall_s for c in v))
 
     def __sub__(self, other: Costs) -> Costs:
-        return Costs(**{f: getattr(self, f) - getattr(other, f) for f in _COST_FIELDS})
+        return Costs(**{f: getattr(self, f) - getattr(other, f) for f in COST_FIELDS})
 
     def clamped(self) -> Costs:
         """Times floored at 0 (a difference of noisy times can be negative; a cost never is)."""
-        return Costs(**{f: getattr(self, f) if f in COUNTERS else max(getattr(self, f), 0.0) for f in _COST_FIELDS})
+        return Costs(**{f: getattr(self, f) if f in COUNTERS else max(getattr(self, f), 0.0) for f in COST_FIELDS})
 
     @classmethod
     def affine(cls, terms: list[tuple[float, Costs]]) -> Costs:
         """sum of weight * costs over (weight, costs) terms; counters rounded to integers (exact
         when the terms are).  Each term's times are floored at 0 before they are weighted, so an
         extrapolated time is never below the smallest measured one."""
-        acc = dict.fromkeys(_COST_FIELDS, 0)
+        acc = dict.fromkeys(COST_FIELDS, 0)
         for weight, costs in terms:
             for f, v in costs.clamped().as_dict().items():
                 acc[f] = acc[f] + weight * v
         return cls(**{f: int(round(v)) if f in COUNTERS else max(float(v), 0.0) for f, v in acc.items()})
 
 
-_COST_FIELDS = tuple(f.name for f in dataclasses.fields(Costs))
+#: the counters of a run or a scope (a record's and each scope's)
+COST_FIELDS = tuple(f.name for f in dataclasses.fields(Costs))
 
 
 @dataclass
@@ -170,10 +171,10 @@ class Record:
 
     def costs(self) -> Costs:
         """The per-unit costs as :class:`Costs` (a counter the record lacks is 0)."""
-        return Costs(**{f: getattr(self, f) or 0 for f in _COST_FIELDS})
+        return Costs(**{f: getattr(self, f) or 0 for f in COST_FIELDS})
 
     def set_costs(self, costs: Costs) -> None:
-        for f in _COST_FIELDS:
+        for f in COST_FIELDS:
             setattr(self, f, getattr(costs, f))
 
     def checks(self) -> dict:
@@ -184,7 +185,7 @@ class Record:
     def to_json(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "results"}
         out = {k: v for k, v in out.items() if v is not None or k in _REQUIRED}  # None: the record lacks it
-        clash = set(self.results) & _SCHEMA
+        clash = set(self.results) & RECORD_FIELDS
         if clash:
             raise ValueError(f"workload fields {sorted(clash)} clash with the record's own")
         return {**out, **self.results}
@@ -195,11 +196,12 @@ class Record:
         missing = _REQUIRED - set(data)
         if missing:
             raise ValueError(f"not a secfwt record (lacks {', '.join(sorted(missing))})")
-        own = {k: v for k, v in data.items() if k in _SCHEMA}
-        return cls(**own, results={k: v for k, v in data.items() if k not in _SCHEMA})
+        own = {k: v for k, v in data.items() if k in RECORD_FIELDS}
+        return cls(**own, results={k: v for k, v in data.items() if k not in RECORD_FIELDS})
 
 
-_SCHEMA = {f.name for f in dataclasses.fields(Record)} - {"results"}
+#: the fields a record holds of its own (a workload's fields sit beside them and may not clash)
+RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(Record)) - {"results"}
 _REQUIRED = {f.name for f in dataclasses.fields(Record) if f.default is dataclasses.MISSING
              and f.default_factory is dataclasses.MISSING}
 
@@ -261,8 +263,9 @@ def environment() -> dict:
 
 
 #: what decides a measurement (counts, compute, checks): the package's measuring code, not its
-#: reporting; a change here makes finished records of other code stale for a resumed sweep
-MEASURING_CODE = ("mpc", "nn", "tuning", "data", "workloads", "variants.py", "runner.py", "results.py", "errors.py")
+#: reporting; a change here makes finished records of other code stale for a resumed sweep (each
+#: workload adds its own module: secfwt.workloads.base.Workload.code)
+MEASURING_CODE = ("mpc", "nn", "tuning", "data", "variants.py", "runner.py", "results.py", "errors.py")
 #: what a plaintext tuning trajectory depends on (the twin, the runs, the data), and nothing of the
 #: MPC launcher or the record format: hours-long sweeps stay valid across changes elsewhere
 PLAINTEXT_TWIN_CODE = ("tuning/runs.py", "tuning/config.py", "tuning/selection.py", "nn", "data", "variants.py")

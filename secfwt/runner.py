@@ -122,7 +122,11 @@ def run_one(workload: str, params: dict, links: list[Link], provider: str = "ttp
         checks = {**checks, **owner_out["result"], "owner_traffic": traffic,
                   "owner_audit": audit_channel(traffic.pop("audit"), servers),
                   "owner_refused_connections": owner_out["refused"]}
-        checks = wl.declared_checks(checks)
+    try:
+        checks = wl.declared_checks(checks)  # the parties' are; the owner's result joined them here
+    except ValueError as exc:
+        record.error, record.run_s = str(exc), time.perf_counter() - t0
+        return record.to_json()
     if wl.audit:
         record.reveal_audit = {str(p["rank"]): p["audit"] for p in parties}
     record.teardown_error = parties[0].get("teardown_error")  # complete result; a process failed shutting down
@@ -139,9 +143,11 @@ PLAINTEXT_SECURITY = "plaintext twin, no MPC: the MPC price of each unit is the 
 def _error_record(wl, params: dict, provider: str, world_size: int, links: list[Link]) -> Record:
     """A point's record before it has run (status 'error' until it finishes)."""
     plaintext = provider == PLAINTEXT
+    # the checks it will hold (an error record keeps the list: its table still has their columns)
     return Record(workload=wl.name, params=params, provider=provider, world_size=world_size, status="error",
                   security=PLAINTEXT_SECURITY if plaintext else SECURITY[provider], links=_link_specs(links),
-                  env=environment(), code_version=code_version(wl.code), tolerance=None if plaintext else wl.tolerance)
+                  env=environment(), code_version=code_version(wl.code), tolerance=None if plaintext else wl.tolerance,
+                  check_fields=list(wl.checks) or None)
 
 
 def error_record(workload: str, params: dict, provider: str, world_size: int, links: list[Link], error: str) -> dict:

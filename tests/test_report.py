@@ -84,7 +84,9 @@ def test_every_committed_record_loads_as_a_typed_record_and_writes_back_the_same
             typed = Record.from_json(stored)
             assert typed.to_json() == stored, path
             if typed.check_fields is not None:  # every top-level field is the schema's or a declared check
-                assert set(typed.results) == set(typed.check_fields), (path, set(typed.results) ^ set(typed.check_fields))
+                assert set(typed.results) <= set(typed.check_fields), (path, set(typed.results) - set(typed.check_fields))
+                if typed.status != "error":  # a finished run holds every check it lists
+                    assert set(typed.results) == set(typed.check_fields), (path, set(typed.check_fields) - set(typed.results))
             seen += 1
     assert seen > 200
 

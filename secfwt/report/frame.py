@@ -26,8 +26,8 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     for r in records:
         row = {k: r.get(k) for k in BASE_COLUMNS}
         if r.get("provider") != PLAINTEXT:  # a plaintext twin's results are a trajectory, not checks
-            row.update({k: v for k, v in Record.from_json(r).checks().items() if _scalar(v)})
-        row.update(r.get("params", {}))
+            row.update(_check_columns(Record.from_json(r)))
+        row.update(r.get("params", {}))  # a check repeating a parameter (fot-mpc's test_rows) gives way
         for link, seconds in record_estimates(r).items():  # the current time model, from the counts
             row[f"est_s_{link}"] = seconds
         env = r.get("env") or {}
@@ -46,8 +46,12 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _scalar(value) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str))
+def _check_columns(record: Record) -> dict:
+    """The record's scalar checks, and None for each check it lists without a value (an error
+    record lists those its workload declares): a table of failed runs still has their columns."""
+    checks = record.checks()
+    row = {k: v for k, v in checks.items() if v is None or isinstance(v, (bool, int, float, str))}
+    return {**dict.fromkeys(k for k in record.check_fields or () if k not in checks), **row}
 
 
 #: the encoder's components whose costs inside the forward pass get columns (``fwd_softmax_bytes``...):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import InputError
-from ..results import MEASURING_CODE
+from ..results import COST_FIELDS, MEASURING_CODE, RECORD_FIELDS
 from ..variants import FIXED_INPUT, GELU, INV_SQRT, MODEL_NAMES, QKV_SETTING, TRUNCATION, WEIGHT_MASK, Setting
 
 
@@ -73,7 +73,6 @@ class Param:
 
 
 #: seeds reach torch, numpy and CMA-ES: numpy's range is the narrowest
-#: seeds reach torch, numpy and CMA-ES: numpy's range is the narrowest
 SEED_MAX = 2**32 - 1
 
 
@@ -93,6 +92,11 @@ class Extrapolation:
     at: Callable  # (params, depth, batch) -> the parameters of one measured run
 
 
+#: the checks of every workload with a data owner: what the servers' check returns
+#: (``server_traffic``) and what the runner adds from the owner channel (secfwt.runner.run_one)
+OWNER_CHECKS = ("server_traffic", "owner_traffic", "owner_audit", "owner_refused_connections")
+
+
 @dataclass(frozen=True)
 class Workload:
     """One workload: its parameters, its party-side functions, and what its records hold."""
@@ -105,7 +109,8 @@ class Workload:
     check: Callable  # (state, output) -> check fields
     tolerance: float  # max_abs_err above this marks the record 'inaccurate'
     #: the fields ``check`` may return (a record's ``check_fields``; the report's columns come from
-    #: them): a field not declared here fails the run, so none reaches the records unannounced
+    #: them): a field not declared here fails the run, so none reaches the records unannounced.
+    #: A plaintext workload's results are its outcome (a trajectory), not checks: it declares none
     checks: tuple[str, ...] = ("max_abs_err",)
     #: the top-level meter scopes ``run`` may open (``forward``, ``backward``...; each becomes the
     #: report's ``<scope>_rounds``... columns): an undeclared one fails the run
@@ -120,18 +125,36 @@ class Workload:
     #: which resolve() reports as an InputError)
     validate: Callable = lambda params: None
     #: the program of a separate data-owner process (a module-level function (owner, params) ->
-    #: its result, which joins the checks; see secfwt.mpc.owner), or None; the servers' ``check``
-    #: then returns their OwnerLink traffic as ``server_traffic`` (the runner audits the channel)
+    #: its result, whose fields join the checks; see secfwt.mpc.owner), or None; the servers'
+    #: ``check`` then returns their OwnerLink traffic as ``server_traffic``, and the runner adds the
+    #: owner channel's traffic and audit (:data:`OWNER_CHECKS`, declared here for every such workload)
     owner: Callable | None = None
     #: record every online opening (the meter's reveal audit) in ``reveal_audit``
     audit: bool = False
-    #: the code (paths under secfwt/) whose digest a record carries (:func:`secfwt.results.code_version`):
-    #: tests/test_workloads.py checks that it covers every secfwt module the workload's module imports
-    code: tuple[str, ...] = MEASURING_CODE
+    #: the code (paths under secfwt/) whose digest a record carries (:func:`secfwt.results.code_version`);
+    #: None: the shared measuring code, base.py and the workload's own module(s) (those of setup, run,
+    #: check, owner), so that adding or editing one workload leaves the others' records current.
+    #: tests/test_workloads.py checks that it covers every secfwt module the workload imports
+    code: tuple[str, ...] | None = None
     #: modules the workload's module imports that its results do not depend on (each with its reason)
     code_ignores: dict = field(default_factory=dict)
     #: a run that saves its state and continues from it when restarted (its state's ``checkpoint``: a path)
     resumable: bool = False
+
+    def __post_init__(self):
+        own = sorted({f.__module__ for f in (self.setup, self.run, self.check, self.owner) if f is not None})
+        if self.code is None:
+            modules = tuple(m.removeprefix("secfwt.").replace(".", "/") + ".py" for m in own)
+            object.__setattr__(self, "code", MEASURING_CODE + ("workloads/base.py",) + modules)
+        if self.owner is not None:  # what the runner adds from the owner channel
+            object.__setattr__(self, "checks", tuple(dict.fromkeys(self.checks + OWNER_CHECKS)))
+        clash = set(self.checks) & RECORD_FIELDS
+        if clash:
+            raise ValueError(f"workload {self.name}: check field(s) {sorted(clash)} are the record's own fields")
+        clash = {f"{s}_{c}" for s in self.scopes for c in COST_FIELDS} & RECORD_FIELDS
+        if clash:  # the report's <scope>_<counter> columns would overwrite the record's own
+            raise ValueError(f"workload {self.name}: scope name(s) whose report columns {sorted(clash)} are the "
+                             "record's own fields")
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -181,7 +204,6 @@ def get(name: str) -> Workload:
         return REGISTRY[name]
     except KeyError:
         raise InputError(f"unknown workload {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
-
 
 
 # -- parameters several workloads share ----------------------------------------------------------
@@ -238,7 +260,6 @@ def check_model_sizes(text: str, cfg: dict) -> None:
     if full.hidden_size % full.num_attention_heads:
         raise InputError(f"model {text!r}: hidden_size {full.hidden_size} is not a multiple of num_attention_heads "
                          f"{full.num_attention_heads}")
-
 
 
 def model_depth(model: str) -> int:
