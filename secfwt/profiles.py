@@ -352,6 +352,20 @@ PROFILES["claims"] = {
 #: that the plaintext trajectories are what MPC computes (the report's parity table)
 _PARITY = {"layers": [-1], "generations": [3], "population": [4], "train_rows": [4], "test_rows": [64],
            "prompt_tokens": [4]}
+#: the agreement profile's windows of test rows: 4 x 50 per task (one run each, ~17 min on this machine)
+AGREEMENT_WINDOWS, AGREEMENT_ROWS = (0, 50, 100, 150), 50
+
+PROFILES["agreement"] = {
+    "description": "softmax-lookup's test predictions against the exact model's in 2PC FoT with the data owner "
+                   "(MiniLM, all 6 blocks, one generation of 2 candidates): 200 SST-2 and 200 AG News test "
+                   "sentences, in windows of 50 (one run each: hours; run it with --resume, it keeps finished windows)",
+    "links": ["lan", "wan200", "wan100"],
+    "sweeps": [Sweep("fot-mpc", {"task": ["sst2", "agnews"], "attention": ["softmax-lookup"], "generations": [1],
+                                 "population": [2], "train_rows": [2], "test_rows": [AGREEMENT_ROWS],
+                                 "test_offset": list(AGREEMENT_WINDOWS), "seq": [52]}, 1100)],
+}
+
+
 PROFILES["parity"] = {
     "description": "FoT in 2PC with the data owner as its own process against the plaintext twin, all 6 MiniLM "
                    "blocks, 3 generations of 4 candidates, 64 test rows: SST-2 with softmax and RFA (64 sentences), "

@@ -210,7 +210,7 @@ _REQUIRED = {f.name for f in dataclasses.fields(Record) if f.default is dataclas
 #: behaviour before the parameter existed): a key leaves such a parameter out at that value, so a
 #: record stored before it existed and one measured now at that value are the same measurement
 BACKFILLED_PARAMS = {**{s: SETTINGS[s].default for s in ("weight_masks", "fixed_inputs", "inv_sqrt", "truncation")}, "data_seed": 13,
-                     "backward": False}
+                     "backward": False, "test_offset": 0}
 _ABSENT = object()
 
 

@@ -62,6 +62,7 @@ def test_links_json(capsys):
     (["run", "op", "--links", "1gbit:1ms:simplex"], "unknown link"),
     (["run", "step", "--param", "method=sft", "--param", "weight_masks=persistent"], "SFT updates every weight"),
     (["run", "layernorm", "--param", "low=10", "--param", "high=1"], "must be below"),
+    (["run", "fot-mpc", "--param", "test_offset=480", "--param", "test_rows=32"], "exceeds the 500 test rows"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, needle):
     out = tmp_path / "records.jsonl"

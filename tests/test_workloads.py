@@ -172,3 +172,37 @@ def test_a_report_of_a_workload_whose_runs_all_failed_still_has_its_check_column
     path.write_text("\n".join(json.dumps(r) for r in (ok, failed)) + "\n")
     written = write_report([path], tmp_path / "report")
     assert any(Path(p).name == "README.md" for p in written)
+
+
+def test_a_window_of_test_rows_is_the_rows_at_its_offset_and_windows_add_up_in_the_report():
+    """fot-mpc's test_offset (the agreement profile's windows): the data owner reads rows
+    [offset, offset + test_rows); the report adds the windows of one run up, sentence-weighted."""
+    import pandas as pd
+
+    from secfwt import data
+    from secfwt.nn import encoder as enc
+    from secfwt.report.accuracy import windowed_agreement_lines
+    from secfwt.results import record_key
+    from secfwt.tuning.mpc_fot import _batches
+
+    wl = workloads.get("fot-mpc")
+    p = wl.resolve({"task": "sst2", "test_rows": 3, "test_offset": 7, "seq": 52})
+    tok = enc.minilm_tokenizer()
+    got = _batches(p, tok)["test"]
+    rows = data.load("sst2", "test", 13)[7:10]
+    want = enc.text_batch(tok, data.texts(rows), [r["label"] for r in rows], 48, prompt_tokens=4, pad_to=52)
+    assert got.input_ids.equal(want.input_ids) and got.labels.tolist() == [r["label"] for r in rows]
+    first = _batches({**p, "test_offset": 0}, tok)["test"]
+    assert not first.input_ids.equal(got.input_ids)  # another window, other sentences
+    # a record from before the parameter is the offset-0 window
+    assert record_key("fot-mpc", {**p, "test_offset": 0}, "ttp", 2) == \
+        record_key("fot-mpc", {k: v for k, v in p.items() if k != "test_offset"}, "ttp", 2)
+
+    run = {"task": "sst2", "attention": "softmax-lookup", "truncation": "secureml", "layers": -1, "generations": 1,
+           "population": 2, "train_rows": 2, "seq": 52, "test_rows": 50}
+    parity = pd.DataFrame([{**run, "test_offset": o, "test_agreement": a, "loss_max_abs_err": e,
+                            "plaintext_openings": 0} for o, a, e in ((0, 1.0, 0.004), (50, 0.98, 0.006),
+                                                                     (100, 0.96, 0.002))])
+    (line, _) = windowed_agreement_lines(parity)
+    assert "**147 of 150**" in line and "98.0%" in line and "rows 0-149 (consecutive)" in line and "0.006" in line
+    assert windowed_agreement_lines(parity.iloc[:1]) == []  # one window is no sum

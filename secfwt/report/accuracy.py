@@ -459,7 +459,7 @@ def parity_table(records: list[dict]) -> pd.DataFrame:
                      "generations": p["generations"], "population": p["population"], "train_rows": p["train_rows"],
                      "seq": p["seq"], "loss_max_abs_err": r["loss_max_abs_err"],
                      "rankings_equal": r["rankings_equal"], "test_rows": r["test_rows"],
-                     "test_agreement": r["test_agreement"],
+                     "test_offset": p.get("test_offset", 0), "test_agreement": r["test_agreement"],
                      "openings_audited": sum(row["openings"] for row in audit),
                      "plaintext_openings": sum(row["openings"] for row in audit if row["verdict"] == "plaintext"),
                      # the owner-channel audit ("-": a record made before it)
@@ -493,7 +493,33 @@ TRUNCATION_WRAP_LOSS = 1e6
 
 
 #: what makes two parity runs the same run but for their truncation
-PARITY_RUN = ("task", "attention", "layers", "generations", "population", "train_rows", "seq", "test_rows")
+PARITY_RUN = ("task", "attention", "truncation", "layers", "generations", "population", "train_rows", "seq",
+              "test_rows", "test_offset")
+#: what makes parity runs windows of one larger test set (they differ in test_offset only)
+WINDOWED_RUN = tuple(c for c in PARITY_RUN if c != "test_offset")
+
+
+def windowed_agreement_lines(parity: pd.DataFrame) -> list[str]:
+    """Runs over consecutive windows of one task's test rows (the agreement profile), added up:
+    on how many of all their test sentences the MPC prediction equals the twin's."""
+    if not len(parity) or parity["test_offset"].nunique() < 2:
+        return []
+    lines = []
+    for keys, runs in parity.groupby(list(WINDOWED_RUN), sort=False):
+        runs = runs.drop_duplicates("test_offset", keep="last")
+        if len(runs) < 2:
+            continue
+        run = dict(zip(WINDOWED_RUN, keys))
+        n = int(runs["test_rows"].sum())
+        agree = int(round((runs["test_agreement"] * runs["test_rows"]).sum()))
+        first, last = int(runs["test_offset"].min()), int((runs["test_offset"] + runs["test_rows"]).max())
+        covered = "consecutive" if n == last - first else "not consecutive"
+        lines.append(f"{run['task']}, `{run['attention']}`, {run['layers'] if run['layers'] >= 0 else 'all'} blocks, "
+                     f"{len(runs)} windows of test rows {first}-{last - 1} ({covered}): the MPC prediction equals "
+                     f"the exact twin's on **{agree} of {n}** test sentences ({agree / n:.1%}); largest loss "
+                     f"difference {runs['loss_max_abs_err'].max():.2g}, plaintext openings "
+                     f"{int(runs['plaintext_openings'].sum())}.")
+    return lines + [""] if lines else []
 
 
 def exact_truncation_lines(parity: pd.DataFrame) -> list[str]:
@@ -505,7 +531,8 @@ def exact_truncation_lines(parity: pd.DataFrame) -> list[str]:
     exact = parity[parity["truncation"] != TRUNCATION.default]
     local = parity[parity["truncation"] == TRUNCATION.default]
     for _, e in exact.iterrows():
-        same = local[(local[list(PARITY_RUN)] == e[list(PARITY_RUN)]).all(axis=1)]
+        same_run = [c for c in PARITY_RUN if c != "truncation"]
+        same = local[(local[same_run] == e[same_run]).all(axis=1)]
         if not len(same):
             continue
         b = same.iloc[-1]
@@ -562,7 +589,7 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
                   "(2^22 products of 2^16 expect 64 failures, of 2^20 1,024: `tests/test_encoder.py` checks both "
                   "rates). A deep run truncates enough large products to meet one now and then; "
                   "it corrupts that candidate's loss only.", ""]
-    lines += exact_truncation_lines(parity)
+    lines += exact_truncation_lines(parity) + windowed_agreement_lines(parity)
     if not len(traj):
         return written, lines
     lines += ["## Cost to reach an accuracy", ""]

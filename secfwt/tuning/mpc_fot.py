@@ -59,7 +59,8 @@ def _batches(p: dict, tokenizer=None):
                                    torch.zeros(0, dtype=torch.long), prompt, torch.ones(shape, dtype=torch.long),
                                    task.pair)
             continue
-        rows = fewshot.load(p["task"], split, p["seed"])[:n]
+        first = p["test_offset"] if split == "test" else 0
+        rows = fewshot.load(p["task"], split, p["seed"])[first:first + n]
         out[split] = enc.text_batch(tokenizer, fewshot.texts(rows), [r["label"] for r in rows],
                                     min(task.max_len, p["seq"] - prompt), prompt_tokens=prompt, pad_to=p["seq"])
     return out

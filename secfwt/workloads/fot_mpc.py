@@ -54,6 +54,15 @@ def owner_program(owner, params: dict) -> dict:
     return mpc_fot.owner_run(owner, params)
 
 
+def _validate(p):
+    from ..data import load
+
+    available = len(load(p["task"], "test", p["seed"]))
+    if p["test_offset"] + p["test_rows"] > available:
+        raise ValueError(f"test_offset={p['test_offset']} + test_rows={p['test_rows']} exceeds the {available} test "
+                         f"rows of {p['task']}")
+
+
 WORKLOAD = register(Workload(
     name="fot-mpc",
     description="forward-only tuning in 2PC for a few generations with the data owner as its own process: "
@@ -71,12 +80,14 @@ WORKLOAD = register(Workload(
         Param("population", int, 4, "CMA-ES population", minimum=2, maximum=1000),
         Param("train_rows", int, 8, "training sentences (the first rows of the draw)", positive=True, maximum=1024),
         Param("test_rows", int, 16, "test sentences for the tuned prompt's predictions", positive=True, maximum=10000),
+        Param("test_offset", int, 0, "the first of those test rows (runs over consecutive windows add up to a "
+                                     "larger test set: the agreement profile)", minimum=0, maximum=10000),
         Param("seq", int, 40, "public padded length (prompt slots included)", positive=True, maximum=512),
         Param("prompt_tokens", int, 4, "soft-prompt vectors", positive=True, maximum=512),
         Param("intrinsic_dim", int, 50, "CMA-ES search dimension d", positive=True, maximum=100000),
         Param("layers", int, -1, "MiniLM blocks (-1: all 6)", minimum=-1, maximum=6),
     ),
-    setup=setup, run=run, check=check, tolerance=5e-2, timeout_s=3600.0, owner=owner_program, audit=True,
+    setup=setup, run=run, check=check, tolerance=5e-2, timeout_s=3600.0, owner=owner_program, audit=True, validate=_validate,
     # the owner's result (the servers' check and the owner channel's: OWNER_CHECKS, added by Workload);
     # its test_rows and generations repeat the parameters of those names (the report's frame keeps the
     # parameter)
