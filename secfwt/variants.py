@@ -25,6 +25,8 @@ class Variant:
     onepass: bool = False  # RFA: SecFwT's one-round trig protocol (else CrypTen's cossin)
     stable: bool = False  # softmax: the denominator scaled into the reciprocal's range
     lookup: bool = False  # softmax: max by dealer-assisted table lookups, reciprocal started from its range
+    #: what a report label adds for a softmax other than the paper's ('FoT (softmax) + lookup max')
+    label: str = ""
 
     @property
     def has_backward(self) -> bool:
@@ -32,8 +34,9 @@ class Variant:
 
 
 #: the registry, in plot order: every list of attention variants in the suite reads it
-REGISTRY = {v.name: v for v in (Variant("softmax-stock", rfa=False), Variant("softmax-stable", rfa=False, stable=True),
-                                 Variant("softmax-lookup", rfa=False, lookup=True),
+REGISTRY = {v.name: v for v in (Variant("softmax-stock", rfa=False, label="stock softmax"),
+                                 Variant("softmax-stable", rfa=False, stable=True),
+                                 Variant("softmax-lookup", rfa=False, lookup=True, label="lookup max"),
                                  Variant("rfa-builtin", rfa=True), Variant("rfa-onepass", rfa=True, onepass=True))}
 VARIANTS = tuple(REGISTRY)
 ALIASES = {"softmax": "softmax-stock", "rfa": "rfa-builtin"}

@@ -171,6 +171,12 @@ def test_variants_get_their_own_label_and_sort_after_their_base_method():
     beyond = {**rfa, "gelu": "fourier", "qkv": "fused"}
     assert accuracy.method_label(rfa) == "FoT (RFA)"
     assert accuracy.method_label(beyond) == "FoT (RFA) + fourier GeLU + fused QKV"
+    # a softmax other than the paper's is its own row, never merged with softmax-stable's
+    softmax = {**beyond, "attention": "softmax-stable"}
+    assert accuracy.method_label(softmax) == "FoT (softmax) + fourier GeLU + fused QKV"
+    assert accuracy.method_label({**softmax, "attention": "softmax-lookup"}) == \
+        "FoT (softmax) + lookup max + fourier GeLU + fused QKV"
+    assert accuracy.method_label({"method": "sft", "attention": "softmax-lookup"}) == "SFT + lookup max"
     labels = ["FoT (RFA) + fourier GeLU + fused QKV", "SFT", "FoT (RFA)", "FoT (softmax)", "LoRA"]
     assert sorted(labels, key=accuracy.method_rank) == ["SFT", "LoRA", "FoT (softmax)", "FoT (RFA)",
                                                           "FoT (RFA) + fourier GeLU + fused QKV"]

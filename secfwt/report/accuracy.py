@@ -62,12 +62,15 @@ def variant_suffix(params, skip=()) -> str:
     """' + fourier GeLU + fused QKV' for the beyond-the-paper variants ('' for the paper's own),
     leaving out the parameters named in ``skip``.  A gradient method with RFA gets ' + RFA' first
     (it adapts its weights to the approximation: a variant of its own; FoT names its attention in
-    its label)."""
+    its label); a softmax other than the paper's says which ('+ lookup max')."""
     method_name = params.get("method")
     attention = params.get("attention")
     rfa = isinstance(method_name, str) and attn.method(method_name).gradient and isinstance(attention, str) \
         and attn.is_rfa(attention)
     extra = ["RFA"] if rfa and "attention" not in skip else []
+    if isinstance(attention, str) and "attention" not in skip and not attn.is_rfa(attention) \
+            and attn.lookup(attention).name != attn.SOFTMAX:  # a softmax other than the paper's
+        extra.append(attn.lookup(attention).label)
     extra += [f"{params.get(name)} {noun}" for name, (paper, noun) in VARIANT_PARAMS.items()
               if name not in skip and isinstance(params.get(name), str) and params.get(name) != paper]
     return "".join(f" + {e}" for e in extra)
@@ -499,26 +502,37 @@ PARITY_RUN = ("task", "attention", "truncation", "layers", "generations", "popul
 WINDOWED_RUN = tuple(c for c in PARITY_RUN if c != "test_offset")
 
 
-def windowed_agreement_lines(parity: pd.DataFrame) -> list[str]:
-    """Runs over consecutive windows of one task's test rows (the agreement profile), added up:
-    on how many of all their test sentences the MPC prediction equals the twin's."""
+def windowed_agreement(parity: pd.DataFrame) -> list[dict]:
+    """Runs over consecutive windows of one task's test rows (the agreement profile), added up: per
+    run, on how many of all its windows' test sentences the MPC prediction equals the exact twin's
+    (``agree`` of ``n``), the rows covered, the largest loss difference and the plaintext openings."""
     if not len(parity) or parity["test_offset"].nunique() < 2:
         return []
-    lines = []
+    found = []
     for keys, runs in parity.groupby(list(WINDOWED_RUN), sort=False):
         runs = runs.drop_duplicates("test_offset", keep="last")
         if len(runs) < 2:
             continue
-        run = dict(zip(WINDOWED_RUN, keys))
-        n = int(runs["test_rows"].sum())
-        agree = int(round((runs["test_agreement"] * runs["test_rows"]).sum()))
         first, last = int(runs["test_offset"].min()), int((runs["test_offset"] + runs["test_rows"]).max())
-        covered = "consecutive" if n == last - first else "not consecutive"
+        found.append({**dict(zip(WINDOWED_RUN, keys)), "windows": len(runs), "first": first, "last": last,
+                      "n": int(runs["test_rows"].sum()),
+                      "agree": int(round((runs["test_agreement"] * runs["test_rows"]).sum())),
+                      "loss_max_abs_err": float(runs["loss_max_abs_err"].max()),
+                      "plaintext_openings": int(runs["plaintext_openings"].sum())})
+    return found
+
+
+def windowed_agreement_lines(parity: pd.DataFrame) -> list[str]:
+    """:func:`windowed_agreement`, one line per run."""
+    lines = []
+    for run in windowed_agreement(parity):
+        n, agree = run["n"], run["agree"]
+        covered = "consecutive" if n == run["last"] - run["first"] else "not consecutive"
         lines.append(f"{run['task']}, `{run['attention']}`, {run['layers'] if run['layers'] >= 0 else 'all'} blocks, "
-                     f"{len(runs)} windows of test rows {first}-{last - 1} ({covered}): the MPC prediction equals "
-                     f"the exact twin's on **{agree} of {n}** test sentences ({agree / n:.1%}); largest loss "
-                     f"difference {runs['loss_max_abs_err'].max():.2g}, plaintext openings "
-                     f"{int(runs['plaintext_openings'].sum())}.")
+                     f"{run['windows']} windows of test rows {run['first']}-{run['last'] - 1} ({covered}): the MPC "
+                     f"prediction equals the exact twin's on **{agree} of {n}** test sentences ({agree / n:.1%}); "
+                     f"largest loss difference {run['loss_max_abs_err']:.2g}, plaintext openings "
+                     f"{run['plaintext_openings']}.")
     return lines + [""] if lines else []
 
 

@@ -106,7 +106,21 @@ def summary_lines(records: list[dict]) -> list[str]:
             f"L = {paper.INFERENCE_SEQ} costs {best.online_GB:.3g} GB online and {int(best.rounds):,} rounds "
             f"({best.system.removeprefix('secfwt: ').removesuffix(' (exact)')}; +{best.one_time_GB:.3g} GB once per "
             "run, the dealer "
-            f"{best.dealer_GB:.3g} GB), against {'; '.join(published)} (published, GPU).", ""]
+            f"{best.dealer_GB:.3g} GB), against {'; '.join(published)} (published, GPU).{agreement_text(records)}",
+            ""]
+
+
+def agreement_text(records: list[dict]) -> str:
+    """softmax-lookup's predictions against the exact model's on the agreement profile's windows of
+    test sentences (2PC FoT with the data owner, MiniLM at full depth), per task; '' without them."""
+    from .accuracy import parity_table, windowed_agreement
+
+    runs = [r for r in windowed_agreement(parity_table(records)) if r["attention"] == "softmax-lookup"]
+    if not runs:
+        return ""
+    tasks = "; ".join(f"{r['task']} {r['agree']} of {r['n']} ({r['agree'] / r['n']:.1%})" for r in runs)
+    return (f" With pretrained MiniLM at full depth (2PC FoT with the data owner), softmax-lookup's prediction "
+            f"equals the exact model's on {tasks} test sentences.")
 
 
 def depth_table(records: list[dict]) -> pd.DataFrame:
