@@ -210,3 +210,22 @@ def test_layernorm_table_gives_per_token_costs_of_each_inverse_square_root():
     assert table.loc["fast", "rounds"] == 15 and table.loc["crypten", "rounds"] == 20
     assert table.loc["fast", "bytes_per_token"] == 4827136 / 256
     assert table.loc["crypten", "offline_bytes_per_token"] == 100 / 256
+
+
+def test_the_full_depth_error_lines_name_each_runs_attention_task_and_rows():
+    """softmax-lookup's full-depth error is its own line per task, not the paper softmax's."""
+    from secfwt.report.versus_paper import depth_error_lines
+    from secfwt.variants import SETTINGS
+
+    def full(task, attention, err):
+        params = {"method": "fot", "attention": attention, "model": "minilm", "task": task, "head": "sentence",
+                  "seq": 64, "batch": 4, "layers": -1, "population": 2, "fot_mode": "batched",
+                  **{name: setting.default for name, setting in SETTINGS.items()}}
+        return rec("step", params, rounds=100, nbytes=1e9, max_abs_err=err, est_s={"lan": 1.0})
+
+    df = report.records_frame([full("sst2", "softmax-lookup", 0.026), full("agnews", "softmax-lookup", 0.024),
+                               full("sst2", "softmax-stable", 0.023)])
+    lines = [line for line in depth_error_lines(df) if line.startswith("- ")]
+    assert lines == ["- FoT (softmax) + lookup max, agnews (4 sentences x 2 candidates): 2.40e-02 at L = 64.",
+                     "- FoT (softmax) + lookup max, sst2 (4 sentences x 2 candidates): 2.60e-02 at L = 64.",
+                     "- FoT (softmax), sst2 (4 sentences x 2 candidates): 2.30e-02 at L = 64."]

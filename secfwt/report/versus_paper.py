@@ -417,14 +417,15 @@ def depth_error_lines(df: pd.DataFrame) -> list[str]:
     lines = ["### The MPC error at full depth", "",
              "Extrapolated records measure 1 or 2 blocks and carry the error of their deepest measured run "
              "(`checked_layers` in the records frame). At a pretrained model's full depth on real sentences "
-             "(MiniLM, all 6 blocks, FoT forwards of 8 SST-2 training sentences x 2 candidates), the largest "
+             "(MiniLM, all 6 blocks, FoT forwards of the task's training sentences), the largest "
              "difference between an MPC label logit and the plaintext twin's:", ""]
-    for _, r in full.sort_values("attention").iterrows():
+    for _, r in full.sort_values(["attention", "task"]).iterrows():
         label = method_label(r)
         shallow = data[(data["model"] == "minilm") & data["extrapolated"].astype(bool) & (data["method"] == FOT)
                        & (data["attention"] == r["attention"]) & (data["gelu"] == r["gelu"])
                        & (data["qkv"] == r["qkv"]) & (data["task"] == r["task"])]
-        text = f"- {label}: {r['max_abs_err']:.2e} at L = {int(r['seq'])}"
+        text = f"- {label}, {r['task']} ({int(r['batch'])} sentences x {int(r['population'])} candidates): " \
+               f"{r['max_abs_err']:.2e} at L = {int(r['seq'])}"
         if r["status"] == "inaccurate":
             text += " (above the step's 5e-2 tolerance: the record says `inaccurate`)"
         if len(shallow):
