@@ -229,3 +229,14 @@ def test_the_full_depth_error_lines_name_each_runs_attention_task_and_rows():
     assert lines == ["- FoT (softmax) + lookup max, agnews (4 sentences x 2 candidates): 2.40e-02 at L = 64.",
                      "- FoT (softmax) + lookup max, sst2 (4 sentences x 2 candidates): 2.60e-02 at L = 64.",
                      "- FoT (softmax), sst2 (4 sentences x 2 candidates): 2.30e-02 at L = 64."]
+
+
+def test_the_committed_paper_table_gives_each_configuration_one_label():
+    """Two configurations under one label are one row to every table that looks rows up by label
+    (the 2 x 2 once showed softmax-lookup's cheap FoT row as softmax-stable's)."""
+    from pathlib import Path
+
+    records = report.load_records(sorted((Path(__file__).resolve().parents[1] / "reports/records").glob("*.jsonl")))
+    table = report.paper_table(report.records_frame(report.latest_records(records)))
+    assert len(table) >= 8
+    assert not table["method"].duplicated().any(), list(table["method"][table["method"].duplicated()])
