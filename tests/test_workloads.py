@@ -201,8 +201,13 @@ def test_a_window_of_test_rows_is_the_rows_at_its_offset_and_windows_add_up_in_t
     run = {"task": "sst2", "attention": "softmax-lookup", "truncation": "secureml", "layers": -1, "generations": 1,
            "population": 2, "train_rows": 2, "seq": 52, "test_rows": 50}
     parity = pd.DataFrame([{**run, "test_offset": o, "test_agreement": a, "loss_max_abs_err": e,
-                            "plaintext_openings": 0} for o, a, e in ((0, 1.0, 0.004), (50, 0.98, 0.006),
-                                                                     (100, 0.96, 0.002))])
+                            "test_logits_max_abs_err": t, "plaintext_openings": 0}
+                           for o, a, e, t in ((0, 1.0, 0.004, 0.02), (50, 0.98, 0.006, 0.03), (100, 0.96, 0.002, 0.01))])
     (line, _) = windowed_agreement_lines(parity)
     assert "**147 of 150**" in line and "98.0%" in line and "rows 0-149 (consecutive)" in line and "0.006" in line
+    assert "largest test-logit difference 0.03." in line and "truncation failure" not in line
     assert windowed_agreement_lines(parity.iloc[:1]) == []  # one window is no sum
+    # a window whose test logit met a two-party truncation failure says so
+    parity.loc[1, "test_logits_max_abs_err"] = 1.9e9
+    (line, _) = windowed_agreement_lines(parity)
+    assert "1 of its windows met a truncation failure in a test logit (largest difference 1.9e+09)" in line

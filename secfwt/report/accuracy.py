@@ -463,6 +463,8 @@ def parity_table(records: list[dict]) -> pd.DataFrame:
                      "seq": p["seq"], "loss_max_abs_err": r["loss_max_abs_err"],
                      "rankings_equal": r["rankings_equal"], "test_rows": r["test_rows"],
                      "test_offset": p.get("test_offset", 0), "test_agreement": r["test_agreement"],
+                     "test_logits_max_abs_err": float("nan") if r.get("test_logits_max_abs_err") is None
+                     else r["test_logits_max_abs_err"],
                      "openings_audited": sum(row["openings"] for row in audit),
                      "plaintext_openings": sum(row["openings"] for row in audit if row["verdict"] == "plaintext"),
                      # the owner-channel audit ("-": a record made before it)
@@ -518,8 +520,18 @@ def windowed_agreement(parity: pd.DataFrame) -> list[dict]:
                       "n": int(runs["test_rows"].sum()),
                       "agree": int(round((runs["test_agreement"] * runs["test_rows"]).sum())),
                       "loss_max_abs_err": float(runs["loss_max_abs_err"].max()),
+                      "test_logits_max_abs_err": float(runs["test_logits_max_abs_err"].max()),
+                      "wrapped_windows": int((runs["test_logits_max_abs_err"] > TRUNCATION_WRAP_LOSS).sum()),
                       "plaintext_openings": int(runs["plaintext_openings"].sum())})
     return found
+
+
+def _wrapped_text(run: dict) -> str:
+    """What a windowed run's truncation failures in test logits did (counted as they came out)."""
+    if not run["wrapped_windows"]:
+        return f", largest test-logit difference {run['test_logits_max_abs_err']:.2g}"
+    return (f"; {run['wrapped_windows']} of its windows met a truncation failure in a test logit (largest "
+            f"difference {run['test_logits_max_abs_err']:.2g}), its predictions counted as they came out")
 
 
 def windowed_agreement_lines(parity: pd.DataFrame) -> list[str]:
@@ -532,7 +544,7 @@ def windowed_agreement_lines(parity: pd.DataFrame) -> list[str]:
                      f"{run['windows']} windows of test rows {run['first']}-{run['last'] - 1} ({covered}): the MPC "
                      f"prediction equals the exact twin's on **{agree} of {n}** test sentences ({agree / n:.1%}); "
                      f"largest loss difference {run['loss_max_abs_err']:.2g}, plaintext openings "
-                     f"{run['plaintext_openings']}.")
+                     f"{run['plaintext_openings']}" + _wrapped_text(run) + ".")
     return lines + [""] if lines else []
 
 
@@ -595,14 +607,15 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
                   "not reach a server as a uniform share, uncorrelated with the owner's values and never completed "
                   "by another frame: must be 0; empty for records made before it).", "",
                   narrow(parity, PARITY_VIEW, "fot_mpc_parity", _md), ""]
-    wrapped = parity[parity["loss_max_abs_err"] > TRUNCATION_WRAP_LOSS] if len(parity) else parity
+    wrapped = parity[(parity["loss_max_abs_err"] > TRUNCATION_WRAP_LOSS)
+                     | (parity["test_logits_max_abs_err"] > TRUNCATION_WRAP_LOSS)] if len(parity) else parity
     if len(wrapped):
-        lines += [f"{len(wrapped)} run(s) above have a candidate whose loss is off by more than "
+        lines += [f"{len(wrapped)} run(s) above have a candidate's loss or a test sentence's logit off by more than "
                   f"{TRUNCATION_WRAP_LOSS:.0e}: the size of a two-party truncation failure, not of an approximation. "
                   "CrypTen truncates a product v locally in 2PC, which is off by +-2^32 with probability |v| / 2^32 "
                   "(2^22 products of 2^16 expect 64 failures, of 2^20 1,024: `tests/test_encoder.py` checks both "
                   "rates). A deep run truncates enough large products to meet one now and then; "
-                  "it corrupts that candidate's loss only.", ""]
+                  "it corrupts that candidate's loss (or that sentence's logits) only.", ""]
     lines += exact_truncation_lines(parity) + windowed_agreement_lines(parity)
     if not len(traj):
         return written, lines
