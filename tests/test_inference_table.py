@@ -92,16 +92,17 @@ def test_the_summary_line_adds_softmax_lookups_agreement_with_the_exact_model_pe
     """The agreement profile's windows of one task add up, sentence-weighted; another attention's
     windows and a lone window are not in the line."""
 
-    def window(task, offset, agreement, attention="softmax-lookup"):
+    def window(task, offset, agreement, attention="softmax-lookup", rows=50):
         params = {"task": task, "attention": attention, "layers": -1, "generations": 1, "population": 2,
                   "train_rows": 2, "seq": 52, "test_offset": offset}
         return {"workload": "fot-mpc", "status": "ok", "params": params, "loss_max_abs_err": 0.01,
-                "rankings_equal": True, "test_rows": 50, "test_agreement": agreement, "reveal_audit": {},
+                "rankings_equal": True, "test_rows": rows, "test_agreement": agreement, "reveal_audit": {},
                 "bytes": 1e9, "offline_bytes": 1e9, "rounds": 100}
 
-    windows = [window("sst2", 0, 1.0), window("sst2", 50, 0.98), window("agnews", 0, 0.96), window("agnews", 50, 1.0),
+    windows = [window("sst2", 0, 1.0), window("sst2", 50, 0.9, rows=20), window("agnews", 0, 0.96),
+               window("agnews", 50, 1.0),
                window("sst2", 0, 0.5, "rfa-onepass"), window("rte", 0, 0.5)]
     line = summary_lines([_record(2, 5e7, 9.5e8), _record(3, 5e7, 9.5e8)] + windows)[0]
-    assert "equals the exact model's on sst2 99 of 100 (99.0%); agnews 98 of 100 (98.0%) test sentences" in line
+    assert "equals the exact model's on sst2 68 of 70 (97.1%); agnews 98 of 100 (98.0%) test sentences" in line
     assert "rte" not in line
     assert "MiniLM" not in summary_lines([_record(2, 5e7, 9.5e8), _record(3, 5e7, 9.5e8)])[0]

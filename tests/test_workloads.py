@@ -207,6 +207,9 @@ def test_a_window_of_test_rows_is_the_rows_at_its_offset_and_windows_add_up_in_t
     assert "**147 of 150**" in line and "98.0%" in line and "rows 0-149 (consecutive)" in line and "0.006" in line
     assert "largest test-logit difference 0.03." in line and "truncation failure" not in line
     assert windowed_agreement_lines(parity.iloc[:1]) == []  # one window is no sum
+    # a window overlapping one already counted is left out: no sentence counts twice
+    overlapping = pd.concat([parity, parity.iloc[[0]].assign(test_offset=25, test_agreement=0.0)])
+    assert windowed_agreement_lines(overlapping) == [line, ""]
     # a window whose test logit met a two-party truncation failure says so
     parity.loc[1, "test_logits_max_abs_err"] = 1.9e9
     (line, _) = windowed_agreement_lines(parity)

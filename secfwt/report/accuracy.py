@@ -500,8 +500,8 @@ TRUNCATION_WRAP_LOSS = 1e6
 #: what makes two parity runs the same run but for their truncation
 PARITY_RUN = ("task", "attention", "truncation", "layers", "generations", "population", "train_rows", "seq",
               "test_rows", "test_offset")
-#: what makes parity runs windows of one larger test set (they differ in test_offset only)
-WINDOWED_RUN = tuple(c for c in PARITY_RUN if c != "test_offset")
+#: what makes parity runs windows of one larger test set (they differ in their offset and size only)
+WINDOWED_RUN = tuple(c for c in PARITY_RUN if c not in ("test_offset", "test_rows"))
 
 
 def windowed_agreement(parity: pd.DataFrame) -> list[dict]:
@@ -512,7 +512,7 @@ def windowed_agreement(parity: pd.DataFrame) -> list[dict]:
         return []
     found = []
     for keys, runs in parity.groupby(list(WINDOWED_RUN), sort=False):
-        runs = runs.drop_duplicates("test_offset", keep="last")
+        runs = _disjoint_windows(runs.drop_duplicates("test_offset", keep="last"))
         if len(runs) < 2:
             continue
         first, last = int(runs["test_offset"].min()), int((runs["test_offset"] + runs["test_rows"]).max())
@@ -524,6 +524,18 @@ def windowed_agreement(parity: pd.DataFrame) -> list[dict]:
                       "wrapped_windows": int((runs["test_logits_max_abs_err"] > TRUNCATION_WRAP_LOSS).sum()),
                       "plaintext_openings": int(runs["plaintext_openings"].sum())})
     return found
+
+
+def _disjoint_windows(runs: pd.DataFrame) -> pd.DataFrame:
+    """The windows in offset order, each one starting at or after the end of the last one kept (no
+    test sentence counted twice)."""
+    runs = runs.sort_values("test_offset").reset_index(drop=True)
+    kept, end = [], 0
+    for i, r in runs.iterrows():
+        if r["test_offset"] >= end:
+            kept.append(i)
+            end = r["test_offset"] + r["test_rows"]
+    return runs.iloc[kept]
 
 
 def _wrapped_text(run: dict) -> str:
