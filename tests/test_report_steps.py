@@ -156,8 +156,12 @@ def test_reproduction_lines_give_a_verdict_per_published_row():
         {"method": report.DEEP_PROMPT_LABEL, "adam": "x", "GB": 240.0, "lan_net_half_s": 1.0, "lan_net_full_s": 0.5},
         {"method": "FoT (RFA)", "adam": "", "GB": 54.2, "lan_net_half_s": 147.2, "lan_net_full_s": 73.6}])
     text = "\n".join(report.paper_reproduction_lines(paper, "SFT [Adam x]", clamp_bytes=928.0))
-    assert "**SFT**: 700.0 GB online against the published 970.7 GB (-28%): not reproduced" in text
-    assert "984.4 GB" in text  # the default setting's figure beside it
+    # like for like: SFT at CrypTen's Adam settings, the cheaper chosen setting beside it
+    assert "**SFT**: 984.4 GB online against the published 970.7 GB (+1%): reproduced" in text
+    assert "(here d, CrypTen's); at the setting this report compares against (x: " in text
+    assert "700.0 GB (-28%)" in text
+    only_chosen = "\n".join(report.paper_reproduction_lines(paper.drop(index=1), "SFT [Adam x]"))
+    assert "**SFT**: 700.0 GB online against the published 970.7 GB (-28%): not reproduced" in only_chosen
     assert "**FoT (RFA)**: 54.2 GB online against the published 56.6 GB (-4%): reproduced" in text
     assert "P-tuning v2 (prompts before every block, full backward) costs 240.0 GB" in text
     assert "about 100.9 GB" in text  # 54.2 + 928 B x 24 x 512 x 4096 FFN elements

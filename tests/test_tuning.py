@@ -259,11 +259,18 @@ def test_amortised_runs_pay_their_one_time_cost_once_and_price_the_same_trajecto
 
 def test_only_a_step_at_the_runs_own_shape_prices_them():
     """A FoT step of another batch or population (the paper's depth-error runs: 8 rows, 2 candidates)
-    or one run candidate by candidate is not the price of a generation of the tuning runs."""
+    or one run candidate by candidate is not the price of a generation of the tuning runs; a step of
+    part of the model or with other optimizer settings is not the price of their step."""
     records = [_tune("sft", 1, [0.5, 0.8]), _tune("fot", 1, [0.5, 0.77, 0.78]), _step("sft", 10**9, 100),
                _step("fot", 2 * 10**8, 30), _step("fot", 10**6, 30, batch=8, population=2),
                _step("fot", 10**5, 30, population=2), _step("sft", 10**3, 100, batch=16), _step("fot", 10**4, 30)]
     records[-1]["params"]["fot_mode"] = "sequential"  # the right shape, but candidate by candidate
+    # SFT at the runs' shape, but one block of a depth sweep, or with other MPCAdam settings (the paper
+    # profile's Adam sweep), stored after the full-depth price: neither prices the runs
+    one_block, other_adam = _step("sft", 10**2, 100), _step("sft", 10**1, 100)
+    one_block["params"].update(layers=1)
+    other_adam["params"].update(optimizer="adam", adam_recip_iters=5, layers=-1)
+    records += [one_block, other_adam]
     costs = accuracy.unit_costs(records)
     curves = accuracy.cost_curves(accuracy.trajectories(records), costs)
     fot = curves[curves["method"] == "FoT (softmax)"]

@@ -48,6 +48,9 @@ def method_label(params: dict, skip=()) -> str:
     return base_label(params["method"], params.get("attention")) + variant_suffix(params, skip)
 
 
+#: MPCAdam's settings of every record before they were parameters (labels omit them), and the ones
+#: the tuning runs are priced at (the accuracy and claims profiles' steps)
+ADAM_DEFAULTS = {"adam_sqrt_iters": 10, "adam_recip_iters": 10, "adam_positive": False}
 #: parameters that select a variant of the same computation (its own row and label wherever costs
 #: or accuracies are compared): name -> (the paper's own value, what a label calls the parameter)
 VARIANT_PARAMS = {s.param: (s.default, s.noun) for s in SETTINGS.values()}
@@ -178,6 +181,11 @@ def unit_costs(records: list[dict], links=LINKS) -> pd.DataFrame:
             continue
         if _generations(p["method"]) and p.get("fot_mode") != "batched":
             continue  # a generation of the tuning runs is one batched forward
+        if p.get("layers", -1) != -1:
+            continue  # a point of a depth sweep (the paper profile's Adam sweep at 1 block) prices no whole run
+        if not _generations(p["method"]) and p.get("optimizer") == "adam" \
+                and any(p.get(k, v) != v for k, v in ADAM_DEFAULTS.items()):
+            continue  # the runs are priced with MPCAdam's default settings, as the profiles measure them
         once = r.get("one_time") or {}
         row = {**unit_shape(p["method"], p["batch"], p.get("population")), "task": p["task"],
                "method": method_label(p), "trajectory": method_label(p, skip=PRICE_ONLY_PARAMS),

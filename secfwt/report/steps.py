@@ -8,15 +8,13 @@ from .. import paper as publication
 from ..links import PROFILES as LINK_PROFILES
 from ..links import estimate_seconds
 from ..variants import FOT, PROMPT, SFT
-from .accuracy import VARIANT_PARAMS, base_label, variant_suffix
+from .accuracy import ADAM_DEFAULTS, VARIANT_PARAMS, base_label, variant_suffix
 from .frame import as_number, measured_rows, pyplot, require_columns
 
 #: P-tuning v2's label (``prompt_depth=deep``); the paper's published prompt-tuning row sits beside both
 DEEP_PROMPT_LABEL = "Deep prompt tuning (P-tuning v2)"
 
 
-#: MPCAdam's settings of every record before they were parameters (labels omit them)
-ADAM_DEFAULTS = {"adam_sqrt_iters": 10, "adam_recip_iters": 10, "adam_positive": False}
 
 
 def method_label(row) -> str:
