@@ -201,7 +201,8 @@ def test_a_window_of_test_rows_is_the_rows_at_its_offset_and_windows_add_up_in_t
     run = {"task": "sst2", "attention": "softmax-lookup", "truncation": "secureml", "layers": -1, "generations": 1,
            "population": 2, "train_rows": 2, "seq": 52, "test_rows": 50}
     parity = pd.DataFrame([{**run, "test_offset": o, "test_agreement": a, "loss_max_abs_err": e,
-                            "test_logits_max_abs_err": t, "plaintext_openings": 0}
+                            "test_logits_max_abs_err": t, "plaintext_openings": 0,
+                            "differing_wrapped": float("nan"), "differing_on_boundary": float("nan")}
                            for o, a, e, t in ((0, 1.0, 0.004, 0.02), (50, 0.98, 0.006, 0.03), (100, 0.96, 0.002, 0.01))])
     (line, _) = windowed_agreement_lines(parity)
     assert "**147 of 150**" in line and "98.0%" in line and "rows 0-149 (consecutive)" in line and "0.006" in line
@@ -214,3 +215,32 @@ def test_a_window_of_test_rows_is_the_rows_at_its_offset_and_windows_add_up_in_t
     parity.loc[1, "test_logits_max_abs_err"] = 1.9e9
     (line, _) = windowed_agreement_lines(parity)
     assert "1 of its windows met a truncation failure in a test logit (largest difference 1.9e+09)" in line
+    assert "predicted differently" not in line  # records from before the owner named them
+    parity["differing_wrapped"], parity["differing_on_boundary"] = [0, 1, 0], [0, 0, 2]
+    (line, _) = windowed_agreement_lines(parity)
+    assert "of the 3 sentences predicted differently, 1 met a truncation failure and 2 lie on the decision " \
+        "boundary" in line
+
+
+def test_the_owner_names_each_test_sentence_predicted_differently_with_its_margin_and_error():
+    """compare_test_logits: agreement from the predictions, and per differing sentence its test row
+    (offset included), the exact model's margin and the largest logit difference."""
+    import torch
+
+    from secfwt.tuning.mpc_fot import compare_test_logits
+
+    want = torch.tensor([[2.0, 1.0], [0.50, 0.49], [0.0, 3.0], [1.0, -1.0]])
+    got = want + torch.tensor([[0.01, 0.0], [-0.02, 0.0], [0.0, 0.0], [-3e9, 0.0]])
+    out = compare_test_logits(got, want, offset=100)
+    assert out["test_agreement"] == pytest.approx(0.5)
+    assert out["test_logits_max_abs_err"] == pytest.approx(3e9)
+    [boundary, wrapped] = out["test_disagreements"]
+    assert boundary["row"] == 101 and boundary["exact_margin"] == pytest.approx(0.01)
+    assert boundary["logit_err"] == pytest.approx(0.02)
+    assert wrapped["row"] == 103 and wrapped["exact_margin"] == pytest.approx(2.0) and wrapped["logit_err"] > 1e9
+    assert compare_test_logits(want, want)["test_disagreements"] == []
+    # the report sorts them: truncation failures, sentences on the boundary, and the rest
+    from secfwt.report.accuracy import _differing
+
+    far = {"row": 7, "exact_margin": 0.5, "logit_err": 0.01}  # neither: the approximation moved it
+    assert _differing(out["test_disagreements"] + [far]) == {"differing_wrapped": 1, "differing_on_boundary": 1}

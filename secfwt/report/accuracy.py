@@ -455,6 +455,18 @@ def best_against_best_lines(best: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _differing(disagreements: list[dict] | None) -> dict:
+    """Of the test sentences MPC predicts differently from the exact twin: how many met a truncation
+    failure, and how many lie on the decision boundary (the exact model's margin below the logit
+    difference); NaN for records made before the owner named them."""
+    if disagreements is None:
+        return {"differing_wrapped": float("nan"), "differing_on_boundary": float("nan")}
+    wrapped = [d for d in disagreements if d["logit_err"] > TRUNCATION_WRAP_LOSS]
+    return {"differing_wrapped": len(wrapped),
+            "differing_on_boundary": sum(d["exact_margin"] <= d["logit_err"] for d in disagreements
+                                         if d not in wrapped)}
+
+
 def parity_table(records: list[dict]) -> pd.DataFrame:
     """fot-mpc records: FoT in 2PC with a separate data owner against the plaintext twin."""
     rows = []
@@ -473,6 +485,7 @@ def parity_table(records: list[dict]) -> pd.DataFrame:
                      "test_offset": p.get("test_offset", 0), "test_agreement": r["test_agreement"],
                      "test_logits_max_abs_err": float("nan") if r.get("test_logits_max_abs_err") is None
                      else r["test_logits_max_abs_err"],
+                     **_differing(r.get("test_disagreements")),
                      "openings_audited": sum(row["openings"] for row in audit),
                      "plaintext_openings": sum(row["openings"] for row in audit if row["verdict"] == "plaintext"),
                      # the owner-channel audit ("-": a record made before it)
@@ -530,6 +543,11 @@ def windowed_agreement(parity: pd.DataFrame) -> list[dict]:
                       "loss_max_abs_err": float(runs["loss_max_abs_err"].max()),
                       "test_logits_max_abs_err": float(runs["test_logits_max_abs_err"].max()),
                       "wrapped_windows": int((runs["test_logits_max_abs_err"] > TRUNCATION_WRAP_LOSS).sum()),
+                      # None where a window's record predates the owner naming its differing sentences
+                      "differing_wrapped": None if runs["differing_wrapped"].isna().any()
+                      else int(runs["differing_wrapped"].sum()),
+                      "differing_on_boundary": None if runs["differing_on_boundary"].isna().any()
+                      else int(runs["differing_on_boundary"].sum()),
                       "plaintext_openings": int(runs["plaintext_openings"].sum())})
     return found
 
@@ -547,11 +565,19 @@ def _disjoint_windows(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _wrapped_text(run: dict) -> str:
-    """What a windowed run's truncation failures in test logits did (counted as they came out)."""
+    """What a windowed run's truncation failures in test logits did (counted as they came out), and
+    why its sentences predicted differently did, where the records say."""
     if not run["wrapped_windows"]:
-        return f", largest test-logit difference {run['test_logits_max_abs_err']:.2g}"
-    return (f"; {run['wrapped_windows']} of its windows met a truncation failure in a test logit (largest "
-            f"difference {run['test_logits_max_abs_err']:.2g}), its predictions counted as they came out")
+        text = f", largest test-logit difference {run['test_logits_max_abs_err']:.2g}"
+    else:
+        text = (f"; {run['wrapped_windows']} of its windows met a truncation failure in a test logit (largest "
+                f"difference {run['test_logits_max_abs_err']:.2g}), its predictions counted as they came out")
+    differing = run["n"] - run["agree"]
+    if differing and run["differing_wrapped"] is not None:
+        text += (f"; of the {differing} sentences predicted differently, {run['differing_wrapped']} met a truncation "
+                 f"failure and {run['differing_on_boundary']} lie on the decision boundary (the exact model's margin "
+                 "below the logit difference)")
+    return text
 
 
 def windowed_agreement_lines(parity: pd.DataFrame) -> list[str]:

@@ -185,20 +185,34 @@ def owner_run(owner, params: dict) -> dict:
     got = owner.receive("test_logits")
     with torch.no_grad():
         want = enc.plain_forward(model, test, tuned, **twin)
-    agree = (got.argmax(-1) == want.argmax(-1)).double().mean().item()
     errs = [abs(a - b) for g in generations for a, b in zip(g["mpc_losses"], g["plain_losses"])]
-    test_err = (got - want).abs().max().item()
+    compared = compare_test_logits(got, want, p["test_offset"])
     return {
         "generations": generations,
         # the record's error: the largest logit difference the owner saw, in any generation or on test
-        "max_abs_err": max([g["logits_max_abs_err"] for g in generations] + [test_err]),
+        "max_abs_err": max([g["logits_max_abs_err"] for g in generations] + [compared["test_logits_max_abs_err"]]),
         "loss_max_abs_err": max(errs),
         "rankings_equal": all(g["mpc_ranking"] == g["plain_ranking"] for g in generations),
-        "test_rows": test.size, "test_agreement": agree,
+        "test_rows": test.size,
         "test_acc_mpc": (got.argmax(-1) == test.labels).double().mean().item(),
         "test_acc_plain": (want.argmax(-1) == test.labels).double().mean().item(),
-        "test_logits_max_abs_err": test_err,
+        **compared,
     }
+
+
+def compare_test_logits(got: torch.Tensor, want: torch.Tensor, offset: int = 0) -> dict:
+    """The tuned prompt's test logits from MPC (``got``) against the exact twin's (``want``): the share
+    of sentences predicted alike, the largest logit difference, and for each sentence predicted
+    differently its test row, the exact model's margin (top logit minus the runner-up) and its largest
+    logit difference.  A margin below the difference is a sentence on the decision boundary, which any
+    fixed-point error can flip; a difference far beyond the logits' range (|logit| <= 20) is a
+    two-party truncation failure."""
+    top = want.topk(2, dim=-1).values
+    margin, err = top[:, 0] - top[:, 1], (got - want).abs().amax(-1)
+    differ = (got.argmax(-1) != want.argmax(-1)).nonzero().flatten().tolist()
+    return {"test_agreement": 1.0 - len(differ) / len(want), "test_logits_max_abs_err": err.max().item(),
+            "test_disagreements": [{"row": offset + i, "exact_margin": margin[i].item(), "logit_err": err[i].item()}
+                                   for i in differ]}
 
 
 def _owner_inputs(model, p: dict, batch: enc.Batch) -> dict:

@@ -92,6 +92,6 @@ WORKLOAD = register(Workload(
     # its test_rows and generations repeat the parameters of those names (the report's frame keeps the
     # parameter)
     checks=("max_abs_err", "generations", "loss_max_abs_err", "rankings_equal", "test_rows", "test_agreement",
-            "test_acc_mpc", "test_acc_plain", "test_logits_max_abs_err"),
+            "test_acc_mpc", "test_acc_plain", "test_logits_max_abs_err", "test_disagreements"),
     scopes=("owner_inputs", "generation", "test", ONE_TIME),
 ))
