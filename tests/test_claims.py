@@ -168,3 +168,17 @@ def test_runs_without_stored_predictions_decide_no_claim():
     lines = claims.claim_lines(records)
     assert "and better on MRPC: not decided" in lines[0] and "no interval" in lines[0]
     assert "than on binary tasks: not decided" in lines[1]
+
+
+def test_the_summary_table_says_a_budget_that_is_not_its_tasks_and_rfas_own_untuned_head():
+    """FoT (RFA) at 20 generations beside 100-unit runs says so in its cell, and the summary names the
+    untuned head with RFA (its own starting line), not only softmax's."""
+    records = [tune("sst2", "sft", 13, 100), tune("sst2", "fot", 13, 120),
+               tune("sst2", "fot", 13, 150, budget=20, attention="rfa-onepass", zero_wrong=180)]
+    summary = accuracy.summaries(records)
+    wide = claims.pivot(claims.accuracy_table(summary)).set_index("task")
+    assert wide.loc["sst2", "FoT (RFA)"].endswith(" at 20 generations")
+    assert "at" not in wide.loc["sst2", "FoT (softmax)"] and "at" not in wide.loc["sst2", "SFT"]
+    n = len(labels("sst2"))
+    [note, _] = claims._rfa_untuned_note(summary)
+    assert f"scores sst2 {1 - 180 / n:.3f}" in note

@@ -40,7 +40,8 @@ def test_step_table_gives_fot_per_candidate_and_the_paper_table_ratios():
     # times are the model's, from the counts (1 s compute, 100 rounds x 2 x 0.8 ms, GB x 8 / 3 Gbps),
     # not the records' stored est_s: SFT's step against one FoT candidate (half a generation of 2)
     lan = lambda gb: 1.0 + 100 * 2 * 0.8e-3 + gb * 8 / 3  # noqa: E731
-    assert paper.loc["FoT (RFA)", "lan_s_SFT_over"] == pytest.approx(lan(10) / (lan(1) / 2))
+    assert paper.loc["FoT (RFA)", "lan_s"] == pytest.approx(lan(1) / 2)
+    assert "lan_s_SFT_over" not in paper  # times with compute from different runs are not set in ratio
     # network only, half duplex: SFT's 100 rounds x 0.8 ms + 10 GB x 8 / 3 Gbps against 0.5 GB's
     half = lambda r, gb: r * 2 * 0.8e-3 + gb * 8 / 3  # noqa: E731
     assert paper.loc["FoT (RFA)", "lan_net_half_s"] == pytest.approx(half(50, 0.5))
@@ -227,12 +228,21 @@ def test_the_full_depth_error_lines_name_each_runs_attention_task_and_rows():
                   **{name: setting.default for name, setting in SETTINGS.items()}}
         return rec("step", params, rounds=100, nbytes=1e9, max_abs_err=err, est_s={"lan": 1.0})
 
+    # an extrapolated price record (1 block measured) beside a full-depth run pairs with it only when
+    # every setting matches: the fast inverse square root's full-depth run has no shallow twin here
+    shallow = full("sst2", "softmax-stable", 0.031)
+    shallow["params"].update(extrapolate=True, seq=56, batch=32, population=20)
+    shallow["extrapolation"] = {"measured_layers": [0, 1], "target_layers": -1}
+    fast = full("sst2", "softmax-stable", 0.0035)
+    fast["params"].update(inv_sqrt="fast")
     df = report.records_frame([full("sst2", "softmax-lookup", 0.026), full("agnews", "softmax-lookup", 0.024),
-                               full("sst2", "softmax-stable", 0.023)])
+                               full("sst2", "softmax-stable", 0.023), shallow, fast])
     lines = [line for line in depth_error_lines(df) if line.startswith("- ")]
     assert lines == ["- FoT (softmax) + lookup max, agnews (4 sentences x 2 candidates): 2.40e-02 at L = 64.",
                      "- FoT (softmax) + lookup max, sst2 (4 sentences x 2 candidates): 2.60e-02 at L = 64.",
-                     "- FoT (softmax), sst2 (4 sentences x 2 candidates): 2.30e-02 at L = 64."]
+                     "- FoT (softmax), sst2 (4 sentences x 2 candidates): 2.30e-02 at L = 64 (the extrapolated price "
+                     "record's, measured at 1 block(s): 3.10e-02).",
+                     "- FoT (softmax) + fast inv sqrt, sst2 (4 sentences x 2 candidates): 3.50e-03 at L = 64."]
 
 
 def test_the_committed_paper_table_gives_each_configuration_one_label():

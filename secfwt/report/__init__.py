@@ -232,7 +232,9 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
             ratios = ["method"] + [c for c in paper if c.endswith("_SFT_over")]
             lines += [narrow(paper, PAPER_VIEW, "paper_table"), "",
                       f"Ratios: SFT's figure divided by each method's (SFT is `{sft_baseline_label(df)}`, "
-                      "Adam's cheapest setting within 1 point of the most accurate one; see the `adam` table):", "",
+                      "Adam's cheapest setting within 1 point of the most accurate one; see the `adam` table; "
+                      "counts and network-only time: the times with this machine's compute come from different "
+                      "runs and are not set against each other):", "",
                       markdown(paper[ratios]), ""]
             lines += [publication.published_text(), "",
                       "Columns: `GB` online, `offline_GB` the dealer's (both per step; a FoT step is one "

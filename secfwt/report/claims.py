@@ -64,7 +64,8 @@ class Estimate:
 
     def text(self, points: bool = False) -> str:
         k, sign = (100, "+") if points else (1, "")
-        out = f"{k * self.mean:{sign}.{1 if points else 3}f} (seeds: +-{k * self.std:.{1 if points else 3}f}"
+        out = f"{k * self.mean:{sign}.{1 if points else 3}f} ({self.seeds} seed{'s' if self.seeds != 1 else ''}: " \
+              f"+-{k * self.std:.{1 if points else 3}f}"
         if self.lo is not None:
             out += f"; {CONFIDENCE:.0%} CI {k * self.lo:{sign}.{1 if points else 3}f} to {k * self.hi:{sign}.{1 if points else 3}f}"
         return out + ")"
@@ -382,8 +383,14 @@ ARTIFACT_DESCRIPTIONS = {
 
 
 def pivot(table: pd.DataFrame) -> pd.DataFrame:
-    """The accuracy table as one row per task, one column per method (mean +- std)."""
+    """The accuracy table as one row per task, one column per method (mean +- std); a cell whose budget
+    is not its task's usual one says its budget ('0.644 +- 0.030 at 20 generations')."""
     methods = [m for m in TABLE_METHODS if m in set(table["method"])]
+    table = table.copy()
+    units = table["budget"].map(lambda b: None if b == "-" else int(b.split()[0]))  # generations or steps
+    usual = units.groupby(table["task"]).agg(lambda u: u.dropna().mode().iloc[0] if u.notna().any() else None)
+    table["accuracy"] = [f"{a} at {b}" if u is not None and not pd.isna(u) and u != usual[t] else a
+                         for t, a, b, u in zip(table["task"], table["accuracy"], table["budget"], units)]
     wide = table.pivot(index="task", columns="method", values="accuracy").reindex(columns=methods).fillna("")
     order = [t for t in fewshot.TASKS if t in wide.index]
     return wide.reindex(order).reset_index()
@@ -408,11 +415,13 @@ def write(records: list[dict], figures, tables) -> tuple[list, list[str], list[s
     section = [
         "## The paper's claims", "",
         "Each claim of SecFwT about accuracy, tested on few-shot tuning runs of pretrained all-MiniLM-L6-v2 "
-        f"(16 examples per class; seeds {seeds}) at the largest budget every seed reached. Differences are in "
+        f"(16 examples per class; data seeds {seeds}: the table gives each row's count, and a difference is over "
+        "the seeds both sides have) at the largest budget every seed reached. Differences are in "
         "points of test accuracy: mean and spread over the data seeds, and a bootstrap "
         f"{CONFIDENCE:.0%} interval over test examples ({BOOTSTRAP_DRAWS} draws; paired where two methods saw the "
         "same test rows). A difference whose interval contains 0 is *not distinguishable*. The runs are in the "
-        "plaintext twin; the `fot-mpc` records show the MPC run computes the same losses and rankings. "
+        "plaintext twin; the `fot-mpc` records show the MPC run computes the same losses (up to fixed-point "
+        "error, but for the two-party truncation failures they name) and the same rankings. "
         "MRPC and RTE use the pair head: the scaled cosine of the two sentences' pooled embeddings against a "
         "threshold chosen on train and dev (`secfwt/data`).", "",
         *verdicts, "",
@@ -422,5 +431,15 @@ def write(records: list[dict], figures, tables) -> tuple[list, list[str], list[s
     brief = ["## Summary", "", *verdicts, "",
              "Test accuracy (mean +- std over seeds; intervals, budgets and F1 in *The paper's claims* and "
              "[tuning_claims](tables/tuning_claims.md)):", "",
-             pivot(table).to_markdown(index=False), ""]
+             pivot(table).to_markdown(index=False), ""] + _rfa_untuned_note(summary)
     return written, section, brief
+
+
+def _rfa_untuned_note(summary: pd.DataFrame) -> list[str]:
+    """The untuned head with RFA in place of softmax: FoT (RFA)'s own starting line."""
+    rfa = summary[summary["method"] == FOT_RFA]
+    if not len(rfa):
+        return []
+    heads = ", ".join(f"{t} {a:.3f}" for t, a in rfa.groupby("task", sort=False)["zero_shot_acc"].mean().items())
+    return [f"The untuned head is softmax attention's; with RFA in its place it scores {heads}: FoT (RFA)'s own "
+            "starting line.", ""]

@@ -56,7 +56,9 @@ def paper_table(df: pd.DataFrame, model: str = publication.MODEL, seq: int = pub
     base = out[out["method"] == sft_baseline_label(df)]
     if len(base):
         b = base.iloc[0]
-        for col in ("GB", "offline_GB", "lan_net_half_s", "lan_net_full_s", "lan_s", "wan100_s"):
+        # counts and the network time they imply only: the times with compute come from different runs on
+        # a shared machine (and from 0- and 1-block runs extrapolated), too noisy for a ratio
+        for col in ("GB", "offline_GB", "lan_net_half_s", "lan_net_full_s"):
             out[f"{col}_SFT_over"] = b[col] / out[col]
         out["paper_s_SFT_over"] = [publication.STEP["SFT"][0] / v if v else None for v in out["paper_lan_s"]]
         out["paper_GB_SFT_over"] = [publication.STEP["SFT"][1] / v if v else None for v in out["paper_GB"]]
@@ -263,7 +265,8 @@ def two_by_two_lines(df: pd.DataFrame) -> list[str]:
              "The paper's 17x compares SFT with the paper's protocols against FoT with RFA: it takes forward-only "
              "tuning and the cheaper attention together. Here SFT may use RFA and the cheap nonlinearities too "
              "(their backward passes: `secfwt.mpc.cosine.sin_cos`, the Fourier GeLU's slope), so each trick's "
-             "share of the ratio can be read off. Network-only seconds, half duplex.", "",
+             "share of the ratio can be read off. `*_net_s`: network-only seconds, half duplex; `lan_s` adds this "
+             "machine's measured compute (from different runs, extrapolated from 0 and 1 blocks: not compared).", "",
              markdown(table.drop(columns=["method", "attention", "nonlinearities"])), ""]
     ratios = trick_ratios(table)
     if len(ratios):
@@ -423,9 +426,12 @@ def depth_error_lines(df: pd.DataFrame) -> list[str]:
              "difference between an MPC label logit and the plaintext twin's:", ""]
     for _, r in full.sort_values(["attention", "task"]).iterrows():
         label = method_label(r)
-        shallow = data[(data["model"] == "minilm") & data["extrapolated"].astype(bool) & (data["method"] == FOT)
-                       & (data["attention"] == r["attention"]) & (data["gelu"] == r["gelu"])
-                       & (data["qkv"] == r["qkv"]) & (data["task"] == r["task"])]
+        same = (data["model"] == "minilm") & data["extrapolated"].astype(bool) & (data["method"] == FOT) \
+            & (data["attention"] == r["attention"]) & (data["task"] == r["task"])
+        for name, (paper_choice, _) in VARIANT_PARAMS.items():  # every setting that makes a variant
+            if name in data:
+                same &= data[name].fillna(paper_choice) == (paper_choice if pd.isna(r.get(name)) else r[name])
+        shallow = data[same]
         text = f"- {label}, {r['task']} ({int(r['batch'])} sentences x {int(r['population'])} candidates): " \
                f"{r['max_abs_err']:.2e} at L = {int(r['seq'])}"
         if r["status"] == "inaccurate":
