@@ -361,7 +361,7 @@ PROFILES["claims"] = {
 #: that the plaintext trajectories are what MPC computes (the report's parity table)
 _PARITY = {"layers": [-1], "generations": [3], "population": [4], "train_rows": [4], "test_rows": [64],
            "prompt_tokens": [4]}
-#: the agreement profile's windows of test rows: 4 x 50 per task (one run each, ~17 min on this machine)
+#: the agreement profile's windows of test rows: 4 x 50 per task (one run each, ~16 min on this machine)
 AGREEMENT_WINDOWS, AGREEMENT_ROWS = (0, 50, 100, 150), 50
 
 PROFILES["agreement"] = {
