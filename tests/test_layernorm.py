@@ -5,6 +5,7 @@ variances in, and it is differentiable like CrypTen's."""
 import pytest
 
 from secfwt.links import PROFILES
+from secfwt.mpc.parties import PROTOCOL_SEED_ENV
 from secfwt.runner import run_one
 
 pytestmark = pytest.mark.parties
@@ -14,7 +15,12 @@ LINKS = [PROFILES["lan"]]
 
 @pytest.fixture(scope="module")
 def layernorms():
-    return {impl: run_one("layernorm", {"impl": impl, "rows": 512, "hidden": 64}, LINKS) for impl in ("crypten", "fast")}
+    """Both runs with masks from one public protocol seed: their errors repeat exactly (CrypTen's local
+    truncation fails now and then on random masks, which made this comparison flaky)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(PROTOCOL_SEED_ENV, "11")
+        return {impl: run_one("layernorm", {"impl": impl, "rows": 512, "hidden": 64}, LINKS)
+                for impl in ("crypten", "fast")}
 
 
 def test_fast_inv_sqrt_saves_five_rounds_per_layernorm(layernorms):
@@ -34,6 +40,7 @@ def test_fast_inv_sqrt_is_as_accurate_as_crypten_on_the_calibrated_range(layerno
     crypten_ln, fast = layernorms["crypten"], layernorms["fast"]
     for rec in (crypten_ln, fast):
         assert rec["status"] == "ok", rec.get("error")
+        assert rec["protocol_seed"] == 11
         assert rec["max_rel_err"] < 2.5e-2  # variances log-uniform over [0.1, 100] (4.9e-3 in float)
     assert fast["max_rel_err"] < 1.1 * crypten_ln["max_rel_err"]
     assert fast["max_abs_err"] < 1.1 * crypten_ln["max_abs_err"]
