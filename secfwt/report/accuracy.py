@@ -378,16 +378,16 @@ def headline(table: pd.DataFrame, links=LINKS) -> list[str]:
             if isinstance(fot["units"], str):
                 parts.append(f"{method} does not reach it in any seed within its budget")
                 continue
-            times = []
+            times, every = [], _every_seed(fot)  # else a mean over the seeds that reach it: not set against SFT's
             for name in links:
                 a, b = fot[f"{name}_net_s"], sft[f"{name}_net_s"]
-                if not _every_seed(fot):  # a mean over the seeds that reach it: not set against SFT's
+                if not every:
                     times.append(f"{name} {a:,.0f} s network-only")
                     continue
                 verdict = "the same" if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) else \
                     ("cheaper" if a < b else "dearer")
                 times.append(f"{name} {a:,.0f} s vs {b:,.0f} s network-only ({verdict})")
-            if not _every_seed(fot):
+            if not every:
                 times[-1] += " (not set against SFT: not every seed reaches it)"
             parts.append(f"{method} reaches it in {fot['reached']} seeds after {fot['units']:.0f} generations and "
                          f"{fot['online_GB']:,.0f} online GB: " + "; ".join(times))
@@ -477,10 +477,10 @@ def _differing(disagreements: list[dict] | None) -> dict:
     difference); NaN for records made before the owner named them."""
     if disagreements is None:
         return {"differing_wrapped": float("nan"), "differing_on_boundary": float("nan")}
-    wrapped = [d for d in disagreements if d["logit_err"] > TRUNCATION_WRAP_LOSS]
-    return {"differing_wrapped": len(wrapped),
-            "differing_on_boundary": sum(d["exact_margin"] <= d["logit_err"] for d in disagreements
-                                         if d not in wrapped)}
+    wrapped = [d["logit_err"] > TRUNCATION_WRAP_LOSS for d in disagreements]
+    return {"differing_wrapped": sum(wrapped),
+            "differing_on_boundary": sum(not w and d["exact_margin"] <= d["logit_err"]
+                                         for d, w in zip(disagreements, wrapped))}
 
 
 def parity_table(records: list[dict]) -> pd.DataFrame:
