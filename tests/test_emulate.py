@@ -281,6 +281,11 @@ def test_time_model_table_predicts_from_the_counts_before_and_after_the_correcti
     lines = timing.model_lines(table)
     assert any("Uncorrected" in line for line in lines) and any("1 of 1 within" in line for line in lines)
     assert any("latency probe" in line for line in lines)
+    # the bandwidth term's share: 0.16 s of 10 s here, 200 Mbit/s for the probe's 1 MB (0.04 s) of 3 s
+    assert row["bandwidth_share"] == pytest.approx(0.16 / 10.0)
+    assert table.set_index("workload").loc["op", "bandwidth_share"] == pytest.approx(1e6 * 8 / 200e6 / 3.0)
+    [share] = [line for line in lines if "bandwidth term" in line]
+    assert "median 1.5% of the measured time, at most 2% (2 MB over 50mbit:80ms:full" in share
 
 
 def test_emulated_runs_stay_out_of_the_loopback_tables(tmp_path):

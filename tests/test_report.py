@@ -363,9 +363,9 @@ def test_best_against_best_takes_each_methods_cheapest_configuration_that_reache
     assert picked == {("lan", "SFT"): "SFT + RFA", ("wan100", "SFT"): "SFT + RFA",
                       ("lan", "FoT"): "FoT (RFA) + fourier GeLU", ("wan100", "FoT"): "FoT (RFA) + fourier GeLU"}
     [line] = accuracy.best_against_best_lines(best)
-    assert "lan: FoT FoT (RFA) + fourier GeLU, 80 s and 100 GB against SFT + RFA, 40 s and 60 GB: FoT 2.0x dearer" \
+    assert "lan: FoT (RFA) + fourier GeLU, 80 s and 100 GB against SFT + RFA, 40 s and 60 GB: FoT 2.0x dearer" \
         in line
-    assert "wan100: FoT FoT (RFA) + fourier GeLU, 1,200 s and 100 GB against SFT + RFA, 300 s and 60 GB: " \
+    assert "wan100: FoT (RFA) + fourier GeLU, 1,200 s and 100 GB against SFT + RFA, 300 s and 60 GB: " \
         "FoT 4.0x dearer" in line
     assert accuracy.method_label({"method": "lora", "attention": "rfa-onepass", "gelu": "fourier",
                                   "qkv": "fused"}) == "LoRA + RFA + fourier GeLU + fused QKV"

@@ -233,15 +233,21 @@ def test_the_full_depth_error_lines_name_each_runs_attention_task_and_rows():
     shallow = full("sst2", "softmax-stable", 0.031)
     shallow["params"].update(extrapolate=True, seq=56, batch=32, population=20)
     shallow["extrapolation"] = {"measured_layers": [0, 1], "target_layers": -1}
+    # an extrapolated per-candidate record (the amortisation table's: 2 candidates) at the run's own
+    # length, stored first, prices no generation: the price record of a generation is named instead
+    per_candidate = full("sst2", "softmax-stable", 0.045)
+    per_candidate["params"].update(extrapolate=True, seq=64, batch=32, population=2)
+    per_candidate["extrapolation"] = shallow["extrapolation"]
     fast = full("sst2", "softmax-stable", 0.0035)
     fast["params"].update(inv_sqrt="fast")
     df = report.records_frame([full("sst2", "softmax-lookup", 0.026), full("agnews", "softmax-lookup", 0.024),
-                               full("sst2", "softmax-stable", 0.023), shallow, fast])
+                               full("sst2", "softmax-stable", 0.023), per_candidate, shallow, fast])
     lines = [line for line in depth_error_lines(df) if line.startswith("- ")]
     assert lines == ["- FoT (softmax) + lookup max, agnews (4 sentences x 2 candidates): 2.40e-02 at L = 64.",
                      "- FoT (softmax) + lookup max, sst2 (4 sentences x 2 candidates): 2.60e-02 at L = 64.",
                      "- FoT (softmax), sst2 (4 sentences x 2 candidates): 2.30e-02 at L = 64 (the extrapolated price "
-                     "record's, measured at 1 block(s): 3.10e-02).",
+                     "record of a generation, 32 sentences x 20 candidates at L = 56, measured at 1 block(s): "
+                     "3.10e-02).",
                      "- FoT (softmax) + fast inv sqrt, sst2 (4 sentences x 2 candidates): 3.50e-03 at L = 64."]
 
 

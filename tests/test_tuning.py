@@ -307,11 +307,18 @@ def test_summaries_and_targets_keep_final_last_dev_and_test_apart():
     assert summary.loc["SFT", "selected_units"] == 20
     assert (summary.loc["FoT (softmax)", "final_acc"], summary.loc["FoT (softmax)", "last_acc"]) == (0.62, 0.66)
     assert accuracy.targets(summary.reset_index()) == {"t": pytest.approx(0.95 * 0.7)}
-    # cost to target reads the test accuracy along the trajectory: FoT first reaches 0.665 at 20 units
-    records = [sft, fot, _step("sft", 10**9, 100), _step("fot", 2 * 10**8, 30)]
+    # cost to target reads what the run would report if stopped at each checkpoint (its best dev so
+    # far), never the test peak: FoT seed 1's test touches 0.68 at 20 units, but it reports 0.62 there;
+    # seed 2 reports 0.70 at 10 units and ends at 0.60 (its dev peaks at 30): reached, not at the end
+    fot2 = _tune("fot", 2, [0.5, 0.7, 0.6, 0.6], devs=[0.45, 0.7, 0.5, 0.8])
+    # seed 3 ran 10 units further than the others and reports 0.7 only there: past the common budget
+    fot3 = _tune("fot", 3, [0.5, 0.6, 0.6, 0.6, 0.7], devs=[0.4, 0.5, 0.6, 0.7, 0.8])
+    records = [sft, fot, fot2, fot3, _step("sft", 10**9, 100), _step("fot", 2 * 10**8, 30)]
     curves = accuracy.cost_curves(accuracy.trajectories(records), accuracy.unit_costs(records))
     table = accuracy.cost_to_target(curves, accuracy.summaries(records)).set_index("method")
-    assert table.loc["FoT (softmax)", "units"] == 20 and table.loc["SFT", "units"] == 10
+    assert table.loc["SFT", "units"] == 10 and table.loc["SFT", "reached_at_end"] == "1/1"  # reports 0.7 at 30
+    assert table.loc["FoT (softmax)", "reached"] == "1/3" and table.loc["FoT (softmax)", "units"] == 10
+    assert table.loc["FoT (softmax)", "reached_at_end"] == "0/3"
 
 
 # -- honest tuning runs: the runs choose on dev, descend, and never read the test split while tuning --
@@ -410,3 +417,25 @@ def test_tuning_never_reads_the_test_split(minilm, monkeypatch, method):
     state["tuning"] = True
     with pytest.raises(AssertionError, match="read while tuning"):
         assert runs.TaskData(runs.TuneConfig(test_rows=8), model, tok).batches["test"].size
+
+
+def test_the_truncation_risk_is_the_full_depth_failure_rate_times_a_runs_forwards():
+    """2 flagged maxima (a loss, a test logit) in 2 full-depth local-truncation runs of 3 x 4 x 8 + 16
+    example forwards each (224): 1 in 112; a 1-block run and an exact-truncation run do not count.  A
+    FoT run of 100 generations x 20 candidates x 32 examples then meets about 64,000 / 112 = 571."""
+    import pandas as pd
+
+    def run(layers=-1, truncation="secureml", loss=0.005, logit=0.03):
+        return {"task": "sst2", "layers": layers, "truncation": truncation, "generations": 3, "population": 4,
+                "train_rows": 8, "test_rows": 16, "loss_max_abs_err": loss, "test_logits_max_abs_err": logit}
+
+    parity = pd.DataFrame([run(loss=1e9), run(logit=3e9), run(layers=1, loss=1e9), run(truncation="exact")])
+    fot = _tune("fot", 1, [0.5] * 11)
+    fot["params"]["task"], fot["train_size"] = "sst2", 32
+    summary, traj = accuracy.summaries([fot]), accuracy.trajectories([fot])
+    [line, _] = accuracy.truncation_risk_lines(parity, summary, traj)
+    assert "at least 2 truncation failure(s) in 224 example forwards" in line and "about 1 in 112." in line
+    assert "about 571 in sst2's 64,000 (100 x 20 x 32)" in line
+    [clean, _] = accuracy.truncation_risk_lines(pd.DataFrame([run(), run(layers=1, loss=1e9)]), summary, traj)
+    assert "met no truncation failure in 112 example forwards" in clean
+    assert accuracy.truncation_risk_lines(parity.iloc[[2, 3]], summary, traj) == []  # nothing at full depth

@@ -63,6 +63,7 @@ def model_table(records: list[dict]) -> pd.DataFrame:
             "uncorrected_s": uncorrected, "uncorrected_err": uncorrected / measured - 1,
             "corrected_s": corrected, "corrected_err": corrected / measured - 1,
             "round_trips_per_round": (measured - r["compute_s"] - offline - serialise) / (r["rounds"] * link.latency_s),
+            "bandwidth_share": serialise / measured,  # the bandwidth term's share of the measured time
             "held_out": r["workload"] != CALIBRATION,
         })
     return pd.DataFrame(rows)
@@ -116,6 +117,12 @@ def model_lines(table: pd.DataFrame) -> list[str]:
                      f"{probe['measured_s'].max():.2f} s), where the round-trip count was read off: corrected error "
                      f"{probe['corrected_err'].min():+.1%} to {probe['corrected_err'].max():+.1%} (a few ms of "
                      "scheduling on a 2-core machine is a large share of one round).")
+    big = table.loc[table["bandwidth_share"].idxmax()]
+    lines.append(f"- What these runs check: mostly the latency term. The bandwidth term (bytes x 8 / bandwidth) is a "
+                 f"median {table['bandwidth_share'].median():.1%} of the measured time, at most "
+                 f"{big['bandwidth_share']:.0%} ({big['MB']:,.0f} MB over {big['link']}, corrected error "
+                 f"{big['corrected_err']:+.1%} there). A tuning run's estimate is almost all bandwidth term (tens of "
+                 "GB a unit), which these links check only up to that size.")
     lines.append(f"- Round trips per round implied by the measurements: median "
                  f"{table['round_trips_per_round'].median():.2f} (range {table['round_trips_per_round'].min():.2f} "
                  f"to {table['round_trips_per_round'].max():.2f}).")
@@ -127,8 +134,8 @@ FIGURE_DESCRIPTION = ("Measured wall seconds of runs over emulated links against
                       "round, plus the dealer waits), with the +-15% band.")
 DESCRIPTION = ("Every run over an emulated link: counts, measured compute and dealer waits, the measured wall "
                "time, the uncorrected model (one latency per round) and the corrected one (two round trips per "
-               "round, plus the dealer waits) with their relative errors, and the round trips per round the "
-               "measurement implies.")
+               "round, plus the dealer waits) with their relative errors, the round trips per round the "
+               "measurement implies, and the bandwidth term's share of the measured time.")
 
 
 def write(records: list[dict], figs: Path, tables: Path) -> tuple[list[Path], list[str]]:

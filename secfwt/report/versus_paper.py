@@ -436,10 +436,14 @@ def depth_error_lines(df: pd.DataFrame) -> list[str]:
                f"{r['max_abs_err']:.2e} at L = {int(r['seq'])}"
         if r["status"] == "inaccurate":
             text += " (above the step's 5e-2 tolerance: the record says `inaccurate`)"
-        if len(shallow):
-            s0 = shallow.iloc[0]
-            text += f" (the extrapolated price record's, measured at {int(s0['checked_layers'])} block(s): " \
-                    f"{s0['max_abs_err']:.2e})"
+        if "fot_mode" in shallow:
+            shallow = shallow[shallow["fot_mode"].fillna("batched") == "batched"]
+        if len(shallow):  # the price of a whole generation (the most forwards), at the same length if any
+            s0 = shallow.assign(same_seq=shallow["seq"] == r["seq"], forwards=shallow["batch"] * shallow["population"]) \
+                .sort_values(["forwards", "same_seq"], ascending=False).iloc[0]
+            text += f" (the extrapolated price record of a generation, {int(s0['batch'])} sentences x " \
+                    f"{int(s0['population'])} candidates at L = {int(s0['seq'])}, measured at " \
+                    f"{int(s0['checked_layers'])} block(s): {s0['max_abs_err']:.2e})"
         lines.append(text + ".")
     lines.append("")
     lines.append("Logits are scaled cosine similarities (|logit| <= 20); the sentence head's decisions are what "
