@@ -50,6 +50,25 @@ def missing_counts(record: dict) -> list[str]:
     return [c for c in REQUIRED_COUNTERS if not is_count(record.get(c))]
 
 
+def compute_from_noise(record: dict) -> bool:
+    """An extrapolated record whose measured compute did not grow from the shallower run to the deeper
+    one (or from the smaller batch to the larger) at some point: its extrapolated ``compute_s`` is then
+    a difference of noisy times floored at 0, not a measurement, so a report gives no time with compute
+    for it (its counts stay exact; network-only times stand)."""
+    measured = (record.get("extrapolation") or {}).get("measured") or []
+    if not measured or any("layers" not in m or "compute_s" not in m for m in measured):
+        return False  # not extrapolated, or an old record that lists its depths and times apart
+
+    def grows(axis: str, fixed: str) -> bool:
+        for value in {m.get(fixed, 1) for m in measured}:
+            line = sorted((m for m in measured if m.get(fixed, 1) == value), key=lambda m: m.get(axis, 1))
+            if any(b["compute_s"] <= a["compute_s"] for a, b in zip(line, line[1:])):
+                return False
+        return True
+
+    return not (grows("layers", "batch") and grows("batch", "layers"))
+
+
 #: the scope of work done once per run rather than once per candidate or step (persistent weight
 #: masks opened, fixed inputs looked up): records report it apart (``one_time``), not in their totals
 ONE_TIME = "one_time"

@@ -158,12 +158,15 @@ def test_reproduction_lines_give_a_verdict_per_published_row():
         {"method": "FoT (RFA)", "adam": "", "GB": 54.2, "lan_net_half_s": 147.2, "lan_net_full_s": 73.6}])
     text = "\n".join(report.paper_reproduction_lines(paper, "SFT [Adam x]", clamp_bytes=928.0))
     # like for like: SFT at CrypTen's Adam settings, the cheaper chosen setting beside it
-    assert "**SFT**: 984.4 GB online against the published 970.7 GB (+1%): reproduced" in text
+    assert "**SFT**: 984.4 GB online against the published 970.7 GB (+1%): reproduced at random weights. " \
+        "Pretrained weights add at least the forward's 46.7 GB." in text
     assert "(here d, CrypTen's); at the setting this report compares against (x: " in text
     assert "700.0 GB (-28%)" in text
     only_chosen = "\n".join(report.paper_reproduction_lines(paper.drop(index=1), "SFT [Adam x]"))
     assert "**SFT**: 700.0 GB online against the published 970.7 GB (-28%): not reproduced" in only_chosen
-    assert "**FoT (RFA)**: 54.2 GB online against the published 56.6 GB (-4%): reproduced" in text
+    # a forward-only candidate is one forward: pretrained weights' clamp moves it past the published figure
+    assert "**FoT (RFA)**: 54.2 GB online against the published 56.6 GB (-4%): reproduced at random weights. " \
+        "With pretrained weights about 100.9 GB (+78%): not reproduced." in text
     assert "P-tuning v2 (prompts before every block, full backward) costs 240.0 GB" in text
     assert "about 100.9 GB" in text  # 54.2 + 928 B x 24 x 512 x 4096 FFN elements
 
@@ -204,6 +207,20 @@ def test_beyond_paper_lines_give_every_variant_set_against_the_papers_row():
     assert "**FoT (RFA) + fourier GeLU + fused QKV + fast inv sqrt**: 14.4 GB online" in text
     assert "(3.78x fewer bytes, 1.25x fewer rounds; published: 56.6 GB)" in text
     assert "1.37x fewer rounds" in text  # 3,286 / 2,398
+    assert "see the `gelu` table" in text and "random weights" not in text
+    # the opening quotes the gelu and layernorm tables' own rows; a lookup-max row names its weights
+    gelu = pd.DataFrame([{"impl": "fourier", "backward": True, "rounds": 3, "bytes_per_element": 112.0, "range": 8.0},
+                         {"impl": "fourier", "backward": False, "rounds": 2, "bytes_per_element": 48.0, "range": 39.0}])
+    layernorm = pd.DataFrame([{"impl": "crypten", "rounds": 20, "max_abs_err": 0.02595},
+                              {"impl": "fast", "rounds": 15, "max_abs_err": 0.0271}])
+    lookup = pd.concat([paper, pd.DataFrame([
+        {"method": "FoT (softmax)", "GB": 187.3, "offline_GB": 53.8, "rounds": 5110, "lan_net_half_s": 507.6},
+        {"method": "FoT (softmax) + lookup max + fourier GeLU", "GB": 29.5, "offline_GB": 100.2, "rounds": 1990,
+         "lan_net_half_s": 81.9}])])
+    text = "\n".join(report.beyond_paper_lines(lookup, gelu, layernorm))
+    assert "Fourier GeLU from one trig opening (2 rounds and 48 B per element at |x| <= 39" in text
+    assert "(15 rounds per LayerNorm instead of 20, largest error 0.027 against 0.026" in text
+    assert "29.5 GB online (100.2 GB offline, at random weights' score range: a pretrained model's needs more" in text
 
 
 def test_layernorm_table_gives_per_token_costs_of_each_inverse_square_root():
@@ -260,3 +277,50 @@ def test_the_committed_paper_table_gives_each_configuration_one_label():
     table = report.paper_table(report.records_frame(report.latest_records(records)))
     assert len(table) >= 8
     assert not table["method"].duplicated().any(), list(table["method"][table["method"].duplicated()])
+
+
+def test_an_extrapolated_compute_that_did_not_grow_gives_no_time_with_compute():
+    """Counts stay exact, network-only times stand; but where the deeper (or larger-batch) run measured
+    less compute than the shallower, the extrapolated compute is a floored noisy difference: the paper
+    table shows no `lan_s` for it, rather than 24 blocks at no compute."""
+    from secfwt.results import compute_from_noise
+
+    def measured(c0, c1, b2=None):
+        points = [{"layers": 0, "batch": 1, "compute_s": c0}, {"layers": 1, "batch": 1, "compute_s": c1}]
+        if b2 is not None:
+            points += [{"layers": 0, "batch": 2, "compute_s": c0 + b2}, {"layers": 1, "batch": 2, "compute_s": c1 + b2}]
+        return {"extrapolation": {"target_layers": 24, "measured_layers": [0, 1],
+                                  "measured": [{**p, "rounds": 1, "bytes": 1} for p in points]}}
+
+    assert not compute_from_noise(measured(38.0, 40.0)) and compute_from_noise(measured(38.8, 37.5))
+    assert compute_from_noise(measured(38.0, 38.0))  # no growth: nothing measured either
+    assert not compute_from_noise(measured(1.0, 2.0, b2=0.5)) and compute_from_noise(measured(1.0, 2.0, b2=-0.1))
+    assert not compute_from_noise({"extrapolation": {"measured": [{"rounds": 1}]}})  # old layout: depths apart
+    good, noisy = step_records()[1], step_records()[2]
+    good.update(measured(38.0, 40.0))
+    noisy.update(measured(38.8, 37.5))
+    df = report.records_frame([good, noisy])
+    assert df.loc[0, "compute_s"] == 1.0 and df.loc[0, "est_s_lan"] > 1.0
+    assert df.loc[1, ["compute_s", "est_s_lan", "est_s_wan100", "forward_compute_s"]].isna().all()
+    assert df.loc[1, "rounds"] == 100 and df.loc[1, "bytes"] == 3e9  # the counts are untouched
+    paper = report.paper_table(df).set_index("method")
+    assert pd.isna(paper.loc["FoT (softmax)", "lan_s"]) and paper.loc["FoT (RFA)", "lan_s"] > 0
+    assert paper.loc["FoT (softmax)", "lan_net_half_s"] > 0
+
+
+def test_provenance_has_a_row_per_cpu_and_names_the_latest_commit():
+    """Times with compute are comparable on one CPU only: a workload measured on two gets two rows, each
+    with its own commits counted and the git sha of its latest record (not of its first)."""
+    from secfwt.report.frame import provenance
+
+    def at(cpu, sha, date):
+        r = rec("step", {"method": "fot"}, rounds=1, nbytes=1)
+        r["env"] = {"cpu": cpu, "git_sha": sha, "date": date, "cores": 2}
+        return r
+
+    table = provenance([at("AMD EPYC", "aaa", "2026-12-01"), at("Intel Xeon", "ccc", "2026-12-02"),
+                        at("AMD EPYC", "bbb", "2026-12-03"), at("AMD EPYC", "aaa", "2026-12-02")])
+    by = table.set_index("cpu")
+    assert list(table["cpu"]) == ["AMD EPYC", "Intel Xeon"] and list(by["records"]) == [3, 1]
+    assert by.loc["AMD EPYC", "commits"] == 2 and by.loc["AMD EPYC", "git_sha"] == "bbb"
+    assert (by.loc["AMD EPYC", "first"], by.loc["AMD EPYC", "last"]) == ("2026-12-01", "2026-12-03")

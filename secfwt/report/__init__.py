@@ -74,7 +74,7 @@ __all__ = ["ARTIFACTS", "Artifact", "DEEP_PROMPT_LABEL", "FIGURE", "TABLE", "ada
 
 FIGURE, TABLE = "figure", "table"
 #: the provenance table's columns in the README (the whole table is in tables/provenance)
-PROVENANCE_VIEW = ("workload", "provider", "security", "records", "cpu", "cores", "torch", "crypten", "git_sha",
+PROVENANCE_VIEW = ("workload", "provider", "security", "records", "cpu", "torch", "crypten", "commits", "git_sha",
                    "last")
 
 
@@ -207,11 +207,18 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
           "`make bench PROFILE=attention` the attention sweep (about 8 min), `make bench PROFILE=accuracy` "
           "the tuning runs and their MPC prices (about 100 min).",
         "",
-        "Every number is a real two-party CrypTen run (separate processes over TCP). Rounds and bytes are "
+        "Every MPC number is a real two-party CrypTen run (separate processes over TCP); tuning accuracies come "
+        "from the plaintext twin (provider `plaintext`), whose MPC fidelity *FoT in MPC against the plaintext "
+        "twin* measures. Rounds and bytes are "
         "counted exactly; times are estimated with `est_s = compute_s + rounds * 2 * latency_s + bytes * 8 / "
         "bandwidth_bps` (" + ", ".join(f"{link_label(n)} {link.text()}" for n, link in LINK_PROFILES.items())
         + ", latency as a round trip; half duplex: both directions' bytes on one pipe), where `compute_s` was measured on "
-        "the machine below with one thread per party. Each CrypTen round costs two round trips (a two-party "
+        "the machines below (their `cpu`), one thread per party: CPU models differ in speed, so a time with "
+        "compute is only set against another measured in the same run (the whole paper table names each "
+        "row's `cpu`). An extrapolated record whose deeper (or larger-batch) run measured less compute than its "
+        "shallower one gives no time with compute (blank): its compute would be a noisy difference floored at 0 "
+        "(`secfwt.results.compute_from_noise`); its counts and network-only times stand. "
+        "Each CrypTen round costs two round trips (a two-party "
         "gloo all-reduce: four one-way delays), as runs over emulated links measured (see *The time model "
         "against emulated links*); no overlap of compute and communication; the dealer's offline work is "
         "not in `est_s`. Every estimate here is recomputed from the records' counts with this model. The paper "
@@ -247,7 +254,9 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
                       "network time. `paper_GB_half_s` / `paper_GB_full_s`: the time the published GB alone need "
                       f"on the published {publication.LINK.bandwidth_bps / 1e9:g} Gbps link under each convention.", ""]
             lines += paper_reproduction_lines(paper, sft_baseline_label(df), clamp_cost_per_element(df))
-            lines += beyond_paper_lines(paper)
+            lines += beyond_paper_lines(paper, *(make(df) if (df["workload"] == name).any() else None
+                                                 for name, make in (("gelu", gelu_table),
+                                                                    ("layernorm", layernorm_table))))
             lines += two_by_two_lines(df)
             lines += projection_lines(df)
             lines += amortisation_lines(amortisation_table(df))

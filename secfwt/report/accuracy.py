@@ -20,6 +20,7 @@ import pandas as pd
 from .. import variants as attn  # the attention registry
 from ..links import PROFILES as LINK_PROFILES
 from ..links import Link, estimates, network_seconds
+from ..results import compute_from_noise
 from ..tuning.selection import select as select_checkpoint  # the runs' own rule (no torch)
 from ..variants import LORA, PROMPT, SETTINGS, SFT, TRUNCATION
 from . import plotting
@@ -196,9 +197,12 @@ def unit_costs(records: list[dict], links=LINKS) -> pd.DataFrame:
                "one_time_offline_bytes": once.get("offline_bytes", 0),
                "population": p["population"] if _generations(p["method"]) else None,
                "max_abs_err": r.get("max_abs_err")}
+        noise = compute_from_noise(r)  # no time with compute for it: network-only times stand
+        if noise:
+            row["compute_s"] = float("nan")
         for name in links:
             link = _link(r, name)
-            row[f"est_s_{name}"] = estimates(r, [link])[name]
+            row[f"est_s_{name}"] = float("nan") if noise else estimates(r, [link])[name]
             row[f"net_s_{name}"] = network_seconds(r["rounds"], r["bytes"], link)
             row[f"one_time_est_s_{name}"] = estimates(once, [link])[name] if once else 0.0
             row[f"one_time_net_s_{name}"] = network_seconds(once["rounds"], once["bytes"], link) if once else 0.0

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import variants as attn  # the attention registry
 from ..links import record_estimates
-from ..results import ONE_TIME, PLAINTEXT, Record, aggregate_layers, key_of
+from ..results import ONE_TIME, PLAINTEXT, Record, aggregate_layers, compute_from_noise, key_of
 from . import plotting
 
 #: the record's own fields every row has; a workload's check fields (its ``Workload.checks``, which
@@ -34,6 +34,9 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         row.update(git_sha=env.get("git_sha"), cpu=env.get("cpu"), date=env.get("date"))
         row.update(_scope_columns(r.get("scopes") or {}))
         row["extrapolated"] = "extrapolation" in r
+        if compute_from_noise(r):  # no compute was measured to extrapolate: no time with compute either
+            row.update({k: float("nan") for k in row
+                        if k == "compute_s" or k.endswith("_compute_s") or k.startswith("est_s_")})
         for counter, value in (r.get("one_time") or {}).items():  # what an amortising run pays once
             if counter != "est_s":
                 row[f"one_time_{counter}"] = value
@@ -149,20 +152,30 @@ def as_number(value) -> float:
 
 
 def provenance(records: list[dict]) -> pd.DataFrame:
-    """Where the numbers come from: per workload and provider, the machine, versions and dates."""
-    rows = {}
+    """Where the numbers come from: per workload, provider and CPU (times with compute are only
+    comparable on one CPU), the versions, how many commits measured them, the latest one's git sha
+    and the dates."""
+    rows, shas = {}, {}
     for r in records:
         env = r.get("env") or {}
-        key = (r["workload"], r["provider"])
+        key = (r["workload"], r["provider"], env.get("cpu"))
         row = rows.setdefault(key, {"workload": r["workload"], "provider": r["provider"],
                                     "security": r.get("security"), "records": 0, "cpu": env.get("cpu"),
                                     "cores": env.get("cores"), "torch": env.get("torch"),
-                                    "crypten": env.get("crypten"), "git_sha": (env.get("git_sha") or "")[:10],
-                                    "first": env.get("date"), "last": env.get("date")})
+                                    "crypten": env.get("crypten"), "commits": 0, "git_sha": "",
+                                    "first": env.get("date"), "last": None})
         row["records"] += 1
+        shas.setdefault(key, set()).add(env.get("git_sha"))
+        row["commits"] = len(shas[key] - {None})
         row["first"] = min(filter(None, [row["first"], env.get("date")]), default=None)
-        row["last"] = max(filter(None, [row["last"], env.get("date")]), default=None)
-    return pd.DataFrame(list(rows.values()))
+        if env.get("date") and (row["last"] is None or env["date"] >= row["last"]):
+            row["last"], row["git_sha"] = env["date"], (env.get("git_sha") or "")[:10]
+    table = pd.DataFrame(list(rows.values()))
+    if not len(table):
+        return table
+    order = {w: i for i, w in enumerate(dict.fromkeys(r["workload"] for r in records))}  # as first met
+    return table.sort_values(["workload", "provider", "cpu"], key=lambda c: c.map(order) if c.name == "workload"
+                             else c.fillna("")).reset_index(drop=True)
 
 
 #: the widest table reports/README.md shows; a wider one shows chosen columns and links the whole table

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import paper
 from ..links import PROFILES as LINKS
-from ..links import network_seconds
+from ..links import ROUND_TRIPS_PER_ROUND, network_seconds
 from ..profiles import INFERENCE_CONFIGS, INFERENCE_DEPTH_SEQ, INFERENCE_POPULATIONS
 from ..variants import SETTINGS
 
@@ -107,10 +107,12 @@ def summary_lines(records: list[dict]) -> list[str]:
     if not len(ours):
         return []
     best = ours.iloc[0]
-    published = [f"{r.system.split(' (')[0]} {r.online_GB:.3g} GB / {r.rounds:,}" for r in table.itertuples()
-                 if not r.system.startswith("secfwt") and pd.notna(r.online_GB)]
+    published = [f"{r.system.split(' (')[0]} {r.online_GB:.3g} GB / {r.rounds:,} rounds / {r.wan100_net_s:,.0f} s"
+                 for r in table.itertuples() if not r.system.startswith("secfwt") and pd.notna(r.online_GB)]
     return [f"Exact attention in 2PC ([inference](tables/inference.md)): one {paper.INFERENCE_MODEL} forward at "
-            f"L = {paper.INFERENCE_SEQ} costs {best.online_GB:.3g} GB online and {int(best.rounds):,} rounds "
+            f"L = {paper.INFERENCE_SEQ} costs {best.online_GB:.3g} GB online and {int(best.rounds):,} rounds, "
+            f"{best.wan100_net_s:,.0f} s of WAN-100 network time (CrypTen's {ROUND_TRIPS_PER_ROUND} round trips a "
+            f"round; {best.wan100_net_1rt_s:,.0f} s at the published systems' 1) "
             f"({best.system.removeprefix('secfwt: ').removesuffix(' (exact)')}; +{best.one_time_GB:.3g} GB once per "
             "run, the dealer "
             f"{best.dealer_GB:.3g} GB at random weights' score range, more at a pretrained model's: see the table), "

@@ -62,7 +62,7 @@ def step_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFr
                "layers": r["layers"], "extrapolated": bool(r.get("extrapolated", False)),
                "rounds": r["rounds"] / per, "GB": r["bytes"] / per / 1e9, "offline_GB": r["offline_bytes"] / per / 1e9,
                "duplex_GB": as_number(r.get("duplex_bytes")) / per / 1e9, "compute_s": r["compute_s"] / per,
-               "adam": adam_text(r) if adam_settings(r) else ""}
+               "adam": adam_text(r) if adam_settings(r) else "", "cpu": r.get("cpu")}
         for ln in links:
             row[f"{ln}_s"] = r[f"est_s_{ln}"] / per
         if r["method"] == FOT:
