@@ -17,7 +17,18 @@ from . import workloads
 from .errors import InputError
 from .links import Link, estimates
 from .mpc.parties import PROTOCOL_SEED_ENV, SECURITY, PartyError, Task, run_parties
-from .results import ONE_TIME, PLAINTEXT, Costs, Record, Store, aggregate_layers, code_version, environment, record_key
+from .results import (
+    ONE_TIME,
+    PLAINTEXT,
+    Costs,
+    Record,
+    Store,
+    aggregate_layers,
+    code_version,
+    compute_from_noise,
+    environment,
+    record_key,
+)
 from .variants import TRUNCATION
 
 
@@ -252,7 +263,11 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
                       "max_abs_err": r.get("max_abs_err")} for (n, b), r in runs.items()],
     }
     record.run_s = sum(r["run_s"] for r in runs.values())
-    return _finish(record, affine_scopes(terms), deepest.checks(), links)  # every check of the deepest run
+    out = _finish(record, affine_scopes(terms), deepest.checks(), links)  # every check of the deepest run
+    if compute_from_noise(out):
+        print(f"secfwt: {wl.name}: the deeper or larger measured run took less compute than the smaller one "
+              "(a busy machine?): its counts are exact, but reports give it no time with compute", file=sys.stderr)
+    return out
 
 
 def _with_link(links: list[Link], link: Link) -> list[Link]:

@@ -139,18 +139,21 @@ def test_extrapolated_times_never_go_negative_while_counts_stay_exact():
     assert out["compute_s"] == 13.0 and out["wall_s"] == 14.0  # the negative term floored, not the total
 
 
-def test_an_extrapolated_record_carries_the_checks_of_its_deepest_largest_run(monkeypatch):
+def test_an_extrapolated_record_carries_the_checks_of_its_deepest_largest_run(monkeypatch, capsys):
     """Each measured run (2 depths x 2 batches) has its own errors; the record's checks are those
     of the deepest, largest one (the one closest to the target), and every measured run's error
-    is kept beside its counts."""
+    is kept beside its counts.  A deeper run that took less compute is said at once (its times
+    with compute will not be reported)."""
     from secfwt import runner, workloads
-    from secfwt.results import Record
+    from secfwt.results import Record, compute_from_noise
+
+    per_block = [1.0]
 
     def measured(name, p, links, *args, **kwargs):  # a stand-in for one real run at depth d, batch b
         d, b = p["layers"], p["batch"]
         rec = Record(workload=name, params=p, provider="ttp", world_size=2, status="error", tolerance=1.0, run_s=5.0)
         tally = {"rounds": 10 * d + b, "bytes": 1000 * d + 10 * b, "offline_rounds": d, "offline_bytes": 100 * d,
-                 "compute_s": 1.0 + d, "wall_s": 2.0 + d, "comm_s": 0.1}
+                 "compute_s": 1.0 + per_block[0] * d + 0.1 * b, "wall_s": 2.0 + d, "comm_s": 0.1}
         checks = {"max_abs_err": 0.01 * (d + 1) + 0.001 * b, "grad_max_rel_err": 0.1 * (d + 1) + 0.01 * b}
         return runner._finish(rec, {"": tally}, checks, links)
 
@@ -164,6 +167,11 @@ def test_an_extrapolated_record_carries_the_checks_of_its_deepest_largest_run(mo
     errs = {(m["layers"], m["batch"]): m["max_abs_err"] for m in rec["extrapolation"]["measured"]}
     assert errs == pytest.approx({(0, 1): 0.011, (0, 2): 0.012, (1, 1): 0.021, (1, 2): 0.022})
     assert rec["rounds"] == 10 * 3 + 9  # and the counts are the bilinear extrapolation, exactly
+    assert not compute_from_noise(rec) and "no time with compute" not in capsys.readouterr().err
+    per_block[0] = -0.5  # the 1-block run measured faster than the 0-block one: a busy machine
+    noisy = runner._run_extrapolated(wl, params, LINKS, "ttp", 2, None)
+    assert compute_from_noise(noisy) and noisy["rounds"] == rec["rounds"]
+    assert "no time with compute" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
