@@ -128,6 +128,12 @@ def test_comparable_needs_the_whole_interval_inside_the_margin():
     line = claims.claim_lines(same)[0]
     assert "and better on MRPC: holds partly; FoT is not better than SFT on MRPC.**" in line
     assert line.count("comparable (within +-2 points)") == 2
+    mixed = [r for r in same if r["params"]["task"] != "sst2"]
+    for s in (13, 21, 42):
+        mixed += [tune("sst2", "sft", s, 50), tune("sst2", "fot", s, 150)]  # 20 points worse
+    line = claims.claim_lines(mixed)[0]
+    assert "and better on MRPC: holds partly (comparable on mrpc only; FoT is worse than SFT on sst2); FoT is " \
+        "not better than SFT on MRPC.**" in line
     line = claims.claim_lines(better)[0]
     assert "and better on MRPC: holds.**" in line
     mrpc = line[line.index("mrpc: FoT - SFT"):]

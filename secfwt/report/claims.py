@@ -254,13 +254,15 @@ def claim_lines(records: list[dict], costs: dict | None = None) -> list[str]:
         verdict = "not decided (runs without stored test predictions: no interval)"
     elif len(comparable) == len(outcome) and all(better):
         verdict = "holds"
+    elif comparable:
+        why = ([] if len(comparable) == len(outcome) else [f"comparable on {' and '.join(comparable)} only"]) + \
+              ([f"FoT is worse than SFT on {' and '.join(worse)}"] if worse else []) + \
+              ([f"{' and '.join(open_)} not decided"] if open_ else [])
+        verdict = "holds partly" + (f" ({'; '.join(why)})" if why else "") + \
+                  ("" if all(better) else "; FoT is not better than SFT on MRPC")
     elif worse:
         verdict = f"does not hold (FoT is worse than SFT on {' and '.join(worse)}" + \
                   (f"; {' and '.join(open_)} not decided" if open_ else "") + ")"
-    elif comparable:
-        verdict = "holds partly" + ("" if len(comparable) == len(outcome) else
-                                    f" (comparable on {' and '.join(comparable)} only)") + \
-                  ("" if all(better) else "; FoT is not better than SFT on MRPC")
     else:
         verdict = f"not decided (neither a difference nor comparability within +-{100 * COMPARABLE_WITHIN:.0f} points)"
     lines.append(f"1. **FoT is comparable to SFT on SST-2 and MRPC, and better on MRPC: {verdict}.** "
