@@ -287,7 +287,7 @@ def cmd_bench(args) -> int:
 def _bench(args, prof, links, final: Path, work: Path) -> int:
     from .report import write_report
     from .results import Store
-    from .runner import run_grid
+    from .runner import grid_names, run_grid
 
     if not work.exists() and final.exists() and args.resume:  # continue a published, unfinished profile
         shutil.copyfile(final, work)
@@ -299,12 +299,12 @@ def _bench(args, prof, links, final: Path, work: Path) -> int:
     store = Store(work)
     n_err = 0
     with _parties(args), _executor(args) as executor:
-        for sweep, emulate in zip(prof["sweeps"], emulated):
-            for r in run_grid(sweep.workload, sweep.grid, links, provider=args.provider, store=store,
+        for workload, grids, emulate in _batches(prof["sweeps"], emulated):
+            for r in run_grid(workload, grids, links, provider=args.provider, store=store,
                               progress=_model_bars(not args.no_progress), emulate=emulate, jobs=args.jobs,
                               keep_stale=args.keep_stale, executor=executor):
                 n_err += r["status"] == "error"
-                print(f"{r['workload']:<10} {_short(r['params'], sweep.grid)} {r['status']:<10} "
+                print(f"{r['workload']:<10} {_short(r['params'], grid_names(grids))} {r['status']:<10} "
                       f"rounds={r.get('rounds')} bytes={r.get('bytes')}", file=sys.stderr)
     if n_err:
         print(f"secfwt: {n_err} run(s) failed; see {work} (rerun resumes)", file=sys.stderr)
@@ -315,8 +315,21 @@ def _bench(args, prof, links, final: Path, work: Path) -> int:
     return 0
 
 
-def _short(params: dict, grid: dict) -> str:
-    return " ".join(f"{k}={params[k]}" for k in grid)
+def _batches(sweeps: list, emulated: list) -> list[tuple[str, list[dict], object]]:
+    """A profile's sweeps as run_grid calls: consecutive plaintext sweeps of one workload become one
+    call over their grids in turn, so ``--jobs`` workers never wait for the last point of a sweep
+    while the next sweep's points are ready; every other sweep is its own call."""
+    out: list[tuple[str, list[dict], object]] = []
+    for sweep, emulate in zip(sweeps, emulated):
+        if out and workloads.get(sweep.workload).plaintext and out[-1][0] == sweep.workload:
+            out[-1][1].append(sweep.grid)
+        else:
+            out.append((sweep.workload, [sweep.grid], emulate))
+    return out
+
+
+def _short(params: dict, names: list[str]) -> str:
+    return " ".join(f"{k}={params[k]}" for k in names if k in params)
 
 
 def cmd_gate(args) -> int:

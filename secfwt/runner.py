@@ -297,12 +297,20 @@ def stored_identity(workload: str, provider: str, world_size: int) -> tuple[str,
     return (PLAINTEXT, 0) if workloads.get(workload).plaintext else (provider, world_size)
 
 
-def expand_grid(workload: str, grid: dict[str, list]) -> list[dict]:
-    """Validated parameter sets, one per combination of the given values (defaults elsewhere)."""
+def expand_grid(workload: str, grid: dict[str, list] | list[dict[str, list]]) -> list[dict]:
+    """Validated parameter sets, one per combination of the given values (defaults elsewhere); a
+    list of grids gives each grid's sets in turn (a profile's consecutive sweeps as one)."""
     wl = workloads.get(workload)
-    names = list(grid)
-    combos = itertools.product(*(grid[n] for n in names))
-    return [wl.resolve(dict(zip(names, values))) for values in combos]
+    out = []
+    for one in grid if isinstance(grid, list) else [grid]:
+        names = list(one)
+        out += [wl.resolve(dict(zip(names, values))) for values in itertools.product(*(one[n] for n in names))]
+    return out
+
+
+def grid_names(grid: dict[str, list] | list[dict[str, list]]) -> list[str]:
+    """The parameter names a grid (or a list of grids) varies, in order, each once."""
+    return list(dict.fromkeys(n for one in (grid if isinstance(grid, list) else [grid]) for n in one))
 
 
 def state_dir(store: Store):
@@ -317,10 +325,11 @@ def checkpoint_path(store: Store, key: str) -> str:
     return str(state_dir(store) / (hashlib.sha256(key.encode()).hexdigest()[:20] + ".pkl"))
 
 
-def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: str = "ttp",
+def run_grid(workload: str, grid: dict[str, list] | list[dict[str, list]], links: list[Link], provider: str = "ttp",
              store: Store | None = None, progress: bool = True, world_size: int = 2, emulate: Link | None = None,
              jobs: int = 1, keep_stale: bool = False, executor=None):
-    """Run every combination; yield records in grid order as they finish.  With a store, records are
+    """Run every combination (of each grid in turn, for a list of grids: their points share the ``jobs``
+    workers, so no core waits for the last point of one grid); yield records in grid order as they finish.  With a store, records are
     appended likewise and combinations already stored (ok or inaccurate) are skipped (measured with other
     code: run again, unless ``keep_stale``, which keeps them as they are, each with its own
     ``code_version``); one stored under
@@ -334,7 +343,7 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
     from tqdm import tqdm
 
     wl = workloads.get(workload)
-    combos = expand_grid(workload, grid)
+    combos, names = expand_grid(workload, grid), grid_names(grid)
     done = store.finished() if store is not None else {}
     provider, world_size = stored_identity(workload, provider, world_size)
     emulated = emulate.name if emulate is not None else None
@@ -378,7 +387,7 @@ def run_grid(workload: str, grid: dict[str, list], links: list[Link], provider: 
     try:
         with bar:
             for index, record in finished:
-                bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in record["params"].items() if k in grid))
+                bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in record["params"].items() if k in names))
                 bar.update(1)
                 held[index] = record
                 while written in held:

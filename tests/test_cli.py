@@ -422,3 +422,31 @@ def test_impossible_model_sizes_and_huge_seeds_are_one_line_exit_2_before_any_pr
     assert main(["run", "op", "--param", "seed=" + "1" + "0" * 29]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "seed: must be at most 4294967295" in err[0], err
+
+
+def test_a_profiles_consecutive_plaintext_sweeps_share_one_pool(monkeypatch):
+    """Consecutive plaintext sweeps of one workload run as one grid list: with --jobs 2, the third
+    point (the next sweep's) starts while the second still runs, instead of a core idling through a
+    sweep's last point.  MPC sweeps, and a plaintext sweep after one, stay their own calls; records
+    come back in the sweeps' order."""
+    from secfwt import cli, runner
+    from secfwt.links import parse_links
+    from secfwt.profiles import Sweep
+
+    pools = []
+
+    def parallel(workload, todo, links, jobs, checkpoint):  # the worker pool, without the workers
+        pools.append([p["seed"] for p in todo])
+        for i, p in reversed(list(enumerate(todo))):  # finishing out of order
+            yield i, {"workload": workload, "params": p, "status": "ok"}
+
+    monkeypatch.setattr(runner, "_run_parallel", parallel)
+    tune = {"task": ["sst2"], "method": ["fot"], "budget": [2], "population": [2]}
+    sweeps = [Sweep("tune", {**tune, "seed": [13, 21]}), Sweep("tune", {**tune, "seed": [42], "attention": ["rfa-onepass"]}),
+              Sweep("op", {"op": ["mul"], "size": [16]}), Sweep("tune", {**tune, "seed": [87]})]
+    batches = cli._batches(sweeps, [None] * len(sweeps))
+    assert [(w, len(grids)) for w, grids, _ in batches] == [("tune", 2), ("op", 1), ("tune", 1)]
+    records = list(runner.run_grid("tune", batches[0][1], parse_links(["lan"]), jobs=2, progress=False))
+    assert pools == [[13, 21, 42]] and [r["params"]["seed"] for r in records] == [13, 21, 42]
+    assert records[2]["params"]["attention"] == "rfa-onepass" and records[0]["params"]["attention"] != "rfa-onepass"
+    assert runner.grid_names(batches[0][1]) == ["task", "method", "budget", "population", "seed", "attention"]
