@@ -216,3 +216,18 @@ def test_the_summary_table_says_a_budget_that_is_not_its_tasks_and_rfas_own_untu
     n = len(labels("sst2"))
     [note, _] = claims._rfa_untuned_note(summary)
     assert f"scores sst2 {1 - 180 / n:.3f}" in note
+
+
+def test_what_rfa_costs_fot_is_set_against_softmax_fot_cut_at_its_budget_and_its_own_untuned_head():
+    """FoT (RFA) at 20 generations gets 150 of 500 rows wrong; FoT (softmax) reports 140 wrong at 20
+    generations (its 100-generation run cut there, not its 100-generation result): -2.0 points; the
+    untuned head with RFA gets 180 wrong: +6.0 points."""
+    records = []
+    for s in (13, 21, 42):
+        records += [tune("sst2", "fot", s, 100, short_wrong=140),
+                    tune("sst2", "fot", s, 150, budget=20, attention="rfa-onepass", zero_wrong=180)]
+    [intro, _, line, _] = claims.rfa_cost_lines(records)
+    assert line.startswith("- sst2, FoT (RFA) at 20 generations: 0.700 (3 seeds")
+    assert "minus FoT (softmax) at 20 generations -2.0 (3 seeds: +-0.0; 95% CI" in line
+    assert "minus the untuned head with RFA +6.0 (3 seeds" in line and line.endswith("points, better.")
+    assert claims.rfa_cost_lines([r for r in records if r["params"]["attention"] != "rfa-onepass"]) == []

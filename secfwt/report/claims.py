@@ -459,6 +459,7 @@ def write(records: list[dict], figures, tables) -> tuple[list, list[str], list[s
         "threshold chosen on train and dev (`secfwt/data`).", "",
         *verdicts, "",
         table.to_markdown(index=False), "",
+        *rfa_cost_lines(records),
         "![accuracy_vs_evaluations](figures/accuracy_vs_evaluations.png)", "",
     ]
     brief = ["## Summary", "", *verdicts, "",
@@ -466,6 +467,35 @@ def write(records: list[dict], figures, tables) -> tuple[list, list[str], list[s
              "[tuning_claims](tables/tuning_claims.md)):", "",
              pivot(table).to_markdown(index=False), ""] + _rfa_untuned_note(summary)
     return written, section, brief
+
+
+def rfa_cost_lines(records: list[dict]) -> list[str]:
+    """What RFA costs forward-only tuning in accuracy once it has had its iterations: per task and RFA
+    configuration, at the RFA runs' common budget, FoT (RFA) minus FoT (softmax) cut at that budget
+    (the same seeds; CMA-ES does not depend on the budget) and minus the untuned head with RFA (its own
+    starting line)."""
+    summary = accuracy.summaries(records)
+    lines = []
+    for task in [t for t in fewshot.TASKS if len(summary) and t in set(summary["task"])]:
+        for method in TABLE_METHODS[TABLE_METHODS.index(FOT_RFA):]:
+            rows = summary[(summary["task"] == task) & (summary["method"] == method)]
+            if not len(rows):
+                continue
+            budget = int(rows["budget"].iloc[0])
+            rfa = runs_of(summary, task, method)
+            head = {int(r["seed"]): _run(task, r, r["zero_shot_acc"], r["zero_shot_pred"]) for _, r in rows.iterrows()}
+            soft = at_budget(records, task, FOT, budget)
+            parts = [f"{estimate(rfa).text()}"]
+            if soft and set(soft) & set(rfa):
+                d = estimate(rfa, soft)
+                parts.append(f"minus FoT (softmax) at {budget} generations {d.text(points=True)} points, {d.verdict()}")
+            g = estimate(rfa, head)
+            parts.append(f"minus the untuned head with RFA {g.text(points=True)} points, {g.verdict()}")
+            lines.append(f"- {task}, {method} at {budget} generations: " + "; ".join(parts) + ".")
+    if not lines:
+        return []
+    return ["What RFA costs forward-only tuning in accuracy (test accuracy, the same uncertainties; FoT (softmax) "
+            "cut at the RFA runs' budget):", "", *lines, ""]
 
 
 def _rfa_untuned_note(summary: pd.DataFrame) -> list[str]:
