@@ -685,7 +685,8 @@ def truncation_risk_lines(parity: pd.DataFrame, summary: pd.DataFrame, traj: pd.
                     f"{int(shape['unit_batch'])})")
     return [f"At full depth with CrypTen's local truncation (the paper's setting, and the one the unit prices below "
             f"are measured at) the parity runs above met at least {failures} truncation failure(s) in {forwards:,} "
-            f"example forwards (training losses and test logits): about 1 in {1 / rate:,.0f}. At that rate one FoT "
+            f"example forwards (training losses and test logits): about 1 in {1 / rate:,.0f} (`python -m "
+            "secfwt.truncation` computes the expected count analytically: see the README). At that rate one FoT "
             "tuning run of the profiles would meet (forwards: generations x candidates x training examples) "
             + "; ".join(runs) + ": each moves one candidate's loss by ~1e9, to one end of CMA-ES's ranking, or spoils "
             "one test logit. The trajectories and accuracies below are the plaintext twin's, i.e. what a run with "
