@@ -311,7 +311,18 @@ def _claims_sweeps() -> list[Sweep]:
                            "eval_every": [CLAIMS_EVAL_EVERY], "prompt_tokens": [ACCURACY_PROMPT]}, 100))),
         *(fot_sweep(task, seeds, CLAIMS_FOT_GENERATIONS, attention=[attn.RFA], gelu=gelu)
           for task in ("sst2", "mrpc") for gelu in ([GELU.default], ["fourier"])),
+        *_exact_truncation_sweeps("sst2"),
     ]
+
+
+def _exact_truncation_sweeps(task: str) -> list[Sweep]:
+    """The price of a unit whose MPC computation is the plaintext twin's (no two-party truncation
+    failures: ``truncation=exact``), beside the local truncation's price at the same shape: every
+    fresh-mask price sweep of :func:`_price_sweeps` but prompt tuning's (a FoT generation, an SFT and
+    a LoRA step), each about twice as long."""
+    return [Sweep(s.workload, {**s.grid, TRUNCATION.param: ["exact"]}, 2 * s.seconds_per_run)
+            for s in _price_sweeps(task, [attn.SOFTMAX])
+            if not {"weight_masks", "fixed_inputs"} & set(s.grid) and s.grid["method"] != [PROMPT]]
 
 
 def _beyond_accuracy_sweeps(task: str, seeds=None) -> list[Sweep]:

@@ -439,3 +439,19 @@ def test_the_truncation_risk_is_the_full_depth_failure_rate_times_a_runs_forward
     [clean, _] = accuracy.truncation_risk_lines(pd.DataFrame([run(), run(layers=1, loss=1e9)]), summary, traj)
     assert "met no truncation failure in 112 example forwards" in clean
     assert accuracy.truncation_risk_lines(parity.iloc[[2, 3]], summary, traj) == []  # nothing at full depth
+
+
+def test_an_exact_truncation_price_prices_the_same_trajectory_as_the_local_one():
+    """The twin's trajectory is what an MPC run without truncation failures computes: a step record
+    with truncation=exact prices it as its own row (1.2x the bytes here), beside the local truncation's."""
+    exact = _step("fot", 2.4 * 10**8, 52)
+    exact["params"]["truncation"] = "exact"
+    records = [_tune("sft", 1, [0.5, 0.8]), _tune("fot", 1, [0.5, 0.77, 0.78]), _step("sft", 10**9, 100),
+               _step("fot", 2 * 10**8, 30), exact]
+    summary = accuracy.summaries(records)
+    curves = accuracy.cost_curves(accuracy.trajectories(records), accuracy.unit_costs(records))
+    table = accuracy.cost_to_target(curves, summary).set_index("method")
+    local, fidelity = table.loc["FoT (softmax)"], table.loc["FoT (softmax) + exact truncation"]
+    assert local["units"] == fidelity["units"] == 10
+    assert fidelity["online_GB"] == pytest.approx(10 * 0.24) and local["online_GB"] == pytest.approx(10 * 0.2)
+    assert fidelity["lan_net_s"] == pytest.approx(10 * network_seconds(52, 2.4e8, PROFILES["lan"]))

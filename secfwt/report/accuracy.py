@@ -59,8 +59,8 @@ VARIANT_PARAMS = {s.param: (s.default, s.noun) for s in SETTINGS.values()}
 #: variants that pay part of a run's cost once per run (``one_time`` in the record)
 AMORTISING_PARAMS = ("weight_masks", "fixed_inputs")
 #: variants that change what MPC pays, not the plaintext twin's function (LayerNorm's exact there
-#: either way): a tuning trajectory is priced by every one of them
-PRICE_ONLY_PARAMS = AMORTISING_PARAMS + ("inv_sqrt",)
+#: either way; exact truncation is what the twin assumes): a tuning trajectory is priced by every one
+PRICE_ONLY_PARAMS = AMORTISING_PARAMS + ("inv_sqrt", TRUNCATION.param)
 
 
 def variant_suffix(params, skip=()) -> str:
@@ -783,7 +783,9 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
                   "it (its best-dev checkpoint so far: the test split never chooses); the cost is the mean over "
                   "the seeds that reach it; units 0: the run's starting point already does (the untuned head "
                   "for SFT and LoRA, the all-zero soft prompt for FoT and prompt tuning); `reached_at_end`: the "
-                  "seeds still at or above it at the common budget; `units` are a checkpoint's (runs evaluate "
+                  "seeds still at or above it at the common budget; a `+ exact truncation` row prices the same "
+                  "trajectory as an MPC run without truncation failures (the others: CrypTen's local "
+                  "truncation); `units` are a checkpoint's (runs evaluate "
                   "every tenth or fifth of their budget), their mean over seeds can fall between two; `*_s` "
                   "includes this machine's compute, `*_net_s` is network only: rounds x 2 round trips + bytes x 8 / "
                   "bandwidth, half duplex; test and dev evaluations not "
