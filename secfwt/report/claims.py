@@ -221,7 +221,7 @@ DROP_WORDS = {"better": "AG News drops more", "worse": "AG News drops less"}
 
 
 def claim_lines(records: list[dict], costs: dict | None = None) -> list[str]:
-    """One line per claim: 'holds', 'holds partly', 'does not hold' or 'not tested yet', with the
+    """One line per claim: 'holds', 'holds partly', 'does not hold', 'not decided' or 'not tested yet', with the
     numbers behind it; ``costs``: task -> text of what FoT's budget costs per link."""
     summary = accuracy.summaries(records)
     if not len(summary):
@@ -452,7 +452,9 @@ def write(records: list[dict], figures, tables) -> tuple[list, list[str], list[s
         "the seeds both sides have) at the largest budget every seed reached. Differences are in "
         "points of test accuracy: mean and spread over the data seeds, and a bootstrap "
         f"{CONFIDENCE:.0%} interval over test examples ({BOOTSTRAP_DRAWS} draws; paired where two methods saw the "
-        "same test rows). A difference whose interval contains 0 is *not distinguishable*. The runs are in the "
+        "same test rows). A difference whose interval contains 0 is *not distinguishable*; claim 1's *comparable* "
+        f"needs the whole interval within +-{100 * COMPARABLE_WITHIN:.0f} points (one that holds 0 but reaches past "
+        "them is *not decided*). The runs are in the "
         "plaintext twin; the `fot-mpc` records show the MPC run computes the same losses (up to fixed-point "
         "error, but for the two-party truncation failures they name) and the same rankings. "
         "MRPC and RTE use the pair head: the scaled cosine of the two sentences' pooled embeddings against a "
