@@ -213,6 +213,10 @@ def test_the_summary_table_says_a_budget_that_is_not_its_tasks_and_rfas_own_untu
     wide = claims.pivot(claims.accuracy_table(accuracy.summaries(records))).set_index("task")
     assert wide.loc["sst2", "FoT (softmax)"].endswith(" (1 seed)") and "seed" not in wide.loc["sst2", "SFT"]
     assert wide.loc["sst2", "FoT (RFA)"].endswith(" at 20 generations") and "seed" not in wide.loc["sst2", "untuned head"]
+    # the untuned head's seeds are every method's together: not the count the others are set against
+    other = [tune("mrpc", "sft", s, 80) for s in (13, 21, 87)] + [tune("mrpc", "fot", s, 80) for s in (13, 21, 42)]
+    wide = claims.pivot(claims.accuracy_table(accuracy.summaries(other))).set_index("task")
+    assert "seed" not in wide.loc["mrpc", "SFT"] and "seed" not in wide.loc["mrpc", "FoT (softmax)"]
     n = len(labels("sst2"))
     [note, _] = claims._rfa_untuned_note(summary)
     assert f"scores sst2 {1 - 180 / n:.3f}" in note
@@ -231,3 +235,10 @@ def test_what_rfa_costs_fot_is_set_against_softmax_fot_cut_at_its_budget_and_its
     assert "minus FoT (softmax) at 20 generations -2.0 (3 seeds: +-0.0; 95% CI" in line
     assert "minus the untuned head with RFA +6.0 (3 seeds" in line and line.endswith("points, better.")
     assert claims.rfa_cost_lines([r for r in records if r["params"]["attention"] != "rfa-onepass"]) == []
+    # a budget the softmax runs have no checkpoint at (AG News: RFA at 8 generations, FoT every 10) is
+    # not cut at an earlier checkpoint (its start): those seeds are left out
+    rfa8 = [tune("sst2", "fot", s, 150, budget=8, attention="rfa-onepass", zero_wrong=180) for s in (13, 21, 42)]
+    softmax = [r for r in records if r["params"]["attention"] != "rfa-onepass"]
+    assert claims.at_budget(softmax, "sst2", "FoT (softmax)", 8) == {}
+    [_, _, line, _] = claims.rfa_cost_lines(softmax + rfa8)
+    assert "minus FoT (softmax)" not in line and "minus the untuned head with RFA" in line

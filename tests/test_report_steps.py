@@ -93,6 +93,11 @@ def test_fot_modes_table_names_the_cheaper_mode_per_link():
     row = table.iloc[0]
     assert row["cheaper_lan"] == "sequential" and row["cheaper_wan100"] == "batched"
     assert row["batched_rounds"] == 100 and row["sequential_GB"] == pytest.approx(1.5)
+    # a side with no time with compute (its extrapolated compute shrank with depth) names no cheaper mode
+    recs[1]["extrapolation"] = {"target_layers": -1, "measured": [{"layers": 0, "batch": 2, "compute_s": 2.0},
+                                                                 {"layers": 1, "batch": 2, "compute_s": 1.5}]}
+    row = report.fot_modes_table(report.records_frame(recs)).iloc[0]
+    assert (row["cheaper_lan"], row["cheaper_wan100"]) == ("", "")
 
 
 def adam_record(sqrt, positive, err, opt_bytes, model="minilm", layers=1, method="sft"):

@@ -265,6 +265,11 @@ def test_amortised_runs_pay_their_one_time_cost_once_and_price_the_same_trajecto
     # the starting point (0 generations) runs nothing, so pays nothing once either
     start = curves[(curves["method"] == label) & (curves["units"] == 0)]
     assert len(start) and (start[["online_GB", "offline_GB", "net_s_lan", "s_lan"]] == 0).all().all()
+    # nor does it take time where a unit's time with compute is unknown (a noisy extrapolation)
+    costs = accuracy.unit_costs(records)
+    costs["est_s_lan"] = float("nan")
+    curves = accuracy.cost_curves(accuracy.trajectories(records), costs)
+    assert (curves[curves["units"] == 0]["s_lan"] == 0).all() and curves[curves["units"] > 0]["s_lan"].isna().all()
 
 
 def test_only_a_step_at_the_runs_own_shape_prices_them():
@@ -439,6 +444,10 @@ def test_the_truncation_risk_is_the_full_depth_failure_rate_times_a_runs_forward
     [clean, _] = accuracy.truncation_risk_lines(pd.DataFrame([run(), run(layers=1, loss=1e9)]), summary, traj)
     assert "met no truncation failure in 112 example forwards" in clean
     assert accuracy.truncation_risk_lines(parity.iloc[[2, 3]], summary, traj) == []  # nothing at full depth
+    sft = _tune("sft", 1, [0.5] * 3)
+    sft["params"]["task"] = "sst2"
+    [rate_only, _] = accuracy.truncation_risk_lines(parity, accuracy.summaries([sft]), accuracy.trajectories([sft]))
+    assert rate_only.endswith("see the README).")  # no FoT run to scale it to: the rate alone
 
 
 def test_an_exact_truncation_price_prices_the_same_trajectory_as_the_local_one():

@@ -229,8 +229,9 @@ def cost_curves(traj: pd.DataFrame, costs: pd.DataFrame, links=LINKS) -> pd.Data
     ran = (merged["units"] > 0).astype(float)  # a run of no unit pays nothing once either
     merged["online_GB"] = (ran * merged["one_time_bytes"] + merged["units"] * merged["bytes"]) / 1e9
     merged["offline_GB"] = (ran * merged["one_time_offline_bytes"] + merged["units"] * merged["offline_bytes"]) / 1e9
-    for name in links:
-        merged[f"s_{name}"] = ran * merged[f"one_time_est_s_{name}"] + merged["units"] * merged[f"est_s_{name}"]
+    for name in links:  # a run of no unit costs 0 s, even where a unit's time with compute is unknown (NaN)
+        merged[f"s_{name}"] = (ran * merged[f"one_time_est_s_{name}"] + merged["units"] * merged[f"est_s_{name}"]) \
+            .where(merged["units"] > 0, 0.0)
         merged[f"net_s_{name}"] = ran * merged[f"one_time_net_s_{name}"] + merged["units"] * merged[f"net_s_{name}"]
     return merged
 
@@ -683,15 +684,19 @@ def truncation_risk_lines(parity: pd.DataFrame, summary: pd.DataFrame, traj: pd.
         n = units * int(shape["unit_population"]) * int(shape["unit_batch"])
         runs.append(f"about {n * rate:,.0f} in {task}'s {n:,} ({units} x {int(shape['unit_population'])} x "
                     f"{int(shape['unit_batch'])})")
-    return [f"At full depth with CrypTen's local truncation (the paper's setting, and the one the unit prices below "
-            f"are measured at) the parity runs above met at least {failures} truncation failure(s) in {forwards:,} "
-            f"example forwards (training losses and test logits): about 1 in {1 / rate:,.0f} (`python -m "
-            "secfwt.truncation` computes the expected count analytically: see the README). At that rate one FoT "
-            "tuning run of the profiles would meet (forwards: generations x candidates x training examples) "
-            + "; ".join(runs) + ": each moves one candidate's loss by ~1e9, to one end of CMA-ES's ranking, or spoils "
-            "one test logit. The trajectories and accuracies below are the plaintext twin's, i.e. what a run with "
-            "exact truncation computes (the `truncation=exact` line above: same rankings, losses within its fixed-point error); its "
-            "price is the exact truncation's (the ratios in that line), not the local one's.", ""]
+    rate_text = (f"At full depth with CrypTen's local truncation (the paper's setting, and the one the unit "
+                 f"prices below are measured at) the parity runs above met at least {failures} truncation "
+                 f"failure(s) in {forwards:,} example forwards (training losses and test logits): about 1 in "
+                 f"{1 / rate:,.0f} (`python -m secfwt.truncation` computes the expected count analytically: see "
+                 "the README).")
+    if not runs:
+        return [rate_text, ""]
+    return [rate_text + " At that rate one FoT tuning run of the profiles would meet (forwards: generations x "
+            "candidates x training examples) " + "; ".join(runs) + ": each moves one candidate's loss by ~1e9, to "
+            "one end of CMA-ES's ranking, or spoils one test logit. The trajectories and accuracies below are the "
+            "plaintext twin's, i.e. what a run with exact truncation computes (the `truncation=exact` line above: "
+            "same rankings, losses within its fixed-point error); its price is the exact truncation's (the ratios "
+            "in that line), not the local one's.", ""]
 
 
 #: the columns of each table the README shows (the whole tables are in tables/)

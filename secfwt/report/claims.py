@@ -199,15 +199,23 @@ def accuracy_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 def at_budget(records: list[dict], task: str, method: str, generations: int) -> dict[int, dict]:
     """seed -> run of ``method`` on ``task`` selected on dev within the first ``generations`` units
-    (the same trajectories, cut short: CMA-ES does not depend on the budget)."""
-    out = {}
-    for r in accuracy.tune_records(records):
-        p = r["params"]
-        if p["task"] != task or accuracy.method_label(p) != method or p["budget"] < generations:
+    (the same trajectories, cut short: CMA-ES does not depend on the budget), from a run that has a
+    checkpoint at exactly ``generations`` (one with stored test predictions first, then the later);
+    a seed without one is left out rather than cut at an earlier checkpoint."""
+    out, rank = {}, {}
+    for order, r in enumerate(records):
+        p = r.get("params", {})
+        if r.get("workload") != "tune" or r.get("status") != "ok" or p.get("task") != task \
+                or accuracy.method_label(p) != method \
+                or not any(row["units"] == generations for row in r.get("trajectory", [])):
             continue
+        seed, key = int(p["seed"]), (accuracy.has_predictions(r), order)
+        if seed in rank and rank[seed] >= key:
+            continue
+        rank[seed] = key
         chosen = accuracy.select_checkpoint(r["trajectory"], generations)
-        out[int(p["seed"])] = _run(task, {"seed": p["seed"], "test_rows": p.get("test_rows", 0)},
-                                   chosen["test_acc"], chosen.get("test_pred"))
+        out[seed] = _run(task, {"seed": p["seed"], "test_rows": p.get("test_rows", 0)},
+                         chosen["test_acc"], chosen.get("test_pred"))
     return out
 
 
@@ -421,7 +429,7 @@ def pivot(table: pd.DataFrame) -> pd.DataFrame:
     usual = units.groupby(table["task"]).agg(lambda u: u.dropna().mode().iloc[0] if u.notna().any() else None)
     table["accuracy"] = [f"{a} at {b}" if u is not None and not pd.isna(u) and u != usual[t] else a
                          for t, a, b, u in zip(table["task"], table["accuracy"], table["budget"], units)]
-    most = table.groupby("task")["seeds"].transform("max")
+    most = table[table["method"] != UNTUNED].groupby("task")["seeds"].max().reindex(table["task"]).to_numpy()
     table["accuracy"] = [f"{a} ({n} seed{'s' if n != 1 else ''})" if n < m else a
                          for a, n, m in zip(table["accuracy"], table["seeds"], most)]
     wide = table.pivot(index="task", columns="method", values="accuracy").reindex(columns=methods).fillna("")

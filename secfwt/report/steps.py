@@ -94,8 +94,9 @@ def fot_modes_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.D
             row[f"{mode}_GB"] = modes.loc[mode, "bytes"] / 1e9
             for ln in links:
                 row[f"{mode}_{ln}_s"] = modes.loc[mode, f"est_s_{ln}"]
-        for ln in links:
-            row[f"cheaper_{ln}"] = min(("batched", "sequential"), key=lambda m: row[f"{m}_{ln}_s"])
+        for ln in links:  # '' where either side has no time with compute (a noisy extrapolation)
+            times = {m: row[f"{m}_{ln}_s"] for m in ("batched", "sequential")}
+            row[f"cheaper_{ln}"] = "" if any(pd.isna(t) for t in times.values()) else min(times, key=times.get)
         rows.append(row)
     return pd.DataFrame(rows)
 
