@@ -9,9 +9,11 @@ skipping those a previous (possibly interrupted) sweep already stored.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from . import workloads
 from .errors import InputError
@@ -360,7 +362,12 @@ def run_grid(workload: str, grid: dict[str, list] | list[dict[str, list]], links
         print(f"secfwt: {workload}: {len(stale & keys)} finished point(s) in {store.path} were measured with other "
               f"code (not code version {version}); measuring them again", file=sys.stderr)
     done = {k: r for k, r in done.items() if k not in stale}
-    todo = [p for p in combos if record_key(workload, p, provider, world_size, emulated) not in done]
+    todo, seen = [], set()
+    for p in combos:  # each point once (a list of grids may repeat one), those not finished yet
+        key = record_key(workload, p, provider, world_size, emulated)
+        if key not in done and key not in seen:
+            seen.add(key)
+            todo.append(p)
     for p in combos:  # finished under other links: the counts stand, only the estimates are redone
         old = done.get(record_key(workload, p, provider, world_size, emulated))
         if old is not None and old.get("provider") != PLAINTEXT and old.get("links") != _link_specs(links):
@@ -374,16 +381,27 @@ def run_grid(workload: str, grid: dict[str, list] | list[dict[str, list]], links
         return checkpoint_path(store, record_key(workload, params, provider, world_size, emulated))
 
     bar = tqdm(total=len(todo), desc=workload, unit="run", disable=not progress or len(todo) < 2, leave=False)
+    # a run a parallel worker finished while an earlier point still ran, and whose launcher was then
+    # killed before it could write it (it waits for grid order): its record is beside its state
+    ready = {i: rec for i, p in enumerate(todo) if (rec := _finished_record(checkpoint(p))) is not None}
+    rest = [(i, p) for i, p in enumerate(todo) if i not in ready]
     if executor is not None:
-        finished = executor(workload, todo, links, provider=provider, world_size=world_size, emulate=emulate,
-                            checkpoint=checkpoint)
-    elif wl.plaintext and jobs > 1 and len(todo) > 1:
-        finished = _run_parallel(workload, todo, links, jobs, checkpoint)
+        ran = ((rest[j][0], rec) for j, rec in executor(workload, [p for _, p in rest], links, provider=provider,
+                                                         world_size=world_size, emulate=emulate, checkpoint=checkpoint))
+    elif wl.plaintext and jobs > 1 and len(rest) > 1:
+        ran = _run_parallel(workload, rest, links, jobs, checkpoint)
     else:
-        finished = enumerate(run_one(workload, params, links, provider=provider, world_size=world_size,
-                                     emulate=emulate, checkpoint=checkpoint(params)) for params in todo)
+        ran = ((i, run_one(workload, params, links, provider=provider, world_size=world_size, emulate=emulate,
+                           checkpoint=checkpoint(params))) for i, params in rest)
+    finished = itertools.chain(ready.items(), ran)
     held: dict[int, dict] = {}  # finished before an earlier point: written in grid order
     written = 0
+
+    def write(index: int, record: dict) -> None:
+        if store is not None:
+            store.append(record)
+            _forget_finished(checkpoint(todo[index]))
+
     try:
         with bar:
             for index, record in finished:
@@ -392,14 +410,12 @@ def run_grid(workload: str, grid: dict[str, list] | list[dict[str, list]], links
                 held[index] = record
                 while written in held:
                     record = held.pop(written)
+                    write(written, record)
                     written += 1
-                    if store is not None:
-                        store.append(record)
                     yield record
     finally:  # interrupted: what finished is kept, out of order
-        if store is not None:
-            for index in sorted(held):
-                store.append(held[index])
+        for index in sorted(held):
+            write(index, held[index])
     if store is not None and state_dir(store).is_dir() and not any(state_dir(store).iterdir()):
         state_dir(store).rmdir()  # every resumable point finished
 
@@ -425,20 +441,49 @@ def _plaintext_worker(launcher: int) -> None:
 
 
 def _run_point(args) -> tuple[int, dict]:
+    """A pool worker's point: its record, also left beside its state (:func:`_finished_record`) until
+    the launcher has written it, so a launcher killed while it waits for an earlier point loses nothing."""
     index, workload, params, links, checkpoint = args
-    return index, run_one(workload, params, links, checkpoint=checkpoint)
+    record = run_one(workload, params, links, checkpoint=checkpoint)
+    if checkpoint is not None and record.get("status") != "error":
+        path = Path(checkpoint + FINISHED_SUFFIX)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(record))
+        tmp.replace(path)
+    return index, record
 
 
-def _run_parallel(workload: str, todo: list[dict], links: list[Link], jobs: int, checkpoint):
-    """Plaintext points ``jobs`` at a time in worker processes (a fresh one per point); (index,
-    record) in the order they finish.  An exception or a signal here terminates the workers, and they die with
+#: beside a point's state: its finished record, until the sweep's store holds it
+FINISHED_SUFFIX = ".record.json"
+
+
+def _finished_record(checkpoint: str | None) -> dict | None:
+    """The record a worker finished for this point and the store does not hold yet (None: none, or
+    unreadable: the point runs again)."""
+    if checkpoint is None or not Path(checkpoint + FINISHED_SUFFIX).exists():
+        return None
+    try:
+        return json.loads(Path(checkpoint + FINISHED_SUFFIX).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _forget_finished(checkpoint: str | None) -> None:
+    if checkpoint is not None:
+        Path(checkpoint + FINISHED_SUFFIX).unlink(missing_ok=True)
+
+
+def _run_parallel(workload: str, todo: list[tuple[int, dict]], links: list[Link], jobs: int, checkpoint):
+    """Plaintext points (index, parameters) ``jobs`` at a time in worker processes (a fresh one per
+    point); (index, record) in the order they finish.  An exception or a signal here terminates the workers, and they die with
     the launcher however it ends (their saved states remain: a rerun continues them)."""
     import multiprocessing
 
     pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(todo)), initializer=_plaintext_worker,
                                                      initargs=(os.getpid(),), maxtasksperchild=1)
     try:
-        yield from pool.imap_unordered(_run_point, [(i, workload, p, links, checkpoint(p)) for i, p in enumerate(todo)])
+        yield from pool.imap_unordered(_run_point, [(i, workload, p, links, checkpoint(p)) for i, p in todo])
         pool.close()
     finally:
         pool.terminate()

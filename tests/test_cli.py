@@ -424,11 +424,14 @@ def test_impossible_model_sizes_and_huge_seeds_are_one_line_exit_2_before_any_pr
     assert len(err) == 1 and "seed: must be at most 4294967295" in err[0], err
 
 
-def test_a_profiles_consecutive_plaintext_sweeps_share_one_pool(monkeypatch):
-    """Consecutive plaintext sweeps of one workload run as one grid list: with --jobs 2, the third
-    point (the next sweep's) starts while the second still runs, instead of a core idling through a
-    sweep's last point.  MPC sweeps, and a plaintext sweep after one, stay their own calls; records
-    come back in the sweeps' order."""
+def test_a_profiles_consecutive_plaintext_sweeps_share_one_pool(monkeypatch, tmp_path):
+    """`bench` runs consecutive plaintext sweeps of one workload as one grid list: with --jobs 2, the
+    third point (the next sweep's) starts while the second still runs, instead of a core idling through
+    a sweep's last point.  MPC sweeps, and a plaintext sweep after one, stay their own calls; records
+    are written in the sweeps' order."""
+    import argparse
+
+    import secfwt.report
     from secfwt import cli, runner
     from secfwt.links import parse_links
     from secfwt.profiles import Sweep
@@ -436,17 +439,67 @@ def test_a_profiles_consecutive_plaintext_sweeps_share_one_pool(monkeypatch):
     pools = []
 
     def parallel(workload, todo, links, jobs, checkpoint):  # the worker pool, without the workers
-        pools.append([p["seed"] for p in todo])
-        for i, p in reversed(list(enumerate(todo))):  # finishing out of order
-            yield i, {"workload": workload, "params": p, "status": "ok"}
+        pools.append([p["seed"] for _, p in todo])
+        for i, p in reversed(todo):  # finishing out of order
+            yield i, {"workload": workload, "params": p, "provider": "plaintext", "world_size": 0, "status": "ok"}
 
     monkeypatch.setattr(runner, "_run_parallel", parallel)
+    monkeypatch.setattr(secfwt.report, "write_report", lambda *a, **kw: [])
     tune = {"task": ["sst2"], "method": ["fot"], "budget": [2], "population": [2]}
     sweeps = [Sweep("tune", {**tune, "seed": [13, 21]}), Sweep("tune", {**tune, "seed": [42], "attention": ["rfa-onepass"]}),
-              Sweep("op", {"op": ["mul"], "size": [16]}), Sweep("tune", {**tune, "seed": [87]})]
+              Sweep("op", {"op": ["mul"], "size": [16]}), Sweep("tune", {**tune, "seed": [87, 100]})]
     batches = cli._batches(sweeps, [None] * len(sweeps))
     assert [(w, len(grids)) for w, grids, _ in batches] == [("tune", 2), ("op", 1), ("tune", 1)]
-    records = list(runner.run_grid("tune", batches[0][1], parse_links(["lan"]), jobs=2, progress=False))
-    assert pools == [[13, 21, 42]] and [r["params"]["seed"] for r in records] == [13, 21, 42]
-    assert records[2]["params"]["attention"] == "rfa-onepass" and records[0]["params"]["attention"] != "rfa-onepass"
     assert runner.grid_names(batches[0][1]) == ["task", "method", "budget", "population", "seed", "attention"]
+    args = argparse.Namespace(resume=False, emulate=None, provider="ttp", no_progress=True, jobs=2, keep_stale=False,
+                              report_dir=tmp_path / "report", executor="local", scheduler=None, workers=None,
+                              cold=False, parties=None)
+    final = tmp_path / "records" / "p.jsonl"
+    final.parent.mkdir()
+    plaintext_only = {"links": ["lan"], "sweeps": [sweeps[0], sweeps[1], sweeps[3]]}  # three consecutive sweeps
+    assert cli._bench(args, plaintext_only, parse_links(["lan"]), final, final.with_name("p.jsonl.partial")) == 0
+    assert pools == [[13, 21, 42, 87, 100]]
+    records = Store(final).load()
+    assert [r["params"]["seed"] for r in records] == [13, 21, 42, 87, 100]
+    assert records[2]["params"]["attention"] == "rfa-onepass" and records[0]["params"]["attention"] != "rfa-onepass"
+
+
+def test_a_run_finished_while_an_earlier_one_ran_survives_a_killed_launcher(tmp_path, monkeypatch):
+    """A worker finishes point 1 while point 0 still runs; its record waits for grid order, and its
+    state is gone.  The launcher is then killed outright (no handler runs): the record the worker left
+    beside the state is taken on the rerun, which runs point 0 only and writes both in grid order.
+    A point repeated by a second grid runs once."""
+    from secfwt import runner
+    from secfwt.links import parse_links
+    from secfwt.results import record_key
+
+    links = parse_links(["lan"])
+    store = Store(tmp_path / "r.jsonl")
+    identity = runner.stored_identity("tune", "ttp", 2)
+
+    def checkpoint(p):
+        return runner.checkpoint_path(store, record_key("tune", p, *identity, None))
+
+    def record(p):
+        return {"workload": "tune", "params": p, "provider": "plaintext", "world_size": 0, "status": "ok",
+                "trajectory": []}
+
+    monkeypatch.setattr(runner, "run_one", lambda w, p, links, **kw: record(p))
+    small = {"task": ["sst2"], "method": ["fot"], "budget": [2], "population": [2]}
+    grids = [{**small, "seed": [13, 21]}, {**small, "seed": [21]}]
+    todo = runner.expand_grid("tune", grids)
+    runner._run_point((1, "tune", todo[1], links, checkpoint(todo[1])))  # the worker's side, then the kill
+    assert Path(checkpoint(todo[1]) + runner.FINISHED_SUFFIX).exists()
+    asked = []
+
+    def parallel(workload, points, links, jobs, ck):
+        asked.append([p["seed"] for _, p in points])
+        for i, p in points:
+            yield i, record(p)
+
+    monkeypatch.setattr(runner, "_run_parallel", parallel)
+    monkeypatch.setattr(runner, "run_one", lambda w, p, links, **kw: asked.append([p["seed"]]) or record(p))
+    out = list(runner.run_grid("tune", grids, links, store=store, jobs=2, progress=False))
+    assert asked == [[13]] and [r["params"]["seed"] for r in out] == [13, 21]
+    assert [r["params"]["seed"] for r in store.load()] == [13, 21]
+    assert not Path(checkpoint(todo[1]) + runner.FINISHED_SUFFIX).exists()
