@@ -197,6 +197,9 @@ def test_runs_without_stored_predictions_decide_no_claim():
     lines = claims.claim_lines(records)
     assert "and better on MRPC: not decided" in lines[0] and "no interval" in lines[0]
     assert "than on binary tasks: not decided" in lines[1]
+    # AG News FoT without a checkpoint at 20 generations: claim 3 has nothing to cut at, and says so
+    assert "mitigate the AG News drop: not tested yet** (FoT runs of AG News beyond 20 generations, with a " \
+        "checkpoint at 20, needed)" in lines[2]
 
 
 def test_the_summary_table_says_a_budget_that_is_not_its_tasks_and_rfas_own_untuned_head():
