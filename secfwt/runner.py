@@ -304,7 +304,7 @@ def expand_grid(workload: str, grid: dict[str, list] | list[dict[str, list]]) ->
     list of grids gives each grid's sets in turn (a profile's consecutive sweeps as one)."""
     wl = workloads.get(workload)
     out = []
-    for one in grid if isinstance(grid, list) else [grid]:
+    for one in _grids(grid):
         names = list(one)
         out += [wl.resolve(dict(zip(names, values))) for values in itertools.product(*(one[n] for n in names))]
     return out
@@ -312,7 +312,11 @@ def expand_grid(workload: str, grid: dict[str, list] | list[dict[str, list]]) ->
 
 def grid_names(grid: dict[str, list] | list[dict[str, list]]) -> list[str]:
     """The parameter names a grid (or a list of grids) varies, in order, each once."""
-    return list(dict.fromkeys(n for one in (grid if isinstance(grid, list) else [grid]) for n in one))
+    return list(dict.fromkeys(n for one in _grids(grid) for n in one))
+
+
+def _grids(grid: dict[str, list] | list[dict[str, list]]) -> list[dict[str, list]]:
+    return grid if isinstance(grid, list) else [grid]
 
 
 def state_dir(store: Store):
