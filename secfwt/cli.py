@@ -449,6 +449,19 @@ def _rendezvous_error(exc: BaseException) -> bool:
     return isinstance(exc, dist.DistError)
 
 
+def _measuring_options(p, emulated: str) -> None:
+    """The options of every command that measures points (run, bench): the link to emulate, where and how
+    many at a time, warm or cold parties, reuse of finished points, and a protocol seed."""
+    p.add_argument("--emulate", metavar="LINK",
+                   help=f"run {emulated} over this link, emulated (network namespaces and a userspace relay; "
+                        "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
+    _jobs_option(p)
+    _executor_option(p)
+    _keep_stale_option(p)
+    _cold_option(p)
+    _protocol_seed_option(p)
+
+
 def _protocol_seed_option(p) -> None:
     p.add_argument("--protocol-seed", type=int, metavar="N",
                    help="derive the protocol's masks and dealer material from N: errors repeat exactly; "
@@ -521,14 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="JSON-lines file: records appended as they finish; finished ones skipped")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--progress", action="store_true", help="progress bar even when stderr is not a terminal")
-    p.add_argument("--emulate", metavar="LINK",
-                   help="run the two parties over this link, emulated (network namespaces and a userspace relay; "
-                        "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
-    _jobs_option(p)
-    _executor_option(p)
-    _keep_stale_option(p)
-    _cold_option(p)
-    _protocol_seed_option(p)
+    _measuring_options(p, "the two parties")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", help="run a profile and write its records and report")
@@ -539,14 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--resume", action="store_true",
                    help="start from the published records file (keep its finished points) when no .partial exists")
-    p.add_argument("--emulate", metavar="LINK",
-                   help="run every sweep's two parties over this link, emulated (network namespaces and a userspace relay; "
-                        "root only; e.g. 50mbit:20ms:full): records carry the measured wall_s beside est_s")
-    _jobs_option(p)
-    _executor_option(p)
-    _keep_stale_option(p)
-    _cold_option(p)
-    _protocol_seed_option(p)
+    _measuring_options(p, "every sweep's two parties")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("gate", help="compare a profile's rounds and bytes with the committed baseline")
