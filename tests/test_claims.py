@@ -245,3 +245,24 @@ def test_what_rfa_costs_fot_is_set_against_softmax_fot_cut_at_its_budget_and_its
     assert claims.at_budget(softmax, "sst2", "FoT (softmax)", 8) == {}
     [_, _, line, _] = claims.rfa_cost_lines(softmax + rfa8)
     assert "minus FoT (softmax)" not in line and "minus the untuned head with RFA" in line
+
+
+def test_the_untuned_head_is_read_from_runs_of_the_papers_own_model():
+    """A run with RFA or the Fourier GeLU starts from another head: seed 87's only run (RFA + Fourier
+    GeLU) adds no seed to the untuned head, and seed 13's RFA run, listed first, does not stand in for
+    softmax's zero-shot predictions."""
+    n = len(labels("sst2"))
+    rfa = {"attention": "rfa-onepass", "zero_wrong": 180, "budget": 20}
+    fourier = tune("sst2", "fot", 87, 150, **rfa)
+    fourier["params"]["gelu"] = "fourier"
+    records = [tune("sst2", "fot", 13, 150, **rfa), tune("sst2", "fot", 13, 120, zero_wrong=130), fourier]
+    summary = accuracy.summaries(records)
+    assert list(summary["paper_forward"]) == [False, True, False]
+    head = claims.runs_of(summary, "sst2", claims.UNTUNED)
+    assert sorted(head) == [13] and head[13]["acc"] == pytest.approx(1 - 130 / n)
+    table = claims.accuracy_table(summary).set_index("method")
+    assert table.loc["untuned head", "seeds"] == 1 and table.loc["untuned head", "accuracy"] == f"{1 - 130 / n:.3f} +- 0.000"
+    # a price-only variant (persistent weight masks) computes the same model: its zero-shot counts
+    masks = tune("sst2", "sft", 21, 100, zero_wrong=140)
+    masks["params"]["weight_masks"] = "persistent"
+    assert accuracy.summaries([masks])["paper_forward"].tolist() == [True]

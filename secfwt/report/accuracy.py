@@ -81,6 +81,14 @@ def variant_suffix(params, skip=()) -> str:
     return "".join(f" + {e}" for e in extra)
 
 
+def paper_forward(params: dict) -> bool:
+    """Whether a run computes the paper's own model (softmax attention, no variant that changes the
+    plaintext function): the runs whose zero-shot accuracy is *the* untuned head of their seed."""
+    attention = params.get("attention")
+    return not (isinstance(attention, str) and attn.is_rfa(attention)) \
+        and variant_suffix(params, skip=PRICE_ONLY_PARAMS) == ""
+
+
 def method_rank(label: str) -> tuple[float, str]:
     """Position in METHOD_ORDER; a variant sorts right after its base method, variants of one method
     by name (a total order: plots and tables do not depend on set order, which varies per process)."""
@@ -151,7 +159,8 @@ def unit_shape(method_name: str, batch, population) -> dict:
 def summaries(records: list[dict]) -> pd.DataFrame:
     """One row per tune record, at its method's common budget (:func:`common_budgets`): zero-shot,
     start, final (selected on dev within that budget) and last accuracy, and the final checkpoint's
-    test predictions where stored (``final_pred``, ``zero_shot_pred``: one digit per test row)."""
+    test predictions where stored (``final_pred``, ``zero_shot_pred``: one digit per test row), and
+    whether the run computes the paper's own model (``paper_forward``: its zero-shot is the untuned head)."""
     tuned = tune_records(records)
     budgets = common_budgets(tuned)
     rows = []
@@ -164,6 +173,7 @@ def summaries(records: list[dict]) -> pd.DataFrame:
                      "budget": budget, "unit": r["unit"], "lr": r.get("lr"), "batch": r.get("batch"),
                      "population": p["population"] if _generations(p["method"]) else None,
                      "test_rows": p.get("test_rows", 0),
+                     "paper_forward": paper_forward(p),
                      "zero_shot_acc": r["zero_shot_acc"], "start_acc": r["start_acc"],
                      "final_acc": chosen["test_acc"], "last_acc": last["test_acc"], "selected_units": chosen["units"],
                      "final_pred": chosen.get("test_pred"), "zero_shot_pred": r.get("zero_shot_pred"),
