@@ -374,9 +374,9 @@ def plot_accuracy_vs_evaluations(records: list[dict]):
         sft = ref[ref["method"] == SFT]["final_acc"]
         if len(sft):
             ax.axhline(sft.mean(), color="black", lw=1.2, label=f"SFT final ({len(sft)} seeds)")
-        head = ref[ref["paper_forward"]].groupby("seed")["zero_shot_acc"].first()
-        if len(head):
-            ax.axhline(head.mean(), color="grey", lw=1.2, ls="--", label="untuned head")
+        head = runs_of(summary, task, UNTUNED)
+        if head:
+            ax.axhline(np.mean([r["acc"] for r in head.values()]), color="grey", lw=1.2, ls="--", label="untuned head")
         ax.set_title(task)
         ax.set_xlabel("loss evaluations (candidates x generations)")
         ax.set_ylabel("accuracy")
