@@ -121,6 +121,10 @@ def test_adam_choice_is_the_cheapest_setting_within_a_point_of_the_most_accurate
     assert table["chosen"].tolist().count(True) == 1
     assert table.loc[table["chosen"], "optimizer_GB"].item() == pytest.approx(20)
     assert report.sft_baseline_label(df) == "SFT [Adam 10 sqrt + 10 recip Newton steps, no sign test]"
+    # many records of one setting at another shape (every extrapolated step of the sweeps) do not
+    # outvote the sensitivity sweep's three settings
+    many = recs + [adam_record(10, False, 0.1, 40e9, layers=6) for _ in range(4)]
+    assert report.adam_choice(report.records_frame(many)) == (10, 10, True)
     # without error measurements the defaults stand
     assert report.adam_choice(report.records_frame(step_records())) == (10, 10, False)
 

@@ -145,9 +145,11 @@ def adam_choice(df: pd.DataFrame) -> tuple:
     data = data[(data["method"] == SFT) & (data["optimizer"] == "adam") & data["optimizer_rel_err"].notna()]
     if data.empty:
         return tuple(ADAM_DEFAULTS.values())
-    # settings compare on one shape: the one with the most settings measured (the sensitivity sweep)
+    # settings compare on one shape: the one with the most distinct settings measured (the sensitivity
+    # sweep), not the most records (many runs of one setting at another shape compare nothing)
     shape = ["model", "layers", "seq", "batch"]
-    widest = data.groupby(shape).size().idxmax()
+    settings = data.apply(adam_settings, axis=1).rename("settings")
+    widest = pd.concat([data[shape], settings], axis=1).groupby(shape)["settings"].nunique().idxmax()
     data = data[(data[shape] == pd.Series(widest, index=shape)).all(axis=1)]
     ok = data[data["optimizer_rel_err"] <= data["optimizer_rel_err"].min() + ADAM_TOLERANCE]
     return adam_settings(ok.loc[ok["optimizer_bytes"].idxmin()])
