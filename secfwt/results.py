@@ -59,14 +59,22 @@ def compute_from_noise(record: dict) -> bool:
     if not measured or any("layers" not in m or "compute_s" not in m for m in measured):
         return False  # not extrapolated, or an old record that lists its depths and times apart
 
-    def grows(axis: str, fixed: str) -> bool:
-        for value in {m.get(fixed, 1) for m in measured}:
-            line = sorted((m for m in measured if m.get(fixed, 1) == value), key=lambda m: m.get(axis, 1))
+    axes = [a for a in EXTRAPOLATION_AXES if any(a in m for m in measured)]
+
+    def grows(axis: str) -> bool:  # along ``axis``, at every combination of the others
+        others = [a for a in axes if a != axis]
+        for fixed in {tuple(m.get(a, 1) for a in others) for m in measured}:
+            line = sorted((m for m in measured if tuple(m.get(a, 1) for a in others) == fixed),
+                          key=lambda m: m.get(axis, 1))
             if any(b["compute_s"] <= a["compute_s"] for a, b in zip(line, line[1:])):
                 return False
         return True
 
-    return not (grows("layers", "batch") and grows("batch", "layers"))
+    return not all(grows(axis) for axis in axes)
+
+
+#: the parameters an extrapolated record's measured runs can differ in (secfwt.workloads.step)
+EXTRAPOLATION_AXES = ("layers", "batch", "population")
 
 
 #: the scope of work done once per run rather than once per candidate or step (persistent weight

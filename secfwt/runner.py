@@ -215,61 +215,72 @@ def _finish(record: Record, scopes: dict, checks: dict, links: list[Link]) -> di
     return record.to_json()
 
 
-#: batch sizes measured when a step with a batch above BATCH_DIRECT is extrapolated (smaller
-#: batches are measured as they are)
-BATCH_POINTS = (1, 2)
-BATCH_DIRECT = 8
-
-
 def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
-    """Measure two depths (and two batch sizes when batch > BATCH_DIRECT) and extrapolate bilinearly:
-    counts are affine in the depth at a fixed batch (identical blocks) and affine in the batch at
-    a fixed depth (every batch-dependent cost is per row; weight openings, optimiser and rounds
-    do not depend on the batch), so the bilinear form through four points is exact for them."""
-    hooks = wl.extrapolation
-    layers, batch = hooks.target_depth(params), hooks.target_batch(params)
-    depths = hooks.depth_points(params)
-    batches = BATCH_POINTS if batch > BATCH_DIRECT else (batch,)
+    """Measure every combination of the workload's axes' values (two depths; two batches or the batch
+    itself; for a batched FoT generation, two populations: :class:`~secfwt.workloads.Axis`) and
+    extrapolate multilinearly: counts are affine along each axis at the others fixed (identical blocks;
+    per-row and per-candidate costs, with weight openings, the optimiser and rounds independent of
+    the rows), so the multilinear form through the measured corners is exact for them."""
+    axes = wl.extrapolation.axes(params)
     runs = {}
-    for n in depths:
-        for b in batches:
-            rec = run_one(wl.name, hooks.at(params, n, b), links, provider, world_size, timeout)
-            if rec["status"] == "error":
-                return {**rec, "params": params}
-            runs[n, b] = rec
-    (d0, d1), b0, b1 = depths, batches[0], batches[-1]
-    deepest = Record.from_json(runs[d1, b1])
+    for corner in itertools.product(*(axis.measured for axis in axes)):
+        rec = run_one(wl.name, wl.extrapolation.at(params, dict(zip((a.param for a in axes), corner))), links,
+                      provider, world_size, timeout)
+        if rec["status"] == "error":
+            return {**rec, "params": params}
+        runs[corner] = rec
+    largest = tuple(axis.measured[-1] for axis in axes)
+    deepest = Record.from_json(runs[largest])
     record = Record(workload=deepest.workload, params=params,  # as asked (the record key); the depth is in
                     provider=deepest.provider, world_size=deepest.world_size,  # "extrapolation"
                     status="error", security=deepest.security, links=deepest.links, env=deepest.env,
                     code_version=deepest.code_version, tolerance=deepest.tolerance,
                     protocol_seed=deepest.protocol_seed)
-    x = float(layers - d0)
-    y = (batch - b0) / (b1 - b0) if b1 != b0 else 0.0
-    s = {key: scope_costs(r["scopes"]) for key, r in runs.items()}
-    terms = [(1.0, s[d0, b0]), (x, _difference(s[d1, b0], s[d0, b0]))]
-    if b1 != b0:
-        terms += [(y, _difference(s[d0, b1], s[d0, b0])),
-                  (x * y, _difference(_difference(s[d1, b1], s[d0, b1]), _difference(s[d1, b0], s[d0, b0])))]
+    costs = {corner: scope_costs(r["scopes"]) for corner, r in runs.items()}
+    names = {"layers": "layers", "batch": "batches", "population": "populations"}
     record.extrapolation = {
-        "measured_layers": list(depths), "target_layers": layers,
-        "measured_batches": list(batches), "target_batch": batch,
-        "checks_measured_at": {"layers": d1, "batch": b1},
-        "rule": f"cost(N, B) bilinear through blocks {d0}, {d1} and batches {', '.join(map(str, batches))}; "
-                "exact for rounds and bytes, approximate for times; checks are those of the deepest, "
-                "largest measured run",
+        **{f"measured_{names.get(a.param, a.param)}": list(a.measured) for a in axes},
+        **{f"target_{'batch' if a.param == 'batch' else a.param}": a.target for a in axes},
+        "checks_measured_at": {a.param: a.measured[-1] for a in axes},
+        "rule": "cost multilinear through " + ", ".join(f"{a.param} {', '.join(map(str, a.measured))}" for a in axes)
+                + "; exact for rounds and bytes, approximate for times; checks are those of the largest measured run",
         # every measured run's counts and its error against plaintext (the record's checks are the
-        # deepest, largest run's: the error of the others shows how it grows with depth and batch)
-        "measured": [{"layers": n, "batch": b, **{k: r[k] for k in ("rounds", "bytes", "duplex_bytes", "offline_bytes",
-                                                                     "compute_s", "wall_s")},
-                      "max_abs_err": r.get("max_abs_err")} for (n, b), r in runs.items()],
+        # largest run's: the error of the others shows how it grows with depth, batch and population)
+        "measured": [{**{a.param: v for a, v in zip(axes, corner)},
+                      **{k: r[k] for k in ("rounds", "bytes", "duplex_bytes", "offline_bytes", "compute_s", "wall_s")},
+                      "max_abs_err": r.get("max_abs_err")} for corner, r in runs.items()],
     }
     record.run_s = sum(r["run_s"] for r in runs.values())
-    out = _finish(record, affine_scopes(terms), deepest.checks(), links)  # every check of the deepest run
+    out = _finish(record, affine_scopes(multilinear_terms(axes, costs)), deepest.checks(), links)
     if compute_from_noise(out):
-        print(f"secfwt: {wl.name}: the deeper or larger measured run took less compute than the smaller one "
-              "(a busy machine?): its counts are exact, but reports give it no time with compute", file=sys.stderr)
+        print(f"secfwt: {wl.name}: a larger measured run took less compute than a smaller one (a busy machine?): "
+              "its counts are exact, but reports give it no time with compute", file=sys.stderr)
     return out
+
+
+def multilinear_terms(axes, costs: dict) -> list[tuple[float, dict[str, Costs]]]:
+    """(weight, scopes) terms whose sum is the multilinear extrapolation to the axes' targets: for every
+    set S of two-valued axes, the product of their fractions (target - first) / (second - first) times
+    S's finite difference at the first values of the others (the base run for the empty set)."""
+    moving = [i for i, a in enumerate(axes) if len(a.measured) == 2]
+    base = tuple(a.measured[0] for a in axes)
+
+    def difference(subset: tuple[int, ...], corner: tuple) -> dict[str, Costs]:
+        if not subset:
+            return costs[corner]
+        i, rest = subset[0], subset[1:]
+        high = corner[:i] + (axes[i].measured[1],) + corner[i + 1:]
+        return _difference(difference(rest, high), difference(rest, corner))
+
+    terms = []
+    for size in range(len(moving) + 1):
+        for subset in itertools.combinations(moving, size):
+            weight = 1.0
+            for i in subset:
+                first, second = axes[i].measured
+                weight *= (axes[i].target - first) / (second - first)
+            terms.append((weight, difference(subset, base)))
+    return terms
 
 
 def _with_link(links: list[Link], link: Link) -> list[Link]:

@@ -233,18 +233,43 @@ def test_what_rfa_costs_fot_is_set_against_softmax_fot_cut_at_its_budget_and_its
     for s in (13, 21, 42):
         records += [tune("sst2", "fot", s, 100, short_wrong=140),
                     tune("sst2", "fot", s, 150, budget=20, attention="rfa-onepass", zero_wrong=180)]
-    [intro, _, line, _] = claims.rfa_cost_lines(records)
-    assert line.startswith("- sst2, FoT (RFA) at 20 generations: 0.700 (3 seeds")
+    [intro, _, task, line, _] = claims.rfa_cost_lines(records)
+    assert line.startswith("  - FoT (RFA) at 20 generations: 0.700 (3 seeds")
     assert "minus FoT (softmax) at 20 generations -2.0 (3 seeds: +-0.0; 95% CI" in line
     assert "minus the untuned head with RFA +6.0 (3 seeds" in line and line.endswith("points, better.")
+    # the softmax head gets 100 rows wrong, RFA's 180: RFA's penalty before any tuning
+    assert task.startswith("- sst2: before any tuning, RFA costs the untuned head -16.0 (3 seeds: +-0.0; 95% CI")
     assert claims.rfa_cost_lines([r for r in records if r["params"]["attention"] != "rfa-onepass"]) == []
     # a budget the softmax runs have no checkpoint at (AG News: RFA at 8 generations, FoT every 10) is
     # not cut at an earlier checkpoint (its start): those seeds are left out
     rfa8 = [tune("sst2", "fot", s, 150, budget=8, attention="rfa-onepass", zero_wrong=180) for s in (13, 21, 42)]
     softmax = [r for r in records if r["params"]["attention"] != "rfa-onepass"]
     assert claims.at_budget(softmax, "sst2", "FoT (softmax)", 8) == {}
-    [_, _, line, _] = claims.rfa_cost_lines(softmax + rfa8)
+    [_, _, _, line, _] = claims.rfa_cost_lines(softmax + rfa8)
     assert "minus FoT (softmax)" not in line and "minus the untuned head with RFA" in line
+
+
+def test_what_rfa_costs_a_gradient_method_is_set_against_the_method_with_softmax_cut_at_its_budget():
+    """SFT + RFA at 20 steps gets 120 of 500 rows wrong; SFT (softmax) got 140 wrong at its 20-step
+    checkpoint and 100 at 100 steps: +4.0 points against the cut run (not -4.0 against the longer
+    one); the untuned head with RFA gets 180 wrong (+12.0 after tuning), softmax's 100 (RFA's penalty
+    before tuning -16.0).  A run with RFA and the Fourier GeLU starts from another head: its zero-shot
+    (250 wrong) is not RFA's penalty."""
+    records = []
+    for s in (13, 21, 42):
+        records += [tune("sst2", "sft", s, 100, short_wrong=140),
+                    tune("sst2", "sft", s, 120, budget=20, attention="rfa-onepass", zero_wrong=180)]
+    fourier = tune("sst2", "sft", 13, 110, budget=20, attention="rfa-onepass", zero_wrong=250)
+    fourier["params"]["gelu"] = "fourier"
+    [intro, _, task, line, other, _] = claims.rfa_cost_lines(records + [fourier])
+    assert "a gradient method can adapt its weights" in intro
+    assert task.startswith("- sst2: before any tuning, RFA costs the untuned head -16.0 (3 seeds: +-0.0; 95% CI")
+    assert line.startswith("  - SFT + RFA at 20 steps: 0.760 (3 seeds")
+    assert "minus SFT at 20 steps +4.0 (3 seeds: +-0.0; 95% CI" in line
+    assert "minus the untuned head with RFA +12.0 (3 seeds: +-0.0" in line and line.endswith("points, better.")
+    # the Fourier GeLU's own line is set against its own zero-shot (250 wrong: +28.0)
+    assert other.startswith("  - SFT + RFA + fourier GeLU at 20 steps: 0.780 (1 seed")
+    assert "minus the untuned head with RFA +28.0 (1 seed" in other
 
 
 def test_the_untuned_head_is_read_from_runs_of_the_papers_own_model():

@@ -174,6 +174,64 @@ def test_an_extrapolated_record_carries_the_checks_of_its_deepest_largest_run(mo
     assert "no time with compute" in capsys.readouterr().err
 
 
+def test_a_multilinear_extrapolation_is_exact_for_counts_multilinear_in_depth_batch_and_population(monkeypatch):
+    """Counts with every product term of depth d, batch b and population p (a FoT generation: per-row
+    costs grow with d x b x p) are extrapolated exactly from the 8 measured corners to 24 blocks, 32
+    rows and 20 candidates; the record names every measured axis and the largest corner's checks."""
+    from secfwt import runner, workloads
+    from secfwt.results import Record
+
+    def counts(d, b, p):
+        return 1 + 2 * d + 3 * b + 5 * p + 7 * d * b + 11 * d * p + 13 * b * p + 17 * d * b * p
+
+    def measured(name, p, links, *args, **kwargs):
+        d, b, n = p["layers"], p["batch"], p["population"]
+        rec = Record(workload=name, params=p, provider="ttp", world_size=2, status="error", tolerance=1.0, run_s=1.0)
+        tally = {"rounds": counts(d, b, n), "bytes": 8 * counts(d, b, n), "offline_rounds": 0, "offline_bytes": 0,
+                 "compute_s": 1.0 + d + b + n, "wall_s": 1.0, "comm_s": 0.1}
+        return runner._finish(rec, {"": tally}, {"max_abs_err": 0.001 * (d + b + n)}, links)
+
+    monkeypatch.setattr(runner, "run_one", measured)
+    wl = workloads.get("step")
+    params = wl.resolve({"model": "large", "method": "fot", "seq": 106, "batch": 32, "population": 20,
+                         "extrapolate": True})
+    rec = runner._run_extrapolated(wl, params, LINKS, "ttp", 2, None)
+    assert (rec["rounds"], rec["bytes"]) == (counts(24, 32, 20), 8 * counts(24, 32, 20))
+    ex = rec["extrapolation"]
+    assert (ex["measured_layers"], ex["measured_batches"], ex["measured_populations"]) == ([0, 1], [1, 2], [2, 3])
+    assert (ex["target_layers"], ex["target_batch"], ex["target_population"]) == (24, 32, 20)
+    assert len(ex["measured"]) == 8 and ex["checks_measured_at"] == {"layers": 1, "batch": 2, "population": 3}
+    assert rec["max_abs_err"] == pytest.approx(0.006)
+    # memory sets what is measured as it is: MiniLM's batch of 8, not RoBERTa-large's
+    from secfwt.workloads.step import extrapolation_axes
+
+    def batches(**p):
+        return next(a.measured for a in extrapolation_axes(wl.resolve(p)) if a.param == "batch")
+
+    assert batches(model="minilm", method="sft", seq=48, batch=8) == (8,)
+    assert batches(model="large", method="sft", seq=56, batch=8) == (1, 2)
+    assert batches(model="large", method="sft", seq=512, batch=1) == (1,)
+    # a sequential generation runs one candidate at a time: no population axis
+    seq = runner._run_extrapolated(wl, {**params, "fot_mode": "sequential"}, LINKS, "ttp", 2, None)
+    assert "measured_populations" not in seq["extrapolation"] and len(seq["extrapolation"]["measured"]) == 4
+
+
+def test_a_batched_generation_extrapolated_in_population_equals_a_full_run_exactly():
+    """A batched FoT generation of 6 candidates over 9 rows at 2 blocks, measured at 2 and 3
+    candidates, 1 and 2 rows, 0 and 1 blocks: its counts are the full run's, scope by scope (the
+    shares of each candidate's prompt, the forward over candidates x rows, the opened logits)."""
+    params = {**SMALL, "method": "fot", "batch": 9, "population": 6, "layers": 2, "head": "sentence"}
+    full = run_one("step", params, LINKS)
+    extra = run_one("step", {**params, "extrapolate": True}, LINKS)
+    assert extra["extrapolation"]["measured_populations"] == [2, 3]
+    counters = ("rounds", "bytes", "offline_rounds", "offline_bytes")
+    assert {c: extra[c] for c in counters} == {c: full[c] for c in counters}
+    folded = aggregate_layers(full["scopes"])
+    assert set(folded) == set(extra["scopes"])
+    for path, tally in folded.items():
+        assert {c: tally[c] for c in counters} == {c: extra["scopes"][path][c] for c in counters}, path
+
+
 @pytest.fixture(scope="module")
 def adam_settings():
     """SFT with Adam at the default settings (sqrt 10, reciprocal 10 Newton steps) and with each

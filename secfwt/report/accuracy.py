@@ -89,6 +89,15 @@ def paper_forward(params: dict) -> bool:
         and variant_suffix(params, skip=PRICE_ONLY_PARAMS) == ""
 
 
+def rfa_forward(params: dict) -> bool | None:
+    """None for a run with softmax attention; for one with RFA, whether RFA is all that differs from the
+    paper's own model (price-only variants aside)."""
+    attention = params.get("attention")
+    if not (isinstance(attention, str) and attn.is_rfa(attention)):
+        return None
+    return variant_suffix(params, skip=PRICE_ONLY_PARAMS + ("attention",)) == ""
+
+
 def method_rank(label: str) -> tuple[float, str]:
     """Position in METHOD_ORDER; a variant sorts right after its base method, variants of one method
     by name (a total order: plots and tables do not depend on set order, which varies per process)."""
@@ -160,7 +169,10 @@ def summaries(records: list[dict]) -> pd.DataFrame:
     """One row per tune record, at its method's common budget (:func:`common_budgets`): zero-shot,
     start, final (selected on dev within that budget) and last accuracy, and the final checkpoint's
     test predictions where stored (``final_pred``, ``zero_shot_pred``: one digit per test row), and
-    whether the run computes the paper's own model (``paper_forward``: its zero-shot is the untuned head)."""
+    whether the run computes the paper's own model (``paper_forward``: its zero-shot is the untuned head),
+    whether it attends with RFA (``rfa``; ``rfa_forward``: with nothing else changed, so its zero-shot is the
+    untuned head with RFA) and its method's softmax label (``softmax_base``: 'FoT (softmax)',
+    'SFT'; what an RFA run is set against)."""
     tuned = tune_records(records)
     budgets = common_budgets(tuned)
     rows = []
@@ -174,6 +186,9 @@ def summaries(records: list[dict]) -> pd.DataFrame:
                      "population": p["population"] if _generations(p["method"]) else None,
                      "test_rows": p.get("test_rows", 0),
                      "paper_forward": paper_forward(p),
+                     "rfa": rfa_forward(p) is not None,
+                     "rfa_forward": bool(rfa_forward(p)),
+                     "softmax_base": base_label(p["method"]),
                      "zero_shot_acc": r["zero_shot_acc"], "start_acc": r["start_acc"],
                      "final_acc": chosen["test_acc"], "last_acc": last["test_acc"], "selected_units": chosen["units"],
                      "final_pred": chosen.get("test_pred"), "zero_shot_pred": r.get("zero_shot_pred"),

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import variants as attn  # the attention registry
 from ..links import record_estimates
-from ..results import ONE_TIME, PLAINTEXT, Record, aggregate_layers, compute_from_noise, key_of
+from ..results import EXTRAPOLATION_AXES, ONE_TIME, PLAINTEXT, Record, aggregate_layers, compute_from_noise, key_of
 from . import plotting
 
 #: the record's own fields every row has; a workload's check fields (its ``Workload.checks``, which
@@ -86,15 +86,16 @@ def _scope_columns(scopes: dict) -> dict:
 
 def _per_block(extrapolation: dict) -> dict:
     """One encoder block's counts (``block_rounds``...): the difference of the two measured depths
-    at the largest measured batch (exact: identical blocks cost the same)."""
+    at the largest measured batch and population (exact: identical blocks cost the same)."""
     measured = extrapolation.get("measured") or []
     if not measured:
         return {}
     # older records list the measured depths beside, not inside, their counts
     measured = [{"layers": n, **m} for n, m in zip(extrapolation.get("measured_layers", []), measured)] \
         if "layers" not in measured[0] else measured
-    batch = max(m.get("batch", 1) for m in measured)
-    by_depth = sorted((m for m in measured if m.get("batch", 1) == batch), key=lambda m: m["layers"])
+    largest = {a: max(m.get(a, 1) for m in measured) for a in EXTRAPOLATION_AXES if a != "layers"}
+    by_depth = sorted((m for m in measured if all(m.get(a, 1) == v for a, v in largest.items())),
+                      key=lambda m: m["layers"])
     if len(by_depth) < 2:
         return {}
     one, two = by_depth[-2], by_depth[-1]

@@ -11,6 +11,6 @@ from __future__ import annotations
 
 # registration order is the order `secfwt list` shows: the kernels, then the model and tuning
 from . import attention, op, trig, gelu, layernorm, step, block, tune, fot_mpc  # noqa: F401  (each registers itself)
-from .base import REGISTRY, SEED_MAX, Extrapolation, Param, Workload, get, register
+from .base import REGISTRY, SEED_MAX, Axis, Extrapolation, Param, Workload, get, register
 
-__all__ = ["REGISTRY", "SEED_MAX", "Extrapolation", "Param", "Workload", "get", "register"]
+__all__ = ["REGISTRY", "SEED_MAX", "Axis", "Extrapolation", "Param", "Workload", "get", "register"]

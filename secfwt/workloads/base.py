@@ -81,15 +81,24 @@ def seed_param(default: int, help: str) -> Param:
 
 
 @dataclass(frozen=True)
-class Extrapolation:
-    """A workload's own hooks for a run measured at two depths (and two batches) and extrapolated
-    (:func:`secfwt.runner._run_extrapolated`): which parameters are the depth and the batch is the
-    workload's business, not the runner's."""
+class Axis:
+    """One parameter a run is measured small along and extrapolated in: the one or two values measured
+    (two: costs are affine along it, so the line through them is exact for counts) and the target."""
 
-    depth_points: Callable  # params -> two consecutive block counts to measure
-    target_depth: Callable  # params -> the block count the record stands for
-    target_batch: Callable  # params -> the batch the record stands for
-    at: Callable  # (params, depth, batch) -> the parameters of one measured run
+    param: str  # the parameter ('layers', 'batch', 'population')
+    measured: tuple[int, ...]
+    target: int
+
+
+@dataclass(frozen=True)
+class Extrapolation:
+    """A workload's own hooks for a run measured small and extrapolated multilinearly
+    (:func:`secfwt.runner._run_extrapolated`): which parameters are the axes (the depth first), which
+    values are measured and what a measured run's parameters are is the workload's business, not the
+    runner's."""
+
+    axes: Callable  # params -> [Axis, ...]: the depth first
+    at: Callable  # (params, {axis param: value}) -> the parameters of one measured run
 
 
 #: the checks of every workload with a data owner: what the servers' check returns
@@ -266,6 +275,12 @@ def model_depth(model: str) -> int:
     from ..nn.encoder import model_config
 
     return model_config(model).num_hidden_layers
+
+
+def model_width(model: str) -> int:
+    from ..nn.encoder import model_config
+
+    return model_config(model).hidden_size
 
 
 class ModelParam(Param):

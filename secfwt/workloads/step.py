@@ -17,11 +17,13 @@ from .base import (
     FIXED_INPUTS_PARAM,
     PROTOCOL_PARAMS,
     WEIGHT_MASKS_PARAM,
+    Axis,
     Extrapolation,
     ModelParam,
     Param,
     Workload,
     model_depth,
+    model_width,
     register,
     seed_param,
     task_names,
@@ -29,6 +31,33 @@ from .base import (
 
 if TYPE_CHECKING:
     from ..tuning.steps import StepState
+
+
+#: an extrapolated step measures its batch as it is up to BATCH_DIRECT rows and ROW_WIDTH_DIRECT
+#: (batch x hidden size: MiniLM's batch of 8), else at BATCH_POINTS rows; a batched FoT generation of
+#: more than POPULATION_DIRECT candidates is measured at POPULATION_POINTS.  Memory sets the limits:
+#: at RoBERTa-large one block of an SFT step of batch 8 (L = 56) took a party past 24 GiB where batch 1
+#: peaked at 12 GiB for all three processes, and a generation of 20 candidates over 32 sentences was
+#: killed as well.  Counts are affine along each axis (per-row and per-candidate costs; weights, the
+#: optimiser and rounds independent of them), so the extrapolation is exact for rounds and bytes
+#: whichever values are measured.
+BATCH_POINTS, BATCH_DIRECT, ROW_WIDTH_DIRECT = (1, 2), 8, 8 * 384
+POPULATION_POINTS, POPULATION_DIRECT = (2, 3), 4
+
+
+def extrapolation_axes(p: dict) -> list[Axis]:
+    """What an extrapolated step measures: two depths (LoRA's first block needs no input gradient and
+    a deep prompt's first block takes the input prompt, so their repeating block is the second), the
+    batch, and a batched FoT generation's population."""
+    m = method(p["method"])
+    depths = (1, 2) if m.adapters or p["prompt_depth"] == "deep" else (0, 1)
+    axes = [Axis("layers", depths, p["layers"] if p["layers"] >= 0 else model_depth(p["model"]))]
+    batch = p["batch"]
+    direct = batch <= BATCH_DIRECT and batch * model_width(p["model"]) <= ROW_WIDTH_DIRECT
+    axes.append(Axis("batch", (batch,) if direct else BATCH_POINTS, batch))
+    if p["method"] == FOT and p["fot_mode"] == "batched" and p["population"] > POPULATION_DIRECT:
+        axes.append(Axis("population", POPULATION_POINTS, p["population"]))
+    return axes
 
 
 def setup(p: dict) -> StepState:
@@ -126,9 +155,10 @@ WORKLOAD = register(Workload(
               choices=("synthetic",) + task_names()),
         Param("data_seed", int, 13, "the task's draw whose training rows a real-text step reads", minimum=0),
         Param("loss_scale", float, 1024.0, "public factor on the loss gradient (16-bit fixed point)", positive=True, maximum=2.0**20),
-        Param("extrapolate", bool, False, "measure 0 and 1 blocks (LoRA: 1 and 2), and batches 1 and 2 when "
-                                          "batch > 8, and extrapolate to the full depth and batch (exact "
-                                          "rounds/bytes, approximate times)"),
+        Param("extrapolate", bool, False, "measure 0 and 1 blocks (LoRA: 1 and 2), batches 1 and 2 when "
+                                          "batch > 8 or batch x hidden > 3072, and populations 2 and 3 for a batched "
+                                          "FoT generation of more than 4, and extrapolate to the full depth, "
+                                          "batch and population (exact rounds/bytes, approximate times)"),
         seed_param(0, "seed of weights and inputs"),
     ),
     setup=setup, run=run, check=check, tolerance=5e-2, timeout_s=3600.0, validate=_step_validate,
@@ -136,11 +166,5 @@ WORKLOAD = register(Workload(
             "grad_min_cosine", "grad_tensors", "optimizer_err", "update_rel_err", "update_tensor",
             "update_all_rel_err", "optimizer_rel_err", "optimizer_gross_errors", "optimizer_elements"),
     scopes=("forward", "loss", "backward", "optimizer", "share_prompts", "open", "owner_update", ONE_TIME),
-    # LoRA's first block needs no input gradient, and a deep prompt's first block takes the input
-    # prompt, so their repeating block is the second one
-    extrapolation=Extrapolation(
-        depth_points=lambda p: (1, 2) if method(p["method"]).adapters or p["prompt_depth"] == "deep" else (0, 1),
-        target_depth=lambda p: p["layers"] if p["layers"] >= 0 else model_depth(p["model"]),
-        target_batch=lambda p: p["batch"],
-        at=lambda p, depth, batch: {**p, "extrapolate": False, "layers": depth, "batch": batch}),
+    extrapolation=Extrapolation(axes=extrapolation_axes, at=lambda p, point: {**p, "extrapolate": False, **point}),
 ))
