@@ -105,6 +105,16 @@ def test_real_text_needs_minilm_and_is_rejected_before_any_process_starts():
         run_one("step", {**SMALL, "task": "sst2", "head": "sentence"}, LINKS)
 
 
+def assert_same_counts(extra: dict, full: dict):
+    """An extrapolated record's rounds and bytes equal a full run's, in total and scope by scope."""
+    counters = ("rounds", "bytes", "offline_rounds", "offline_bytes")
+    assert {c: extra[c] for c in counters} == {c: full[c] for c in counters}
+    folded = aggregate_layers(full["scopes"])
+    assert set(folded) == set(extra["scopes"])
+    for path, tally in folded.items():
+        assert {c: tally[c] for c in counters} == {c: extra["scopes"][path][c] for c in counters}, path
+
+
 @pytest.mark.parametrize("method,batch,head", [("sft", 1, "mlm"), ("lora", 1, "mlm"), ("fot", 1, "mlm"),
                                                ("sft", 9, "sentence"), ("lora", 9, "mlm"), ("fot", 9, "sentence")])
 def test_extrapolated_counts_equal_a_full_run_exactly(method, batch, head):
@@ -118,12 +128,7 @@ def test_extrapolated_counts_equal_a_full_run_exactly(method, batch, head):
     assert extra["extrapolation"]["measured_batches"] == ([1, 2] if batch > 8 else [batch])
     assert extra["params"] == {**full["params"], "extrapolate": True}
     assert extra["extrapolation"]["target_layers"] == target
-    counters = ("rounds", "bytes", "offline_rounds", "offline_bytes")
-    assert {c: extra[c] for c in counters} == {c: full[c] for c in counters}
-    folded = aggregate_layers(full["scopes"])
-    assert set(folded) == set(extra["scopes"])
-    for path, tally in folded.items():
-        assert {c: tally[c] for c in counters} == {c: extra["scopes"][path][c] for c in counters}, path
+    assert_same_counts(extra, full)
 
 
 def test_extrapolated_times_never_go_negative_while_counts_stay_exact():
@@ -224,12 +229,7 @@ def test_a_batched_generation_extrapolated_in_population_equals_a_full_run_exact
     full = run_one("step", params, LINKS)
     extra = run_one("step", {**params, "extrapolate": True}, LINKS)
     assert extra["extrapolation"]["measured_populations"] == [2, 3]
-    counters = ("rounds", "bytes", "offline_rounds", "offline_bytes")
-    assert {c: extra[c] for c in counters} == {c: full[c] for c in counters}
-    folded = aggregate_layers(full["scopes"])
-    assert set(folded) == set(extra["scopes"])
-    for path, tally in folded.items():
-        assert {c: tally[c] for c in counters} == {c: extra["scopes"][path][c] for c in counters}, path
+    assert_same_counts(extra, full)
 
 
 @pytest.fixture(scope="module")
