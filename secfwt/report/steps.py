@@ -6,7 +6,7 @@ import pandas as pd
 
 from .. import paper as publication
 from ..links import PROFILES as LINK_PROFILES
-from ..links import estimate_seconds
+from ..links import estimate_seconds, network_seconds
 from ..variants import FOT, PROMPT, SFT
 from .accuracy import ADAM_DEFAULTS, VARIANT_PARAMS, base_label, variant_suffix
 from .frame import as_number, measured_rows, pyplot, require_columns
@@ -253,12 +253,16 @@ def plot_step_costs(df: pd.DataFrame, model: str | None = None, seq: int | None 
     fig, axes = _method_rows(len(table))
     labels = bar_labels(table)
     height = 0.8 / len(links)
+    unknown = table["lan_s"].isna().any() if "lan_s" in table else True
     for i, ln in enumerate(links):
-        axes[0].barh([y + (i - (len(links) - 1) / 2) * height for y in range(len(table))], table[f"{ln}_s"],
-                     height=height, label=ln)
+        # a record without time with compute (a noisy extrapolation) shows its network-only time
+        network = [network_seconds(r, b * 1e9, LINK_PROFILES[ln], duplex="half") for r, b in zip(table["rounds"], table["GB"])]
+        axes[0].barh([y + (i - (len(links) - 1) / 2) * height for y in range(len(table))],
+                     table[f"{ln}_s"].fillna(pd.Series(network, index=table.index)), height=height, label=ln)
     axes[0].set_yticks(range(len(table)), labels, fontsize=8)
     axes[0].set_xscale("log")
-    axes[0].set_xlabel("estimated seconds per step")
+    axes[0].set_xlabel("estimated seconds per step" + (" (network-only where this machine's compute is unknown)"
+                                                       if unknown else ""))
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=len(links), fontsize=8)
     axes[1].barh(range(len(table)), table["GB"], color="#8172b3")
     axes[1].set_xscale("log")

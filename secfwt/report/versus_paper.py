@@ -334,7 +334,14 @@ def projection_lines(df: pd.DataFrame) -> list[str]:
             "method's paper publishes, plus what the run pays once. FoT's unit is a generation (the whole "
             "population over the whole training set, batched), SFT's an Adam step of batch 8; network-only "
             "hours, half duplex. Evaluations on dev and test are not counted.", "",
-            markdown(table.drop(columns=["source"])), "", "Budgets:", "", *[f"- {s}" for s in sources], ""]
+            narrow(table.drop(columns=["source"]), PROJECTION_VIEW, "projection"), "", "Budgets:", "",
+            *[f"- {s}" for s in sources], ""]
+
+
+#: the projection table's columns in the README (the whole table, per-unit GB and every link, is
+#: tables/projection)
+PROJECTION_VIEW = ("task", "configuration", "budget", "GB", "offline_GB", "rounds", "lan_net_h", "wan100_net_h",
+                   "lan_h")
 
 
 #: the paper table's columns in the README (the whole table, ratios too, is tables/paper_table)
