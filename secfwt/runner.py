@@ -237,10 +237,10 @@ def _run_extrapolated(wl, params, links, provider, world_size, timeout) -> dict:
                     code_version=deepest.code_version, tolerance=deepest.tolerance,
                     protocol_seed=deepest.protocol_seed)
     costs = {corner: scope_costs(r["scopes"]) for corner, r in runs.items()}
-    names = {"layers": "layers", "batch": "batches", "population": "populations"}
+    plural = {"batch": "batches", "population": "populations"}  # the record's field names
     record.extrapolation = {
-        **{f"measured_{names.get(a.param, a.param)}": list(a.measured) for a in axes},
-        **{f"target_{'batch' if a.param == 'batch' else a.param}": a.target for a in axes},
+        **{f"measured_{plural.get(a.param, a.param)}": list(a.measured) for a in axes},
+        **{f"target_{a.param}": a.target for a in axes},
         "checks_measured_at": {a.param: a.measured[-1] for a in axes},
         "rule": "cost multilinear through " + ", ".join(f"{a.param} {', '.join(map(str, a.measured))}" for a in axes)
                 + "; exact for rounds and bytes, approximate for times; checks are those of the largest measured run",
