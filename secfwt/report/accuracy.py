@@ -84,9 +84,7 @@ def variant_suffix(params, skip=()) -> str:
 def paper_forward(params: dict) -> bool:
     """Whether a run computes the paper's own model (softmax attention, no variant that changes the
     plaintext function): the runs whose zero-shot accuracy is *the* untuned head of their seed."""
-    attention = params.get("attention")
-    return not (isinstance(attention, str) and attn.is_rfa(attention)) \
-        and variant_suffix(params, skip=PRICE_ONLY_PARAMS) == ""
+    return rfa_forward(params) is None and variant_suffix(params, skip=PRICE_ONLY_PARAMS) == ""
 
 
 def rfa_forward(params: dict) -> bool | None:
@@ -181,13 +179,13 @@ def summaries(records: list[dict]) -> pd.DataFrame:
         budget = budgets[(p["task"], method_label(p))]
         chosen = select_checkpoint(r["trajectory"], budget)
         last = max((row for row in r["trajectory"] if row["units"] <= budget), key=lambda row: row["units"])
+        rfa = rfa_forward(p)
         rows.append({"task": p["task"], "method": method_label(p), "seed": p["seed"],
                      "budget": budget, "unit": r["unit"], "lr": r.get("lr"), "batch": r.get("batch"),
                      "population": p["population"] if _generations(p["method"]) else None,
                      "test_rows": p.get("test_rows", 0),
                      "paper_forward": paper_forward(p),
-                     "rfa": rfa_forward(p) is not None,
-                     "rfa_forward": bool(rfa_forward(p)),
+                     "rfa": rfa is not None, "rfa_forward": bool(rfa),
                      "softmax_base": base_label(p["method"]),
                      "zero_shot_acc": r["zero_shot_acc"], "start_acc": r["start_acc"],
                      "final_acc": chosen["test_acc"], "last_acc": last["test_acc"], "selected_units": chosen["units"],
