@@ -431,3 +431,15 @@ def test_trick_ratios_split_the_two_by_two_along_both_orders_and_merge_across_a_
     no_end = trick_ratios(table[~((table["method"] == "SFT") & (table["nonlinearities"] == "paper")
                                   & (table["attention"] == "softmax"))])
     assert no_end.empty  # both orders start at SFT with the paper's protocols
+
+
+def test_a_readme_table_writes_a_missing_value_as_a_dash_and_keeps_its_numbers():
+    """A time with compute given for no unit (or anything not measured) reads `–`, not `nan`; numbers
+    keep their thousands separators and significant digits; strings and booleans pass as they are."""
+    from secfwt.report.frame import MISSING, markdown
+
+    text = markdown(pd.DataFrame({"task": ["sst2", "agnews"], "GB": [450808.43, 0.01234567],
+                                  "lan_h": [float("nan"), 2178.75], "ok": [True, False]}))
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()[2:]]
+    assert rows == [["sst2", "450,808", MISSING, "True"], ["agnews", "0.01235", "2,179", "False"]]
+    assert "nan" not in text

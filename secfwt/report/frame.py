@@ -196,10 +196,18 @@ def narrow(table: pd.DataFrame, keep, name: str, text=None) -> str:
     return out
 
 
+#: how a README table writes a value it does not have (not measured, or a time with compute that would
+#: be noise: ``secfwt.results.compute_from_noise``)
+MISSING = "–"
+
+
 def markdown(table: pd.DataFrame) -> str:
-    """A markdown table with readable numbers: thousands separated, no 1.076e+04 notation."""
+    """A markdown table with readable numbers: thousands separated, no 1.076e+04 notation, and
+    :data:`MISSING` where a value is missing (not ``nan``)."""
     def fmt(v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or pd.isna(v):
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and pd.isna(v):
+            return MISSING
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
             return v
         return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
     return table.map(fmt).to_markdown(index=False, disable_numparse=True)

@@ -333,7 +333,11 @@ def projection_lines(df: pd.DataFrame) -> list[str]:
             "training set padded to its longest example: `secfwt.paper.FEW_SHOT_SHAPES`) times the budget the "
             "method's paper publishes, plus what the run pays once. FoT's unit is a generation (the whole "
             "population over the whole training set, batched), SFT's an Adam step of batch 8; network-only "
-            "hours, half duplex. Evaluations on dev and test are not counted.", "",
+            "hours, half duplex. Evaluations on dev and test are not counted. `lan_h` adds this machine's "
+            "compute (one thread per party) where the unit's extrapolated compute is a measurement: at 24 "
+            "blocks, a whole batch and a whole population it multiplies differences of the small measured "
+            "runs' times by the product of the axes' fractions (thousands), so a unit whose measured times did "
+            "not grow with depth, batch and population gets none (`–`: `secfwt.results.compute_from_noise`).", "",
             narrow(table.drop(columns=["source"]), PROJECTION_VIEW, "projection"), "", "Budgets:", "",
             *[f"- {s}" for s in sources], ""]
 
