@@ -443,3 +443,6 @@ def test_a_readme_table_writes_a_missing_value_as_a_dash_and_keeps_its_numbers()
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()[2:]]
     assert rows == [["sst2", "450,808", MISSING, "True"], ["agnews", "0.01235", "2,179", "False"]]
     assert "nan" not in text
+    fixed = markdown(pd.DataFrame({"rfa": [0.7716, float("nan")], "task": ["sst2", "mrpc"]}), floatfmt=".3f")
+    assert [[c.strip() for c in line.strip("|").split("|")] for line in fixed.splitlines()[2:]] == [
+        ["0.772", "sst2"], [MISSING, "mrpc"]]

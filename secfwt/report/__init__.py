@@ -230,7 +230,7 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
         "",
         "## Where the numbers come from",
         "",
-        narrow(provenance(records), PROVENANCE_VIEW, "provenance", lambda t: t.to_markdown(index=False)),
+        narrow(provenance(records), PROVENANCE_VIEW, "provenance", lambda t: markdown(t, floatfmt="g")),
         "",
     ]
     if (df["workload"] == "step").any():
@@ -269,7 +269,7 @@ def readme(df: pd.DataFrame, records: list[dict], written: list[Path], out_dir: 
                                     "softmax_share_of_forward_time", "softmax_share_of_forward_bytes",
                                     "gelu_share_of_forward_bytes") if c in bd]
                 lines += [f"Breakdown at {publication.SHAPE} (shares of estimated LAN time and of bytes):", "",
-                          bd[cols].to_markdown(index=False, floatfmt=".3f"), ""]
+                          markdown(bd[cols], floatfmt=".3f"), ""]
         else:
             lines += [f"No {publication.SHAPE} records yet: run `make bench PROFILE=paper`.", ""]
     lines += list(accuracy_lines)

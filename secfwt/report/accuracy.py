@@ -24,6 +24,7 @@ from ..results import compute_from_noise
 from ..tuning.selection import select as select_checkpoint  # the runs' own rule (no torch)
 from ..variants import LORA, PROMPT, SETTINGS, SFT, TRUNCATION
 from . import plotting
+from .frame import markdown, narrow
 
 
 def base_label(method: str, attention: str | None = None) -> str:
@@ -734,12 +735,11 @@ TARGET_VIEW = ("task", "method", "target", "reached", "reached_at_end", "units",
 
 
 def _md(table: pd.DataFrame) -> str:
-    return table.to_markdown(index=False, floatfmt=".4g")
+    return markdown(table, floatfmt=".4g")
 
 
 def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path], list[str]]:
     """Figure and tables of the cost-to-accuracy analysis; returns (written paths, README lines)."""
-    from .frame import narrow
 
     traj, summary, costs = trajectories(records), summaries(records), unit_costs(records)
     written, lines = [], []
@@ -785,7 +785,7 @@ def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path],
               "Trajectories run in the plaintext twin (float32), which computes the MPC encoder's function without "
               "its truncation failures (see above); the MPC parity evidence is in the parity records and "
               "`tests/test_tuning_parity.py`.", "",
-              narrow(acc, ACCURACY_VIEW, "tuning_accuracy", lambda t: t.to_markdown(index=False, floatfmt=".3f")), ""]
+              narrow(acc, ACCURACY_VIEW, "tuning_accuracy", lambda t: markdown(t, floatfmt=".3f")), ""]
     lines += fot_gain_lines(acc) + [""]
     runs = set(traj[["task", "method", "unit_batch", "unit_population"]].itertuples(index=False, name=None))
     if len(costs):  # only the steps that price a tuning run (not the paper profile's other shapes)

@@ -28,6 +28,7 @@ from ..variants import FOT as _FOT
 from ..variants import LORA, PROMPT, RFA
 from ..variants import SFT as _SFT
 from . import accuracy
+from .frame import markdown
 
 FOT, FOT_RFA, SFT = accuracy.base_label(_FOT), accuracy.base_label(_FOT, RFA), accuracy.base_label(_SFT)
 UNTUNED = "untuned head"
@@ -452,7 +453,7 @@ def write(records: list[dict], figures, tables) -> tuple[list, list[str], list[s
     written = []
     csv, md = tables / "tuning_claims.csv", tables / "tuning_claims.md"
     table.to_csv(csv, index=False)
-    md.write_text(table.to_markdown(index=False) + "\n")
+    md.write_text(markdown(table, floatfmt="g") + "\n")
     written += [csv, md]
     written += plotting.save(plot_accuracy_vs_evaluations(records), figures / "accuracy_vs_evaluations", dpi=110)
     verdicts = claim_lines(records, cost_texts(records))
@@ -472,14 +473,14 @@ def write(records: list[dict], figures, tables) -> tuple[list, list[str], list[s
         "MRPC and RTE use the pair head: the scaled cosine of the two sentences' pooled embeddings against a "
         "threshold chosen on train and dev (`secfwt/data`).", "",
         *verdicts, "",
-        table.to_markdown(index=False), "",
+        markdown(table, floatfmt="g"), "",
         *rfa_cost_lines(records),
         "![accuracy_vs_evaluations](figures/accuracy_vs_evaluations.png)", "",
     ]
     brief = ["## Summary", "", *verdicts, "",
              "Test accuracy (mean +- std over seeds; intervals, budgets and F1 in *The paper's claims* and "
              "[tuning_claims](tables/tuning_claims.md)):", "",
-             pivot(table).to_markdown(index=False), ""] + _rfa_untuned_note(summary)
+             markdown(pivot(table), floatfmt="g"), ""] + _rfa_untuned_note(summary)
     return written, section, brief
 
 

@@ -201,9 +201,14 @@ def narrow(table: pd.DataFrame, keep, name: str, text=None) -> str:
 MISSING = "–"
 
 
-def markdown(table: pd.DataFrame) -> str:
-    """A markdown table with readable numbers: thousands separated, no 1.076e+04 notation, and
-    :data:`MISSING` where a value is missing (not ``nan``)."""
+def markdown(table: pd.DataFrame, floatfmt: str | None = None) -> str:
+    """A markdown table with :data:`MISSING` where a value is missing (not ``nan``) and readable
+    numbers: thousands separated, no 1.076e+04 notation; or, given ``floatfmt`` (``".3f"``), every
+    float written with it."""
+    if floatfmt is not None:
+        cells = table.astype(object).where(table.notna(), None)
+        return cells.to_markdown(index=False, floatfmt=floatfmt, missingval=MISSING)
+
     def fmt(v):
         if isinstance(v, (int, float)) and not isinstance(v, bool) and pd.isna(v):
             return MISSING

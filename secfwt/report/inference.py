@@ -19,6 +19,7 @@ from ..links import PROFILES as LINKS
 from ..links import ROUND_TRIPS_PER_ROUND, network_seconds
 from ..profiles import INFERENCE_CONFIGS, INFERENCE_DEPTH_SEQ, INFERENCE_POPULATIONS
 from ..variants import SETTINGS
+from .frame import markdown, write_table
 
 GB = 1e9
 #: every protocol setting at the paper's choice (a record that does not name a setting made it)
@@ -167,7 +168,7 @@ def lines(table: pd.DataFrame) -> list[str]:
             "unpadded batch need 32-entry tables for the max; pretrained MiniLM's calibrated bounds need 256 to "
             "2,048 entries per layer with padding, so its max would cost the dealer 8 to 64 times this row's "
             "(online bytes and rounds do not change).", "",
-            table[shown].to_markdown(index=False, floatfmt=".3g"), ""]
+            markdown(table[shown], floatfmt=".3g"), ""]
 
 
 def paper_shape_table(records: list[dict]) -> pd.DataFrame:
@@ -191,17 +192,16 @@ def paper_shape_table(records: list[dict]) -> pd.DataFrame:
 
 def paper_shape_lines(table: pd.DataFrame) -> list[str]:
     return [f"At the paper's shape ({paper.SHAPE}, 50 prompt tokens; FoT with the Fourier GeLU and fused QKV, "
-            "fresh weight masks; one candidate's forward):", "", table.to_markdown(index=False, floatfmt=".4g"), ""]
+            "fresh weight masks; one candidate's forward):", "", markdown(table, floatfmt=".4g"), ""]
 
 
 def depth_lines(table: pd.DataFrame) -> list[str]:
     return ["softmax-lookup at MiniLM's full depth (6 blocks, real training sentences, 4 rows x 2 candidates, "
             f"L = {INFERENCE_DEPTH_SEQ}; the label logits against the plaintext twin, exact softmax for both; "
-            "per generation):", "", table.to_markdown(index=False, floatfmt=".3g"), ""]
+            "per generation):", "", markdown(table, floatfmt=".3g"), ""]
 
 
 def write(records: list[dict], tables: Path) -> tuple[list[Path], list[str]]:
-    from .frame import write_table
 
     table, depth, shape = inference_table(records), depth_table(records), paper_shape_table(records)
     written, text = [], []

@@ -9,7 +9,7 @@ from ..links import PROFILES as LINK_PROFILES
 from ..links import estimate_seconds, network_seconds
 from ..variants import FOT, PROMPT, SFT
 from .accuracy import ADAM_DEFAULTS, VARIANT_PARAMS, base_label, variant_suffix
-from .frame import as_number, measured_rows, pyplot, require_columns
+from .frame import MISSING, as_number, measured_rows, pyplot, require_columns
 
 #: P-tuning v2's label (``prompt_depth=deep``); the paper's published prompt-tuning row sits beside both
 DEEP_PROMPT_LABEL = "Deep prompt tuning (P-tuning v2)"
@@ -66,8 +66,8 @@ def step_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.DataFr
         for ln in links:
             row[f"{ln}_s"] = r[f"est_s_{ln}"] / per
         if r["method"] == FOT:
-            row["generation"] = f"{r['population']} x {r['fot_mode']}: {r['bytes'] / 1e9:.3g} GB, " \
-                                f"{r['est_s_lan']:.4g} s lan"
+            lan = MISSING if pd.isna(r["est_s_lan"]) else f"{r['est_s_lan']:.4g}"
+            row["generation"] = f"{int(r['population'])} x {r['fot_mode']}: {r['bytes'] / 1e9:.3g} GB, {lan} s lan"
         row["max_abs_err"] = r["max_abs_err"]
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["model", "seq", "method"]).reset_index(drop=True)
