@@ -396,7 +396,12 @@ def test_projection_multiplies_the_measured_unit_by_the_published_budget_plus_wh
     bbt, bff = got["Black-Box Tuning"], got["LM-BFF fine-tuning"]
     assert (bbt["units"], bbt["GB"], bbt["rounds"], bbt["offline_GB"]) == (400, 400 * 1 + 5, 400 * 100 + 7, 800)
     assert (bff["units"], bff["GB"], bff["rounds"]) == (1000, 3000, 10**6)
-    assert bff["lan_h"] == pytest.approx(1000 * frame["est_s_lan"].iloc[1] / 3600)  # the time model's, per step
+    from secfwt.links import PROFILES, network_seconds
+
+    for name, link in PROFILES.items():  # the network alone, half duplex, what is paid once included
+        assert bbt[f"{name}_net_h"] == pytest.approx(network_seconds(40_007, 405e9, link, duplex="half") / 3600)
+        assert bff[f"{name}_net_h"] == pytest.approx(network_seconds(10**6, 3e12, link, duplex="half") / 3600)
+    assert "lan_h" not in table  # no time with compute: extrapolated ~10^4-fold, it is not a measurement
     assert "persistent weight masks" in bbt["configuration"] and bbt["seq"] == 106
 
 

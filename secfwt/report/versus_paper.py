@@ -283,8 +283,10 @@ def projection_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.
     """What one whole published tuning run costs at the paper's scale, per task and configuration: the
     measured price of one unit (a FoT generation, an SFT step; ``projection`` profile) times the
     published budget (:data:`secfwt.paper.BUDGETS`), plus what the run pays once.  A projection from
-    published budgets, not a measured run: online and offline GB, rounds, network-only hours per link
-    (half duplex) and LAN hours with this machine's compute."""
+    published budgets, not a measured run: online and offline GB, rounds and network-only hours per
+    link (half duplex). No time with compute: a unit's compute at 24 blocks, a whole batch and a whole
+    population is extrapolated from runs thousands of times smaller, and its product terms amplify
+    their timing noise (see :func:`projection_lines`)."""
     data = measured_rows(df, "step")
     if data.empty or "classes" not in data:
         return pd.DataFrame()
@@ -308,9 +310,6 @@ def projection_table(df: pd.DataFrame, links=("lan", "wan200", "wan100")) -> pd.
                        "rounds": rounds}
                 for name in links:
                     row[f"{name}_net_h"] = network_seconds(rounds, nbytes, LINK_PROFILES[name], duplex="half") / 3600
-                # with compute: the units' estimates and the network time of what is paid once
-                row["lan_h"] = (budget.units * r["est_s_lan"] + network_seconds(
-                    once["rounds"], once["bytes"], LINK_PROFILES["lan"], duplex="half")) / 3600
                 row["source"] = budget.source
                 rows.append(row)
     return pd.DataFrame(rows)
@@ -333,19 +332,20 @@ def projection_lines(df: pd.DataFrame) -> list[str]:
             "training set padded to its longest example: `secfwt.paper.FEW_SHOT_SHAPES`) times the budget the "
             "method's paper publishes, plus what the run pays once. FoT's unit is a generation (the whole "
             "population over the whole training set, batched), SFT's an Adam step of batch 8; network-only "
-            "hours, half duplex. Evaluations on dev and test are not counted. `lan_h` adds this machine's "
-            "compute (one thread per party) where the unit's extrapolated compute is a measurement: at 24 "
-            "blocks, a whole batch and a whole population it multiplies differences of the small measured "
-            "runs' times by the product of the axes' fractions (thousands), so a unit whose measured times did "
-            "not grow with depth, batch and population gets none (`–`: `secfwt.results.compute_from_noise`).", "",
+            "hours, half duplex. Evaluations on dev and test are not counted. No time with compute: a unit's "
+            "compute is extrapolated from runs of 0 and 1 blocks, 1 and 2 rows, 2 and 3 candidates, and its "
+            "product terms multiply differences of those runs' times by the product of the fractions to the "
+            "full depth, batch and population (over ten thousand for a generation), so a few percent of timing "
+            "noise, or a per-row cost that grows from 2 to 6 rows, moves it by a multiple. Counts, and so the "
+            "network hours, are extrapolated exactly.", "",
             narrow(table.drop(columns=["source"]), PROJECTION_VIEW, "projection"), "", "Budgets:", "",
             *[f"- {s}" for s in sources], ""]
 
 
 #: the projection table's columns in the README (the whole table, per-unit GB and every link, is
 #: tables/projection)
-PROJECTION_VIEW = ("task", "configuration", "budget", "GB", "offline_GB", "rounds", "lan_net_h", "wan100_net_h",
-                   "lan_h")
+PROJECTION_VIEW = ("task", "configuration", "budget", "GB", "offline_GB", "rounds", "lan_net_h", "wan200_net_h",
+                   "wan100_net_h")
 
 
 #: the paper table's columns in the README (the whole table, ratios too, is tables/paper_table)
