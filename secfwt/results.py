@@ -50,9 +50,13 @@ def missing_counts(record: dict) -> list[str]:
     return [c for c in REQUIRED_COUNTERS if not is_count(record.get(c))]
 
 
+#: the parameters an extrapolated record's measured runs can differ in (secfwt.workloads.step)
+EXTRAPOLATION_AXES = ("layers", "batch", "population")
+
+
 def compute_from_noise(record: dict) -> bool:
     """An extrapolated record whose measured compute did not grow from the shallower run to the deeper
-    one (or from the smaller batch to the larger) at some point: its extrapolated ``compute_s`` is then
+    one (or from the smaller batch or population to the larger) at some point: its extrapolated ``compute_s`` is then
     a difference of noisy times floored at 0, not a measurement, so a report gives no time with compute
     for it (its counts stay exact; network-only times stand)."""
     measured = (record.get("extrapolation") or {}).get("measured") or []
@@ -71,10 +75,6 @@ def compute_from_noise(record: dict) -> bool:
         return True
 
     return not all(grows(axis) for axis in axes)
-
-
-#: the parameters an extrapolated record's measured runs can differ in (secfwt.workloads.step)
-EXTRAPOLATION_AXES = ("layers", "batch", "population")
 
 
 #: the scope of work done once per run rather than once per candidate or step (persistent weight

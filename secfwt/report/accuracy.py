@@ -740,7 +740,6 @@ def _md(table: pd.DataFrame) -> str:
 
 def write(records: list[dict], figures: Path, tables: Path) -> tuple[list[Path], list[str]]:
     """Figure and tables of the cost-to-accuracy analysis; returns (written paths, README lines)."""
-
     traj, summary, costs = trajectories(records), summaries(records), unit_costs(records)
     written, lines = [], []
     parity = parity_table(records)

@@ -202,7 +202,6 @@ def depth_lines(table: pd.DataFrame) -> list[str]:
 
 
 def write(records: list[dict], tables: Path) -> tuple[list[Path], list[str]]:
-
     table, depth, shape = inference_table(records), depth_table(records), paper_shape_table(records)
     written, text = [], []
     if len(table):
